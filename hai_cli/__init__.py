@@ -1,0 +1,1 @@
+"""HAI Platform command-line client, task SDK and terminal UI."""

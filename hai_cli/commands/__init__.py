@@ -1,0 +1,1 @@
+"""Command groups of ``hai-cli``. Each module exposes ``register(app)``."""

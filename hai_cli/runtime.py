@@ -1,0 +1,153 @@
+"""The task SDK: how training code cooperates with the time-sharing scheduler.
+
+Typical use inside a training loop::
+
+    from hai_cli import runtime
+
+    state = runtime.get_whole_life_state()      # 0 on the first run
+    for step in range(start, total):
+        train_one_step()
+        if runtime.receive_suspend_command():   # cheap: one stat() call
+            save_checkpoint(step)
+            runtime.set_whole_life_state(step)
+            runtime.go_suspend()                # the platform stops this rank now
+
+The platform talks to a task through files in ``$HAI_CONTROL_DIR`` (a directory every rank
+of an attempt shares): the scheduler creates ``suspend`` to give notice; ``go_suspend()``
+writes ``ack.<rank>``; ``set_whole_life_state()`` writes ``whole_life_state``;
+``report_checkpoint()`` writes ``checkpoint.<rank>``. Outside a task (no ``HAI_CONTROL_DIR``)
+every function works on in-process values, so the same script runs on a laptop unchanged.
+Standard library only: task images need nothing but this file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_local_state: dict[str, int] = {}
+_rehearsal_deadline: float | None = None
+
+
+def _control_dir() -> str | None:
+    return os.environ.get("HAI_CONTROL_DIR") or None
+
+
+def _rank() -> int:
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def in_task() -> bool:
+    """True when running as a rank started by the platform."""
+    return _control_dir() is not None
+
+
+def receive_suspend_command() -> bool:
+    """True once the platform has asked this task to suspend. Cheap enough for every step."""
+    directory = _control_dir()
+    if directory is None:
+        return _rehearsal_deadline is not None and time.time() >= _rehearsal_deadline
+    return os.path.exists(os.path.join(directory, "suspend"))
+
+
+def suspend_deadline() -> float | None:
+    """Wall-clock time (epoch seconds) after which the ranks are stopped, or None."""
+    directory = _control_dir()
+    if directory is None:
+        return None
+    try:
+        with open(os.path.join(directory, "suspend"), encoding="utf-8") as fh:
+            return float(fh.read().strip() or "nan")
+    except (OSError, ValueError):
+        return None
+
+
+def go_suspend(wait: bool = True) -> None:
+    """Say this rank has saved and may be stopped now.
+
+    With ``wait`` (the default) the call does not return: the platform stops the rank once
+    every rank has said so. Outside a task it exits the process with status 0.
+    """
+    directory = _control_dir()
+    if directory is None:
+        sys.stdout.flush()
+        raise SystemExit(0)
+    _write_atomic(os.path.join(directory, f"ack.{_rank()}"), f"{time.time():.6f}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while wait:
+        time.sleep(3600)
+
+
+def set_whole_life_state(value: int) -> None:
+    """Keep a small integer across suspends and restarts (e.g. the last saved step)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("whole life state must be an int")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("whole life state must fit in 64 bits")
+    _local_state["whole_life_state"] = value
+    directory = _control_dir()
+    if directory is not None:
+        _write_atomic(os.path.join(directory, "whole_life_state"), f"{value}\n")
+
+
+def get_whole_life_state() -> int:
+    """The value last given to set_whole_life_state(), in this run or an earlier one."""
+    if "whole_life_state" in _local_state:
+        return _local_state["whole_life_state"]
+    directory = _control_dir()
+    if directory is not None:
+        try:
+            with open(os.path.join(directory, "whole_life_state"), encoding="utf-8") as fh:
+                return int(fh.read().strip())
+        except (OSError, ValueError):
+            pass
+    try:
+        return int(os.environ.get("HAI_WHOLE_LIFE_STATE", "0"))
+    except ValueError:
+        return 0
+
+
+def restart_count() -> int:
+    """How many times this task has been started before this run (0 on the first run)."""
+    try:
+        return int(os.environ.get("HAI_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+def report_checkpoint() -> None:
+    """Tell the scheduler a checkpoint was just saved, so preempting this task loses less."""
+    directory = _control_dir()
+    if directory is not None:
+        _write_atomic(os.path.join(directory, f"checkpoint.{_rank()}"), f"{time.time():.6f}\n")
+
+
+def rehearse_suspend(after_s: float) -> None:
+    """Outside the platform, make receive_suspend_command() turn true after ``after_s``."""
+    global _rehearsal_deadline
+    _rehearsal_deadline = time.time() + after_s
+
+
+__all__ = [
+    "get_whole_life_state",
+    "go_suspend",
+    "in_task",
+    "receive_suspend_command",
+    "rehearse_suspend",
+    "report_checkpoint",
+    "restart_count",
+    "set_whole_life_state",
+    "suspend_deadline",
+]

@@ -1,0 +1,1 @@
+"""HAI Platform server: API, scheduler, reconciler and backends."""
