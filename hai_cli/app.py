@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from hai_cli.commands import simulate
+from hai_cli.commands import cluster, server, simulate, submit, tasks
 
 app = typer.Typer(
     name="hai-cli",
-    help="HAI Platform: submit and watch training tasks on a time-sharing GPU cluster.",
+    help="HAI Platform: submit and watch training tasks on a time-sharing GPU cluster.\n\n"
+    "Exit codes: 0 ok, 1 failure, 2 bad input, 3 not found, 4 server unreachable, "
+    "5 not authorized, 6 a followed task was stopped; a followed failed task exits with its own code.",
     no_args_is_help=True,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -16,5 +18,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (simulate,):
+for module in (submit, tasks, cluster, server, simulate):
     module.register(app)

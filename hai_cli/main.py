@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def main() -> None:
+    from hai_cli.argv import reorder
+    from hai_cli.commands.submit import VALUE_OPTIONS
+
+    sys.argv[1:] = reorder(sys.argv[1:], VALUE_OPTIONS)
     from hai_cli.app import app
 
-    app()
+    app(prog_name="hai-cli")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""A small typed HTTP client for the HAI API, shared by the CLI and the TUI.
+
+Built on the standard library's ``http.client`` with one kept-alive connection: importing
+httpx alone costs ~300 ms (it loads its own CLI, click and rich), more than the whole
+budget of ``hai-cli list``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+
+class ApiError(Exception):
+    """The server answered with an error status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ConnectionFailed(Exception):
+    """The server could not be reached."""
+
+
+class Client:
+    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"bad server URL {url!r}: expected http://HOST:PORT")
+        self.url = url.rstrip("/")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._base = parts.path.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    # -- transport ---------------------------------------------------------------------
+    def _connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        return cls(self._host, self._port, timeout=timeout or self._timeout)
+
+    def _headers(self, body: bytes | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        target = self._target(path, params)
+        payload = json.dumps(body).encode() if body is not None else None
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = self._connection()
+            try:
+                self._conn.request(method, target, body=payload, headers=self._headers(payload))
+                resp = self._conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if attempt:
+                    raise ConnectionFailed(f"cannot reach the server at {self.url}: {exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise ConnectionFailed(f"cannot reach the server at {self.url}: {_why(exc)}") from None
+        return _decode(resp.status, resp.getheader("content-type", ""), data)
+
+    def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """GET a streamed body chunk by chunk (own connection, no read timeout)."""
+        conn = self._connection(timeout=None)
+        try:
+            conn.request("GET", self._target(path, params), headers=self._headers(None))
+            conn.sock.settimeout(None) if conn.sock else None
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                _decode(resp.status, resp.getheader("content-type", ""), resp.read())
+            while True:
+                chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(4096)
+                if not chunk:
+                    return
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise ConnectionFailed(f"lost the connection to {self.url}: {_why(exc)}") from None
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _target(self, path: str, params: dict[str, Any] | None) -> str:
+        target = self._base + path
+        if params:
+            clean = {k: _param(v) for k, v in params.items() if v is not None}
+            if clean:
+                target += "?" + urlencode(clean, doseq=True)
+        return target
+
+    # -- API ---------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self.request("GET", "/healthz")
+
+    def whoami(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/whoami")
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/api/v1/tasks", body=body)
+
+    def list_tasks(
+        self, *, states: list[str] | None = None, all_users: bool = False, limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        params = {"state": ",".join(states) if states else None, "all": all_users or None, "limit": limit, "offset": offset}
+        return self.request("GET", "/api/v1/tasks", params=params)
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/tasks/{task_id}")
+
+    def why(self, task_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/tasks/{task_id}/why")
+
+    def action(self, task_id: int, verb: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/tasks/{task_id}/{verb}")
+
+    def logs(self, task_id: int, *, rank: int = 0, attempt: int | None = None, offset: int = 0) -> str:
+        return self.request(
+            "GET", f"/api/v1/tasks/{task_id}/logs", params={"rank": rank, "attempt": attempt, "offset": offset}
+        )
+
+    def follow_logs(
+        self, task_id: int, *, rank: int = 0, attempt: int | None = None, offset: int = 0
+    ) -> Iterator[bytes]:
+        params = {"rank": rank, "attempt": attempt, "offset": offset, "follow": "true"}
+        return self.stream(f"/api/v1/tasks/{task_id}/logs", params)
+
+    def nodes(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/nodes")
+
+
+def _param(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _decode(status: int, ctype: str, data: bytes) -> Any:
+    is_json = "json" in ctype
+    if status >= 400:
+        code, message = "error", data.decode(errors="replace").strip() or f"HTTP {status}"
+        if is_json:
+            try:
+                obj = json.loads(data)
+                code = obj.get("error", code)
+                message = obj.get("message") or obj.get("detail") or message
+            except (ValueError, AttributeError):
+                pass
+        raise ApiError(status, code, message)
+    if is_json:
+        return json.loads(data) if data else None
+    return data.decode(errors="replace")

@@ -1,0 +1,144 @@
+"""``hai-cli python|bash|exec FILE [ARGS...] -- [OPTIONS]``: submit a task."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hai_cli import ui
+
+HELP = {
+    "python": "Submit a Python script as a task: hai-cli python train.py --lr 0.1 -- -n 2 -p HIGH",
+    "bash": "Submit a shell script as a task: hai-cli bash run.sh ARGS -- -n 1",
+    "exec": "Submit an executable as a task: hai-cli exec ./train ARGS -- -n 1",
+}
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            ui.die(f"bad -e value {pair!r}: expected KEY=VALUE", ui.EXIT_USAGE)
+        env[key] = value
+    return env
+
+
+def build_argv(kind: str, file: str, args: list[str], python: str) -> list[str]:
+    if kind == "python":
+        return [python, "-u", file, *args]
+    if kind == "bash":
+        return ["bash", file, *args]
+    return [file, *args]
+
+
+def submit(
+    kind: str,
+    file: str,
+    args: list[str],
+    *,
+    nodes: int,
+    priority: str,
+    group: str | None,
+    name: str | None,
+    env: list[str],
+    follow: bool,
+    as_json: bool,
+    suspend_after: float | None,
+    image: str | None,
+) -> None:
+    path = Path(file).expanduser()
+    if not path.exists():
+        ui.die(f"no such file: {file}", ui.EXIT_USAGE)
+    if not path.is_file():
+        ui.die(f"not a file: {file}", ui.EXIT_USAGE)
+    if nodes < 1:
+        ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
+    if suspend_after is not None and suspend_after < 0:
+        ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
+    env_map = parse_env(env)
+    with ui.errors():
+        client = ui.connect()
+        from hai_cli import config
+
+        embedded = config.configured_target() is None
+        python = sys.executable if embedded else "python3"
+        body: dict[str, Any] = {
+            "argv": build_argv(kind, str(path.absolute()), args, python),
+            "workdir": os.getcwd(),
+            "nodes": nodes,
+            "priority": priority,
+            "group": group,
+            "name": name or path.name,
+            "env": env_map,
+            "kind": kind,
+            "suspend_after": suspend_after,
+            "image": image,
+        }
+        task = client.submit(body)
+        if as_json:
+            ui.print_json(task)
+        else:
+            typer.echo(
+                f"submitted task {task['id']} ({task['name']}): {task['nodes']} node(s), "
+                f"group {task['group']}, priority {task['priority']}",
+                err=follow,
+            )
+            if not follow:
+                typer.echo(f"  hai-cli status {task['id']}   hai-cli logs {task['id']} -f   hai-cli stop {task['id']}")
+        if follow:
+            from hai_cli.commands.tasks import follow_until_done
+
+            raise typer.Exit(follow_until_done(client, task["id"], rank=0, quiet=as_json))
+
+
+def register(app: typer.Typer) -> None:
+    for kind in ("python", "bash", "exec"):
+        _register_one(app, kind)
+
+
+def _register_one(app: typer.Typer, kind: str) -> None:
+    @app.command(
+        kind,
+        help=HELP[kind] + "\n\nThe script's own arguments come right after FILE; the platform's "
+        "options come after `--` (or before FILE).",
+        context_settings={"allow_interspersed_args": False},
+    )
+    def _cmd(
+        file: str = typer.Argument(..., metavar="FILE", help="script to run (in the current directory's context)"),
+        args: list[str] = typer.Argument(None, metavar="[SCRIPT_ARGS]...", help="arguments for the script"),
+        nodes: int = typer.Option(1, "-n", "--nodes", help="whole nodes the task needs (all or none)"),
+        priority: str = typer.Option(
+            "NORMAL", "-p", "--priority", help="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, AUTO or a number"
+        ),
+        group: str = typer.Option(None, "-g", "--group", help="node group (default: the server's default group)"),
+        name: str = typer.Option(None, "--name", help="task name (default: the file name)"),
+        env: list[str] = typer.Option([], "-e", "--env", help="KEY=VALUE for the task's environment (repeatable)"),
+        follow: bool = typer.Option(False, "-f", "--follow", help="stream rank 0's log until the task ends; exit with its outcome"),
+        as_json: bool = typer.Option(False, "--json", help="print the created task as JSON"),
+        suspend_after: float = typer.Option(
+            None, "--suspend-after", metavar="SECONDS", help="rehearse: send a suspend notice after SECONDS of running"
+        ),
+        image: str = typer.Option(None, "-i", "--image", help="container image (cluster backends)"),
+    ) -> None:
+        submit(
+            kind,
+            file,
+            list(args or []),
+            nodes=nodes,
+            priority=priority,
+            group=group,
+            name=name,
+            env=env,
+            follow=follow,
+            as_json=as_json,
+            suspend_after=suspend_after,
+            image=image,
+        )
+
+
+VALUE_OPTIONS = {"-n", "--nodes", "-p", "--priority", "-g", "--group", "--name", "-e", "--env", "--suspend-after", "-i", "--image"}

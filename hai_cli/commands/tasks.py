@@ -1,0 +1,144 @@
+"""Observe and control tasks: list, status, logs, stop, suspend, resume, why."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hai_cli import ui
+from hai_cli.client import Client
+
+STATE_FILTERS = "queued, starting, running, suspending, suspended, succeeded, failed, stopped"
+
+
+def outcome_code(task: dict) -> int:
+    state = task.get("state")
+    if state == "succeeded":
+        return ui.EXIT_OK
+    if state == "failed":
+        code = task.get("exit_code")
+        return code if isinstance(code, int) and 0 < code < 256 else ui.EXIT_FAILED
+    if state == "stopped":
+        return ui.EXIT_STOPPED
+    return ui.EXIT_FAILED
+
+
+def follow_until_done(client: Client, task_id: int, *, rank: int = 0, attempt: int | None = None, quiet: bool = False) -> int:
+    """Stream the log until the task ends; return the exit code for its outcome."""
+    out = sys.stdout.buffer
+    try:
+        for chunk in client.follow_logs(task_id, rank=rank, attempt=attempt):
+            if not quiet:
+                out.write(chunk)
+                out.flush()
+    except KeyboardInterrupt:
+        typer.echo(f"\n(detached; task {task_id} keeps running)", err=True)
+        return 130
+    task = client.task(task_id)
+    if not quiet:
+        typer.echo(f"task {task_id} {task['state']}" + (f" (exit code {task['exit_code']})" if task.get("exit_code") not in (None, 0) else ""), err=True)
+    if attempt is not None:
+        return ui.EXIT_OK
+    return outcome_code(task)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("list", help="List your tasks, newest first, with why queued tasks wait.")
+    def list_cmd(
+        state: list[str] = typer.Option([], "-s", "--state", help=f"only these states ({STATE_FILTERS}); repeatable"),
+        all_users: bool = typer.Option(False, "-a", "--all", help="every user's tasks (admins)"),
+        limit: int = typer.Option(50, "-l", "--limit", help="at most this many (1-1000)"),
+        offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        with ui.errors():
+            page = ui.connect().list_tasks(states=state or None, all_users=all_users, limit=limit, offset=offset)
+        if as_json:
+            ui.print_json(page)
+            return
+        from hai_cli.render import task_table
+
+        task_table(page["tasks"], page["total"], offset, all_users)
+
+    @app.command("status", help="Details of one task: state, ranks, attempts, events.")
+    def status_cmd(
+        task_id: int = typer.Argument(..., metavar="ID"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        with ui.errors():
+            task = ui.connect().task(task_id)
+        if as_json:
+            ui.print_json(task)
+            return
+        from hai_cli.render import task_detail
+
+        task_detail(task)
+
+    @app.command("logs", help="Print a rank's log; -f follows it until the task ends.")
+    def logs_cmd(
+        task_id: int = typer.Argument(..., metavar="ID"),
+        follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines until the task ends"),
+        rank: int = typer.Option(0, "-r", "--rank", help="which rank (default 0, the master)"),
+        attempt: int = typer.Option(None, "--attempt", help="which attempt (default: the latest)"),
+    ) -> None:
+        with ui.errors():
+            client = ui.connect()
+            if follow:
+                raise typer.Exit(follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False) if attempt is None else _follow_attempt(client, task_id, rank, attempt))
+            text = client.logs(task_id, rank=rank, attempt=attempt)
+        sys.stdout.write(text)
+
+    for verb, text in (
+        ("stop", "Stop a task (its ranks get SIGTERM, then SIGKILL)."),
+        ("suspend", "Ask a running task to checkpoint and go back to the queue."),
+        ("resume", "Put a stopped, failed or suspended task back in the queue."),
+    ):
+        _register_action(app, verb, text)
+
+    @app.command("why", help="Explain why a task waits (or runs): rule, quota, tasks ahead, preemption.")
+    def why_cmd(
+        task_id: int = typer.Argument(..., metavar="ID"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        with ui.errors():
+            why = ui.connect().why(task_id)
+        if as_json:
+            ui.print_json(why)
+            return
+        from hai_cli.render import explanation
+
+        explanation(why)
+
+
+def _follow_attempt(client: Client, task_id: int, rank: int, attempt: int) -> int:
+    for chunk in client.follow_logs(task_id, rank=rank, attempt=attempt):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+    return ui.EXIT_OK
+
+
+def _register_action(app: typer.Typer, verb: str, text: str) -> None:
+    @app.command(verb, help=text)
+    def _cmd(
+        task_ids: list[int] = typer.Argument(..., metavar="ID..."),
+        as_json: bool = typer.Option(False, "--json", help="print the tasks as JSON"),
+    ) -> None:
+        results = []
+        with ui.errors():
+            client = ui.connect()
+            for task_id in task_ids:
+                results.append(client.action(task_id, verb))
+        if as_json:
+            ui.print_json(results if len(results) > 1 else results[0])
+            return
+        for task in results:
+            typer.echo(f"task {task['id']} ({task['name']}): {_after(verb, task)}")
+
+
+def _after(verb: str, task: dict) -> str:
+    if verb == "stop":
+        return "stopped" if task["state"] == "stopped" else "stopping"
+    if verb == "suspend":
+        return "suspend requested; it gets the notice and goes back to the queue"
+    return f"queued again (restart {task['restart_count']})"

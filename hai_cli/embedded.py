@@ -1,0 +1,158 @@
+"""The embedded server: a ``hai-server`` process under ``$HAI_HOME`` that hai-cli manages.
+
+Files: ``server.json`` (pid and url, written by the server once it listens),
+``embedded.token`` (the local admin token, mode 600), ``server.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hai_cli.config import Target, hai_home
+
+START_TIMEOUT_S = 60.0
+
+
+class EmbeddedError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    pid: int
+    url: str
+
+
+def _state_file(home: Path) -> Path:
+    return home / "server.json"
+
+
+def _token_file(home: Path) -> Path:
+    return home / "embedded.token"
+
+
+def log_file(home: Path | None = None) -> Path:
+    return (home or hai_home()) / "server.log"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def read_state(home: Path | None = None) -> tuple[ServerInfo | None, bool]:
+    """(running server, stale) - stale is True when a dead server left its file behind."""
+    path = _state_file(home or hai_home())
+    try:
+        data = json.loads(path.read_text())
+        info = ServerInfo(int(data["pid"]), str(data["url"]))
+    except FileNotFoundError:
+        return None, False
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, True
+    if _alive(info.pid):
+        return info, False
+    return None, True
+
+
+def remove_stale(home: Path | None = None) -> None:
+    _state_file(home or hai_home()).unlink(missing_ok=True)
+
+
+def token(home: Path | None = None) -> str:
+    """The local admin token, created on first use."""
+    home = home or hai_home()
+    path = _token_file(home)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    value = "hai_local_" + secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def start(nodes: int | None = None, home: Path | None = None, quiet: bool = False) -> ServerInfo:
+    """Start the embedded server in the background and wait until it answers."""
+    home = home or hai_home()
+    info, stale = read_state(home)
+    if info is not None:
+        raise EmbeddedError(f"the embedded server is already running (pid {info.pid}, {info.url})")
+    if stale:
+        remove_stale(home)
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for key in ("HAI_SERVER_URL", "HAI_TOKEN", "HAI_DATABASE_URL", "HAI_BACKEND"):
+        env.pop(key, None)
+    env["HAI_ADMIN_TOKEN"] = token(home)
+    env["HAI_HOME"] = str(home)
+    cmd = [sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home), "--port", "0"]
+    cmd += ["--state-file", str(_state_file(home))]
+    if nodes is not None:
+        cmd += ["--nodes", str(nodes)]
+    if not quiet:
+        print(f"starting the embedded HAI server under {home} ...", file=sys.stderr, flush=True)
+    with open(log_file(home), "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmbeddedError(
+                f"the embedded server exited with code {proc.returncode}; see {log_file(home)}"
+            )
+        info, _ = read_state(home)
+        if info is not None and info.pid == proc.pid:
+            return info
+        time.sleep(0.05)
+    proc.terminate()
+    raise EmbeddedError(f"the embedded server did not start within {START_TIMEOUT_S:.0f} s; see {log_file(home)}")
+
+
+def stop(home: Path | None = None, timeout: float = 20.0) -> ServerInfo | None:
+    """Stop the embedded server. Returns what was stopped, None if nothing ran."""
+    home = home or hai_home()
+    info, stale = read_state(home)
+    if info is None:
+        if stale:
+            remove_stale(home)
+        return None
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(info.pid):
+        time.sleep(0.05)
+    if _alive(info.pid):
+        os.kill(info.pid, signal.SIGKILL)
+    remove_stale(home)
+    return info
+
+
+def ensure(home: Path | None = None) -> Target:
+    """The running embedded server, started if needed."""
+    home = home or hai_home()
+    info, _ = read_state(home)
+    if info is None:
+        nodes = os.environ.get("HAI_LOCAL__NODES")
+        info = start(int(nodes) if nodes and nodes.isdigit() else None, home)
+    return Target(info.url, token(home), "embedded")

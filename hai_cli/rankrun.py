@@ -1,0 +1,111 @@
+"""Run one rank: ``python3 -m hai_cli.rankrun --log PATH --status-dir DIR -- CMD...``.
+
+The wrapper every backend uses to start the user's command. It
+
+* starts CMD in its own process group (so the platform can signal the whole tree),
+* writes every line CMD prints (stdout and stderr) to PATH, each prefixed with the time
+  ``[YYYY-mm-dd HH:MM:SS.ffffff] `` (lines longer than 64 KiB are split),
+* writes ``DIR/pid`` (the group id) at start and ``DIR/exit_code`` at the end,
+* forwards SIGTERM and SIGINT to the child's group, and exits with the child's code.
+
+It outlives the server that started it, so a restarted server finds its ranks again.
+Standard library only, so it also runs in a task image that has nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import signal
+import subprocess
+import sys
+
+_MAX_LINE = 65536
+
+
+def _stamp() -> bytes:
+    return _dt.datetime.now().strftime("[%Y-%m-%d %H:%M:%S.%f] ").encode()
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _copy_lines(src: int, log_path: str) -> None:
+    """Copy bytes from ``src`` to the log, stamping the start of each line."""
+    with open(log_path, "ab", buffering=0) as out:
+        pending = b""
+        while True:
+            chunk = os.read(src, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            while len(pending) > _MAX_LINE:
+                lines.append(pending[:_MAX_LINE])
+                pending = pending[_MAX_LINE:]
+            if lines:
+                stamp = _stamp()
+                out.write(b"".join(stamp + line + b"\n" for line in lines))
+        if pending:
+            out.write(_stamp() + pending + b"\n")
+
+
+def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    os.makedirs(status_dir, exist_ok=True)
+    read_fd, write_fd = os.pipe()
+    try:
+        child = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=write_fd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        os.close(write_fd)
+        os.close(read_fd)
+        with open(log_path, "ab") as out:
+            out.write(_stamp() + f"[hai] cannot start {cmd[0]!r}: {exc.strerror}\n".encode())
+        _write_atomic(os.path.join(status_dir, "exit_code"), "127\n")
+        return 127
+    os.close(write_fd)
+    _write_atomic(os.path.join(status_dir, "pid"), f"{child.pid}\n")
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    _copy_lines(read_fd, log_path)
+    os.close(read_fd)
+    code = child.wait()
+    if code < 0:
+        code = 128 - code  # killed by a signal: shell convention 128 + signum
+    _write_atomic(os.path.join(status_dir, "exit_code"), f"{code}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hai_cli.rankrun", description=__doc__.split("\n")[0])
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--status-dir", required=True)
+    parser.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        parser.error("no command given after --")
+    return run(args.log, args.status_dir, cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

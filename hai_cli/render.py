@@ -1,0 +1,160 @@
+"""Human output: tables that fit 80 columns, details, explanations."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from hai_cli.ui import age, clock, duration
+
+STATE_STYLE = {
+    "queued": "yellow",
+    "starting": "cyan",
+    "running": "green",
+    "suspending": "magenta",
+    "suspended": "magenta",
+    "succeeded": "bold green",
+    "failed": "bold red",
+    "stopped": "dim",
+}
+
+_console: Console | None = None
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        _console = Console(highlight=False, soft_wrap=False)
+    return _console
+
+
+def _waiting(task: dict[str, Any]) -> str:
+    if task["state"] == "queued":
+        reason = task.get("reason") or "-"
+        pos = task.get("position")
+        return f"{reason} #{pos}" if pos else reason
+    if task["state"] == "suspending":
+        return task.get("reason") or ""
+    if task["state"] in ("failed", "stopped") and task.get("exit_code") not in (None, 0):
+        return f"exit {task['exit_code']}"
+    return ""
+
+
+def task_table(tasks: list[dict[str, Any]], total: int, offset: int, show_user: bool) -> None:
+    now = time.time()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table.add_column("ID", justify="right", no_wrap=True)
+    table.add_column("NAME", overflow="ellipsis", no_wrap=True, max_width=20)
+    if show_user:
+        table.add_column("USER", overflow="ellipsis", no_wrap=True, max_width=10)
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("PRIO", no_wrap=True)
+    table.add_column("NODES", justify="right", no_wrap=True)
+    table.add_column("RST", justify="right", no_wrap=True)
+    table.add_column("AGE", justify="right", no_wrap=True)
+    table.add_column("WAITING / NOTE", overflow="ellipsis", no_wrap=True, max_width=24)
+    for t in tasks:
+        row = [str(t["id"]), t["name"]]
+        if show_user:
+            row.append(t["user"])
+        style = STATE_STYLE.get(t["state"], "")
+        row += [
+            f"[{style}]{t['state']}[/]" if style else t["state"],
+            t["priority"],
+            str(t["nodes"]),
+            str(t["restart_count"]),
+            age(t["submitted_at"], now),
+            _waiting(t),
+        ]
+        table.add_row(*row)
+    c = console()
+    if not tasks:
+        c.print("no tasks" if total == 0 else f"no tasks on this page ({total} in all)")
+        return
+    c.print(table)
+    shown = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
+    c.print(f"[dim]{shown} of {total} task(s)[/]")
+
+
+def task_detail(t: dict[str, Any]) -> None:
+    c = console()
+    style = STATE_STYLE.get(t["state"], "")
+    c.print(f"[bold]task {t['id']}[/] {t['name']}  [{style}]{t['state']}[/]")
+    fields = [
+        ("user", t["user"]),
+        ("group", t["group"]),
+        ("nodes", str(t["nodes"])),
+        ("priority", t["priority"] + (f" (runs at {t['run_priority']})" if t.get("run_priority") and t["run_priority"] != t["priority"] else "")),
+        ("restarts", str(t["restart_count"])),
+        ("whole life state", str(t["whole_life_state"])),
+        ("submitted", clock(t["submitted_at"])),
+        ("started", clock(t["started_at"])),
+        ("ended", clock(t["ended_at"])),
+        ("command", " ".join(t["command"])),
+        ("workdir", t["workdir"]),
+    ]
+    if t["state"] == "queued":
+        pos = t.get("position")
+        fields.insert(0, ("waiting", f"{t.get('reason') or '-'}" + (f", position {pos} in {t['group']}" if pos else "")))
+        if t.get("detail"):
+            fields.insert(1, ("why", t["detail"]))
+    if t.get("exit_code") is not None:
+        fields.append(("exit code", str(t["exit_code"])))
+    if t.get("suspend_deadline"):
+        fields.append(("suspend deadline", f"{clock(t['suspend_deadline'])} (in {duration(t['suspend_deadline'] - time.time())})"))
+    width = max(len(k) for k, _ in fields)
+    for key, value in fields:
+        c.print(f"  {key:<{width}}  {value}", markup=False)
+    if t.get("ranks"):
+        table = Table(title="ranks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("RANK", "NODE", "STATE", "EXIT"):
+            table.add_column(col)
+        for r in t["ranks"]:
+            table.add_row(str(r["rank"]), r["node"], r["state"], "-" if r.get("exit_code") is None else str(r["exit_code"]))
+        c.print(table)
+    if t.get("attempts"):
+        table = Table(title="attempts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("#", "NODES", "STARTED", "RAN", "OUTCOME", "EXIT"):
+            table.add_column(col, overflow="ellipsis", no_wrap=True)
+        for a in t["attempts"]:
+            ran = duration((a["ended_at"] or time.time()) - a["started_at"])
+            table.add_row(
+                str(a["number"]),
+                ",".join(a["nodes"]),
+                clock(a["started_at"]),
+                ran,
+                a["outcome"],
+                "-" if a.get("exit_code") is None else str(a["exit_code"]),
+            )
+        c.print(table)
+    if t.get("events"):
+        c.print("events")
+        for e in t["events"][-20:]:
+            c.print(f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False)
+
+
+def node_table(nodes: list[dict[str, Any]]) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, just in (("NODE", "left"), ("GROUP", "left"), ("ZONE", "left"), ("GPUS", "right"), ("STATE", "left"), ("TASKS", "left")):
+        table.add_column(col, justify=just, overflow="ellipsis", no_wrap=True)  # type: ignore[arg-type]
+    for n in nodes:
+        table.add_row(n["name"], n["group"], n["zone"] or "-", str(n["gpus"]), n["state"], ",".join(map(str, n["tasks"])) or "-")
+    console().print(table)
+    groups: dict[str, list[int]] = {}
+    for n in nodes:
+        g = groups.setdefault(n["group"], [0, 0])
+        g[0] += 1
+        g[1] += 1 if n["state"] == "busy" else 0
+    for name, (count, busy) in sorted(groups.items()):
+        console().print(f"[dim]{name}: {busy}/{count} nodes busy[/]")
+
+
+def explanation(why: dict[str, Any]) -> None:
+    c = console()
+    c.print(f"[bold]task {why.get('task_id')}[/]: {why.get('summary') or why.get('decision')}", markup=True)
+    for line in why.get("lines", []):
+        c.print(f"  {line}", markup=False)

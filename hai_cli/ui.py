@@ -1,0 +1,98 @@
+"""Shared CLI plumbing: exit codes, error reporting, the connected client, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+
+from hai_cli.client import ApiError, Client, ConnectionFailed
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a followed task failed without an exit code; other failures
+EXIT_USAGE = 2  # bad input: usage, validation (422), conflict (409)
+EXIT_NOT_FOUND = 3  # no such task / attempt (404)
+EXIT_UNREACHABLE = 4  # the server cannot be reached or started
+EXIT_AUTH = 5  # token missing, wrong, revoked (401) or not allowed (403)
+EXIT_STOPPED = 6  # a followed task was stopped
+
+
+def die(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def api_exit_code(exc: ApiError) -> int:
+    if exc.status in (401, 403):
+        return EXIT_AUTH
+    if exc.status == 404:
+        return EXIT_NOT_FOUND
+    if 400 <= exc.status < 500:
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn client errors into one clear line and a meaningful exit code."""
+    from hai_cli.config import ConfigError
+    from hai_cli.embedded import EmbeddedError
+
+    try:
+        yield
+    except ApiError as exc:
+        hint = ""
+        if exc.status == 401:
+            hint = " (check HAI_TOKEN or run hai-cli init TOKEN --url URL)"
+        die(f"{exc.message}{hint}", api_exit_code(exc))
+    except ConnectionFailed as exc:
+        die(str(exc), EXIT_UNREACHABLE)
+    except (ConfigError, EmbeddedError) as exc:
+        die(str(exc), EXIT_UNREACHABLE)
+    except BrokenPipeError:
+        raise typer.Exit(EXIT_OK) from None
+
+
+def connect() -> Client:
+    """A client for the configured server, or the embedded one (started when needed)."""
+    from hai_cli import config, embedded
+
+    target = config.configured_target()
+    if target is None:
+        target = embedded.ensure()
+    try:
+        return Client(target.url, target.token)
+    except ValueError as exc:
+        die(str(exc), EXIT_USAGE)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    return duration((now or time.time()) - ts)
+
+
+def duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def clock(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

@@ -1,0 +1,91 @@
+"""Health, metrics, identity and nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+from sqlalchemy import func, select, text
+
+from hai_server.db import models as m
+from hai_server.services import lifecycle as lc
+from hai_server.services.tasks import Caller
+
+
+@get("/healthz", exclude_from_auth=True)
+async def healthz(request: Request) -> Response[dict[str, Any]]:
+    state = request.app.state
+    body: dict[str, Any] = {"status": "ok", "backend": state.backend.name, "mode": state.mode}
+    try:
+        async with state.sessions() as s:
+            await s.execute(text("SELECT 1"))
+        body["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        body["database"] = f"error: {exc}"
+        body["status"] = "degraded"
+    rec = state.reconciler
+    body["reconciler"] = {"ticks": rec.ticks, "last_tick_ms": round(rec.last_tick_ms, 2), "error": rec.last_error}
+    if rec.last_error:
+        body["status"] = "degraded"
+    return Response(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+@get("/metrics", media_type=MediaType.TEXT)
+async def metrics(request: Request) -> str:
+    state = request.app.state
+    async with state.sessions() as s:
+        counts = dict((await s.execute(select(m.Task.state, func.count()).group_by(m.Task.state))).all())
+        nodes = (await s.execute(select(func.count()).select_from(m.Node))).scalar_one()
+    lines = [
+        "# HELP hai_tasks Tasks by state.",
+        "# TYPE hai_tasks gauge",
+        *(f'hai_tasks{{state="{st}"}} {counts.get(st, 0)}' for st in lc.STATES),
+        "# HELP hai_nodes Nodes known to the scheduler.",
+        "# TYPE hai_nodes gauge",
+        f"hai_nodes {nodes}",
+        "# HELP hai_reconciler_ticks_total Reconciler ticks since start.",
+        "# TYPE hai_reconciler_ticks_total counter",
+        f"hai_reconciler_ticks_total {state.reconciler.ticks}",
+        "# HELP hai_reconciler_last_tick_seconds Duration of the last tick.",
+        "# TYPE hai_reconciler_last_tick_seconds gauge",
+        f"hai_reconciler_last_tick_seconds {state.reconciler.last_tick_ms / 1000:.6f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@get("/api/v1/whoami")
+async def whoami(caller: Caller) -> dict[str, Any]:
+    return {"user": caller.name, "role": caller.role}
+
+
+@get("/api/v1/nodes")
+async def nodes(request: Request, caller: Caller) -> dict[str, Any]:
+    async with request.app.state.sessions() as s:
+        rows = (await s.execute(select(m.Node).order_by(m.Node.group, m.Node.name))).scalars().all()
+        held = (
+            await s.execute(
+                select(m.Task.id, m.Task.user_name, m.Attempt.nodes)
+                .join(m.Attempt, (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count))
+                .where(m.Task.state.in_(lc.ACTIVE))
+            )
+        ).all()
+    holders: dict[str, list[int]] = {}
+    for task_id, _user, names in held:
+        for name in names:
+            holders.setdefault(name, []).append(task_id)
+    return {
+        "nodes": [
+            {
+                "name": n.name,
+                "group": n.group,
+                "zone": n.zone,
+                "gpus": n.gpus,
+                "healthy": n.healthy,
+                "cordoned": n.cordoned,
+                "state": "unhealthy" if not n.healthy else "cordoned" if n.cordoned else "busy" if holders.get(n.name) else "free",
+                "tasks": sorted(holders.get(n.name, [])),
+                "message": n.message,
+            }
+            for n in rows
+        ]
+    }

@@ -1,0 +1,102 @@
+"""``create_app(settings)``: the Litestar application with its reconciler and backend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from hai_server.api.auth import current_caller
+from hai_server.api.errors import HANDLERS
+from hai_server.api.system import healthz, metrics, nodes, whoami
+from hai_server.api.tasks import TaskController
+from hai_server.backends.base import Backend
+from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
+from hai_server.reconciler.loop import Reconciler
+from hai_server.services.logs import LogService
+from hai_server.services.tasks import TaskService
+from hai_server.settings import Settings
+
+log = logging.getLogger("hai.server")
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend == "kubernetes":
+        from hai_server.backends.kubernetes import make_backend as make_k8s  # type: ignore[attr-defined]
+
+        return make_k8s(settings)  # type: ignore[no-any-return]
+    from hai_server.backends.local.backend import LocalBackend, local_nodes
+
+    loc = settings.local
+    return LocalBackend(settings.runs_dir, local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone))
+
+
+def create_app(settings: Settings, *, backend: Backend | None = None) -> Litestar:
+    """Build the app. ``backend`` replaces the configured one (tests use this)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        await create_schema(engine)
+        sessions = make_sessions(engine)
+        admin_name = settings.admin_user or _login_name()
+        new_token = await ensure_admin(sessions, admin_name, settings.admin_token)
+        if new_token and not settings.admin_token:
+            log.warning("created admin %s; token (shown once): %s", admin_name, new_token)
+        app.state.admin_token = settings.admin_token or new_token
+        be = backend or make_backend(settings)
+        await be.open()
+        reconciler = Reconciler(sessions, be, settings.scheduler, str(settings.resolved_log_dir))
+        app.state.update(
+            {
+                "settings": settings,
+                "sessions": sessions,
+                "backend": be,
+                "reconciler": reconciler,
+                "tasks": TaskService(sessions, reconciler.wake, settings.scheduler.default_group),
+                "mode": "embedded" if settings.embedded else "cluster",
+            }
+        )
+        app.state.logs = LogService(sessions, app.state.tasks)
+        await reconciler.tick()  # nodes known before the first request
+        loop_task = asyncio.create_task(reconciler.run(), name="reconciler")
+        try:
+            yield
+        finally:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+            await be.close()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[TaskController, healthz, metrics, whoami, nodes],
+        dependencies={"caller": Provide(current_caller)},
+        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        state=State({}),
+        openapi_config=OpenAPIConfig(title="HAI Platform", version="0.1.0", path="/schema"),
+        debug=False,
+        logging_config=None,
+    )
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return "admin"
+
+
+def app_state(app: Litestar) -> Any:
+    return app.state

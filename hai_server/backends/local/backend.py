@@ -1,0 +1,327 @@
+"""Ranks as processes on this machine, spread over N virtual nodes.
+
+Every attempt gets a directory ``{runs_dir}/{task}-{attempt}/`` holding ``spec.json``, the
+shared control directory the task SDK reads (``control/``) and one status directory per rank
+(``rank{R}/``: ``wrapper_pid``, ``pid``, ``exit_code``). Ranks run under
+``python -m hai_cli.rankrun`` in their own sessions, so they outlive the server and a
+restarted server adopts them again from these files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hai_server.backends.base import (
+    AttemptObservation,
+    AttemptSpec,
+    Backend,
+    BackendError,
+    Capabilities,
+    NodeState,
+    RankObservation,
+)
+from hai_server.backends.local.procs import is_alive, read_int, read_float, write_atomic
+
+POLL_S = 0.02
+
+
+@dataclass
+class _Attempt:
+    task_id: int
+    attempt: int
+    directory: Path
+    ranks: list[tuple[int, str]]  # (rank, node)
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def control(self) -> Path:
+        return self.directory / "control"
+
+    def rank_dir(self, rank: int) -> Path:
+        return self.directory / f"rank{rank}"
+
+
+class LocalBackend(Backend):
+    name = "local"
+    capabilities = Capabilities(multi_node=True, gpus=True, adopt_after_restart=True)
+
+    def __init__(
+        self,
+        runs_dir: Path,
+        nodes: list[NodeState],
+        *,
+        python: str = sys.executable,
+        base_env: dict[str, str] | None = None,
+    ) -> None:
+        self._runs = runs_dir
+        self._nodes = nodes
+        self._python = python
+        self._base_env = base_env if base_env is not None else _clean_env(os.environ)
+        self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._wakeup: Callable[[], None] = lambda: None
+        self._monitor: asyncio.Task[None] | None = None
+        self._fingerprint: tuple[object, ...] = ()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def set_wakeup(self, wakeup: Callable[[], None]) -> None:
+        self._wakeup = wakeup
+
+    async def open(self) -> None:
+        self._runs.mkdir(parents=True, exist_ok=True)
+        for spec_file in sorted(self._runs.glob("*/spec.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                data = json.loads(spec_file.read_text())
+                att = _Attempt(
+                    data["task_id"],
+                    data["attempt"],
+                    spec_file.parent,
+                    [(r["rank"], r["node"]) for r in data["ranks"]],
+                )
+                self._attempts[(att.task_id, att.attempt)] = att
+        self._monitor = asyncio.create_task(self._watch(), name="local-backend-monitor")
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+
+    async def inventory(self) -> list[NodeState]:
+        return list(self._nodes)
+
+    # -- actions -----------------------------------------------------------------------
+    async def start(self, spec: AttemptSpec) -> None:
+        if spec.key in self._attempts:
+            return
+        known = {n.name for n in self._nodes}
+        for r in spec.ranks:
+            if r.node not in known:
+                raise BackendError(f"node {r.node} is not part of this machine", retryable=True)
+        if not os.path.isdir(spec.workdir):
+            raise BackendError(f"working directory {spec.workdir} does not exist", retryable=False)
+        directory = self._runs / f"{spec.task_id}-{spec.attempt}"
+        if directory.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+        att = _Attempt(spec.task_id, spec.attempt, directory, [(r.rank, r.node) for r in spec.ranks])
+        att.control.mkdir(parents=True)
+        Path(spec.log_dir).mkdir(parents=True, exist_ok=True)
+        master_port = _free_port()
+        self._attempts[spec.key] = att
+        for r in spec.ranks:
+            rank_dir = att.rank_dir(r.rank)
+            rank_dir.mkdir()
+            env = dict(self._base_env)
+            env.update(spec.env)
+            env.update(r.env)
+            gpus = self._gpus_of(r.node)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+                env["LOCAL_WORLD_SIZE"] = str(len(gpus))
+            env.update(
+                {
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": str(master_port),
+                    "HAI_CONTROL_DIR": str(att.control),
+                    "HAI_LOG_DIR": spec.log_dir,
+                }
+            )
+            log = os.path.join(spec.log_dir, f"rank-{r.rank}.log")
+            cmd = [self._python, "-m", "hai_cli.rankrun", "--log", log, "--status-dir", str(rank_dir), "--", *spec.argv]
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=spec.workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(rank_dir / "wrapper.log", "wb"),  # noqa: SIM115 - child keeps it
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                await self.terminate(spec.task_id, spec.attempt, 0)
+                raise BackendError(f"cannot start rank {r.rank}: {exc}", retryable=False) from exc
+            att.procs[r.rank] = proc
+            write_atomic(rank_dir / "wrapper_pid", f"{proc.pid}\n")
+        write_atomic(
+            directory / "spec.json",
+            json.dumps(
+                {
+                    "task_id": spec.task_id,
+                    "attempt": spec.attempt,
+                    "ranks": [{"rank": r.rank, "node": r.node} for r in spec.ranks],
+                    "master_port": master_port,
+                }
+            ),
+        )
+
+    async def notify_suspend(self, task_id: int, attempt: int, deadline: float) -> None:
+        att = self._attempts.get((task_id, attempt))
+        if att is not None and not (att.control / "suspend").exists():
+            write_atomic(att.control / "suspend", f"{deadline:.3f}\n")
+
+    async def terminate(self, task_id: int, attempt: int, grace_s: float) -> None:
+        att = self._attempts.get((task_id, attempt))
+        if att is None:
+            return
+        kill_file = att.directory / "kill_at"
+        if kill_file.exists():
+            return
+        write_atomic(kill_file, f"{time.time() + grace_s:.3f}\n")
+        self._signal_all(att, signal.SIGTERM)
+
+    async def observe(self) -> list[AttemptObservation]:
+        return [self._observe_one(att) for att in list(self._attempts.values())]
+
+    async def forget(self, task_id: int, attempt: int) -> None:
+        att = self._attempts.pop((task_id, attempt), None)
+        if att is not None:
+            for proc in att.procs.values():
+                proc.poll()
+            await asyncio.to_thread(shutil.rmtree, att.directory, True)
+
+    # -- internals -----------------------------------------------------------------------
+    def _gpus_of(self, node: str) -> tuple[int, ...]:
+        for index, n in enumerate(self._nodes):
+            if n.name == node and n.gpus:
+                return gpu_slice(index, n.gpus)
+        return ()
+
+    def _signal_all(self, att: _Attempt, sig: signal.Signals) -> None:
+        for rank, _node in att.ranks:
+            rank_dir = att.rank_dir(rank)
+            if (rank_dir / "exit_code").exists():
+                continue
+            pid = read_int(rank_dir / "pid")
+            target = pid if pid is not None else read_int(rank_dir / "wrapper_pid")
+            if target is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if pid is not None:
+                    os.killpg(pid, sig)
+                else:
+                    os.kill(target, sig)
+
+    def _rank_state(self, att: _Attempt, rank: int, node: str) -> RankObservation:
+        rank_dir = att.rank_dir(rank)
+        code = read_int(rank_dir / "exit_code")
+        if code is not None:
+            return RankObservation(rank, node, "exited", code)
+        proc = att.procs.get(rank)
+        wrapper_alive = proc.poll() is None if proc is not None else is_alive(read_int(rank_dir / "wrapper_pid"))
+        if not wrapper_alive:
+            # the wrapper died without writing an exit code: killed from outside, or lost
+            code = read_int(rank_dir / "exit_code")
+            if code is not None:
+                return RankObservation(rank, node, "exited", code)
+            if (att.directory / "kill_at").exists():
+                return RankObservation(rank, node, "exited", 137, "killed")
+            return RankObservation(rank, node, "lost", None, "the rank's process vanished")
+        if read_int(rank_dir / "pid") is not None:
+            return RankObservation(rank, node, "running")
+        return RankObservation(rank, node, "pending")
+
+    def _observe_one(self, att: _Attempt) -> AttemptObservation:
+        ranks = tuple(self._rank_state(att, rank, node) for rank, node in att.ranks)
+        kill_at = read_float(att.directory / "kill_at")
+        if kill_at is not None and time.time() >= kill_at and any(r.state in ("running", "pending") for r in ranks):
+            self._signal_all(att, signal.SIGKILL)
+        acked: set[int] = set()
+        checkpoint: float | None = None
+        state: int | None = None
+        try:
+            names = os.listdir(att.control)
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith("ack."):
+                with contextlib.suppress(ValueError):
+                    acked.add(int(name[4:]))
+            elif name.startswith("checkpoint.") and ".tmp" not in name:
+                value = read_float(att.control / name)
+                if value is not None and (checkpoint is None or value > checkpoint):
+                    checkpoint = value
+            elif name == "whole_life_state":
+                state = read_int(att.control / name)
+        return AttemptObservation(
+            att.task_id,
+            att.attempt,
+            ranks,
+            frozenset(acked),
+            state,
+            checkpoint,
+        )
+
+    def _scan(self) -> tuple[object, ...]:
+        parts: list[object] = []
+        for key, att in sorted(self._attempts.items()):
+            try:
+                names = tuple(sorted(os.listdir(att.control)))
+            except OSError:
+                names = ()
+            done = tuple((att.rank_dir(r) / "exit_code").exists() for r, _ in att.ranks)
+            running = tuple((att.rank_dir(r) / "pid").exists() for r, _ in att.ranks)
+            dead = tuple(p.poll() is not None for p in att.procs.values())
+            parts.append((key, names, done, running, dead))
+        return tuple(parts)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                fp = self._scan()
+            except Exception:  # noqa: BLE001 - a monitor glitch must not stop the loop
+                continue
+            if fp != self._fingerprint:
+                self._fingerprint = fp
+                self._wakeup()
+
+
+def _clean_env(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    """The server's environment minus its own secrets and settings."""
+    return {k: v for k, v in environ.items() if not k.startswith("HAI_")}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def detect_gpus() -> int:
+    """Number of NVIDIA GPUs on this machine (0 when nvidia-smi is missing or fails)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return 0
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.strip())
+
+
+def local_nodes(count: int, gpus_per_node: int | None, group: str, zone: str) -> list[NodeState]:
+    gpus = gpus_per_node if gpus_per_node is not None else detect_gpus() // max(count, 1)
+    return [NodeState(name=f"local-{i}", group=group, zone=zone, gpus=gpus) for i in range(count)]
+
+
+def gpu_slice(node_index: int, gpus_per_node: int) -> tuple[int, ...]:
+    start = node_index * gpus_per_node
+    return tuple(range(start, start + gpus_per_node))

@@ -1,0 +1,71 @@
+"""Engine and session factory. SQLite (embedded default) and PostgreSQL share everything here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from hai_server.db.models import Base, Token, User
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def make_sessions(engine: AsyncEngine) -> Sessions:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "hai_" + secrets.token_urlsafe(32)
+
+
+async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str | None:
+    """Create the first admin when the database has no user. Returns the new token, if any."""
+    async with sessions.begin() as s:
+        if (await s.execute(select(User.id).limit(1))).first() is not None:
+            if token is None:
+                return None
+            # a given admin token is always valid for the named admin (idempotent re-provisioning)
+            user = (await s.execute(select(User).where(User.name == name))).scalar_one_or_none()
+            digest = hash_token(token)
+            exists = (
+                await s.execute(select(Token.id).where(Token.token_hash == digest))
+            ).first()
+            if user is not None and exists is None:
+                s.add(Token(user_id=user.id, token_hash=digest, label="admin", created_at=time.time()))
+            return None
+        token = token or new_token()
+        now = time.time()
+        user = User(name=name, role="admin", active=True, created_at=now)
+        s.add(user)
+        await s.flush()
+        s.add(Token(user_id=user.id, token_hash=hash_token(token), label="admin", created_at=now))
+        return token

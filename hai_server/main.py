@@ -1,0 +1,113 @@
+"""Entry point of ``hai-server``: one replica of the API, reconciler and backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="hai-server",
+        description="Run one HAI Platform server replica (API, scheduler, backend). "
+        "Settings come from HAI_* environment variables and HAI_CONFIG_FILE (override.toml).",
+    )
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to bind (0: any free port)")
+    p.add_argument("--home", help="state directory (HAI_HOME, default ~/.hai)")
+    p.add_argument("--nodes", type=int, help="local backend: virtual nodes on this machine")
+    p.add_argument("--embedded", action="store_true", help="run as hai-cli's embedded server")
+    p.add_argument("--state-file", help="write {pid, url} here once listening")
+    p.add_argument("--log-level", default=os.environ.get("HAI_LOG_LEVEL", "info"))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from hai_server.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.home:
+        overrides["home"] = Path(args.home)
+    if args.embedded:
+        overrides["embedded"] = True
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        if args.nodes is not None:
+            settings.local = settings.local.model_copy(update={"nodes": args.nodes})
+            if not 1 <= args.nodes <= 256:
+                raise ValueError("--nodes must be between 1 and 256")
+    except (ValidationError, ValueError, OSError) as exc:
+        print(f"hai-server: bad settings: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+    import uvicorn
+
+    from hai_server.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"hai-server: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        sys.exit(1)
+    sock.listen(512)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host}:{port}"
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+
+    state_file = args.state_file
+
+    async def serve() -> None:
+        import asyncio
+
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            logging.getLogger("hai.server").info("listening on %s", url)
+            if state_file:
+                tmp = f"{state_file}.tmp"
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    json.dump({"pid": os.getpid(), "url": url}, fh)
+                os.replace(tmp, state_file)
+        await task
+
+    import asyncio
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if state_file:
+            try:
+                with open(state_file, encoding="utf-8") as fh:
+                    if json.load(fh).get("pid") == os.getpid():
+                        os.unlink(state_file)
+            except (OSError, ValueError):
+                pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The task state machine: every legal transition, in one table, enforced in one place.
+
+See STATE_MACHINE.md next to this file for the story behind each edge.
+"""
+
+from __future__ import annotations
+
+QUEUED = "queued"
+STARTING = "starting"
+RUNNING = "running"
+SUSPENDING = "suspending"
+SUSPENDED = "suspended"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+STOPPED = "stopped"
+
+STATES = (QUEUED, STARTING, RUNNING, SUSPENDING, SUSPENDED, SUCCEEDED, FAILED, STOPPED)
+ACTIVE = frozenset({STARTING, RUNNING, SUSPENDING})  # holding nodes
+TERMINAL = frozenset({SUCCEEDED, FAILED, STOPPED})  # until a user resumes it
+UNFINISHED = frozenset({QUEUED, STARTING, RUNNING, SUSPENDING, SUSPENDED})
+
+# from-state -> states it may move to
+TRANSITIONS: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({STARTING, STOPPED}),
+    STARTING: frozenset({RUNNING, SUCCEEDED, FAILED, STOPPED, SUSPENDING, QUEUED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, STOPPED, SUSPENDING}),
+    SUSPENDING: frozenset({SUSPENDED, SUCCEEDED, FAILED, STOPPED}),
+    SUSPENDED: frozenset({QUEUED, STOPPED}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset({QUEUED}),  # resume
+    STOPPED: frozenset({QUEUED}),  # resume
+}
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def check(current: str, target: str) -> None:
+    """Raise IllegalTransition unless current -> target is in the table."""
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(f"a task cannot go from {current} to {target}")
+
+
+def can(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())

@@ -1,0 +1,283 @@
+"""Task use cases: write the desired state and wake the reconciler. Never call a backend."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hai_server.db import models as m
+from hai_server.db.session import Sessions
+from hai_server.scheduler.model import parse_priority, priority_name
+from hai_server.services import lifecycle as lc
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: int
+    name: str
+    role: str
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    argv: list[str]
+    workdir: str
+    name: str | None = None
+    nodes: int = 1
+    priority: str | int = "NORMAL"
+    group: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    kind: str = "python"
+    suspend_after: float | None = None
+    image: str | None = None
+
+
+class TaskService:
+    def __init__(self, sessions: Sessions, wake: Callable[[], None], default_group: str = "default") -> None:
+        self._sessions = sessions
+        self._wake = wake
+        self._default_group = default_group
+
+    # -- submit ------------------------------------------------------------------------
+    async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
+        priority, group, name = self._validate(req)
+        async with self._sessions.begin() as s:
+            size = (
+                await s.execute(select(func.count()).select_from(m.Node).where(m.Node.group == group))
+            ).scalar_one()
+            if size == 0:
+                groups = sorted(set((await s.execute(select(m.Node.group))).scalars()))
+                raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
+            if req.nodes > size:
+                raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+            now = time.time()
+            task = m.Task(
+                name=name,
+                user_id=caller.user_id,
+                user_name=caller.name,
+                group=group,
+                nodes=req.nodes,
+                priority=priority,
+                state=lc.QUEUED,
+                reason="new",
+                kind=req.kind,
+                argv=list(req.argv),
+                workdir=req.workdir,
+                env=dict(req.env),
+                submitted_at=now,
+                suspend_after=req.suspend_after,
+                options={"image": req.image} if req.image else {},
+            )
+            s.add(task)
+            await s.flush()
+            s.add(
+                m.Event(
+                    task_id=task.id,
+                    at=now,
+                    kind="submitted",
+                    message=f"submitted by {caller.name}: {req.nodes} node(s) in {group} at {priority_name(priority)}",
+                )
+            )
+            out = task_json(task)
+        self._wake()
+        return out
+
+    def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
+        if not req.argv or not all(isinstance(a, str) for a in req.argv):
+            raise Invalid("argv must be a non-empty list of strings")
+        if not req.workdir.startswith("/"):
+            raise Invalid("workdir must be an absolute path")
+        if not 1 <= req.nodes <= 10000:
+            raise Invalid(f"nodes must be between 1 and 10000, got {req.nodes}")
+        try:
+            priority = parse_priority(req.priority)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        for key, value in req.env.items():
+            if not _ENV_KEY.match(key):
+                raise Invalid(f"bad environment variable name {key!r}: use letters, digits and _")
+            if not isinstance(value, str) or "\x00" in value:
+                raise Invalid(f"environment variable {key} must be a string without NUL")
+        if req.suspend_after is not None and req.suspend_after < 0:
+            raise Invalid("suspend_after must be >= 0 seconds")
+        if req.kind not in ("python", "bash", "exec"):
+            raise Invalid("kind must be python, bash or exec")
+        group = req.group or self._default_group
+        name = req.name or _default_name(req.argv)
+        if not _NAME.match(name):
+            raise Invalid("name must be 1 to 255 printable characters")
+        return priority, group, name
+
+    # -- read --------------------------------------------------------------------------
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        states: list[str] | None = None,
+        all_users: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        if all_users and not caller.admin:
+            raise Forbidden("only admins may list every user's tasks")
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
+        if offset < 0:
+            raise Invalid("offset must be >= 0")
+        for st in states or []:
+            if st not in lc.STATES:
+                raise Invalid(f"unknown state {st!r}; use one of {', '.join(lc.STATES)}")
+        query = select(m.Task)
+        count = select(func.count()).select_from(m.Task)
+        if not all_users:
+            query = query.where(m.Task.user_id == caller.user_id)
+            count = count.where(m.Task.user_id == caller.user_id)
+        if states:
+            query = query.where(m.Task.state.in_(states))
+            count = count.where(m.Task.state.in_(states))
+        query = query.order_by(m.Task.id.desc()).limit(limit).offset(offset)
+        async with self._sessions() as s:
+            rows = (await s.execute(query)).scalars().all()
+            total = (await s.execute(count)).scalar_one()
+        return {"tasks": [task_json(t) for t in rows], "total": total, "limit": limit, "offset": offset}
+
+    async def get(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        async with self._sessions() as s:
+            t = await self._owned(s, caller, task_id)
+            attempts = (
+                await s.execute(select(m.Attempt).where(m.Attempt.task_id == task_id).order_by(m.Attempt.number))
+            ).scalars().all()
+            events = (
+                await s.execute(select(m.Event).where(m.Event.task_id == task_id).order_by(m.Event.id))
+            ).scalars().all()
+        out = task_json(t)
+        out["attempts"] = [attempt_json(a) for a in attempts]
+        out["events"] = [{"at": e.at, "kind": e.kind, "message": e.message} for e in events]
+        out["ranks"] = out["attempts"][-1]["ranks"] if attempts else []
+        return out
+
+    async def _owned(self, s: Any, caller: Caller, task_id: int) -> m.Task:
+        t = await s.get(m.Task, task_id)
+        if t is None or (t.user_id != caller.user_id and not caller.admin):
+            raise NotFound(f"no task {task_id}")
+        return t
+
+    # -- control -----------------------------------------------------------------------
+    async def stop(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        async with self._sessions.begin() as s:
+            t = await self._owned(s, caller, task_id)
+            now = time.time()
+            if t.state in (lc.QUEUED, lc.SUSPENDED):
+                lc.check(t.state, lc.STOPPED)
+                t.state, t.ended_at, t.reason, t.position = lc.STOPPED, now, "", None
+                t.version += 1
+                s.add(m.Event(task_id=t.id, at=now, kind="stopped", message=f"stopped by {caller.name} while waiting"))
+            elif t.state in lc.ACTIVE:
+                if not t.stop_requested:
+                    t.stop_requested = True
+                    t.version += 1
+                    s.add(m.Event(task_id=t.id, at=now, kind="stop", message=f"stop requested by {caller.name}"))
+            else:
+                raise Conflict(f"task {task_id} is already {t.state}")
+            out = task_json(t)
+        self._wake()
+        return out
+
+    async def suspend(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        async with self._sessions.begin() as s:
+            t = await self._owned(s, caller, task_id)
+            if t.state not in (lc.STARTING, lc.RUNNING):
+                raise Conflict(f"task {task_id} is {t.state}; only a starting or running task can be suspended")
+            if t.stop_requested:
+                raise Conflict(f"task {task_id} is being stopped")
+            t.suspend_requested = True
+            t.version += 1
+            out = task_json(t)
+        self._wake()
+        return out
+
+    async def resume(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        async with self._sessions.begin() as s:
+            t = await self._owned(s, caller, task_id)
+            if t.state not in (lc.STOPPED, lc.FAILED, lc.SUSPENDED):
+                raise Conflict(f"task {task_id} is {t.state}; only a stopped, failed or suspended task can be resumed")
+            now = time.time()
+            if t.state != lc.SUSPENDED:
+                t.restart_count += 1
+            lc.check(t.state, lc.QUEUED)
+            t.state, t.reason, t.position, t.ended_at, t.exit_code = lc.QUEUED, "new", None, None, None
+            t.started_at = None
+            t.version += 1
+            s.add(m.Event(task_id=t.id, at=now, kind="resumed", message=f"resumed by {caller.name}; queued in its old place"))
+            out = task_json(t)
+        self._wake()
+        return out
+
+    async def check_access(self, caller: Caller, task_id: int) -> m.Task:
+        async with self._sessions() as s:
+            return await self._owned(s, caller, task_id)
+
+
+def _default_name(argv: list[str]) -> str:
+    for arg in argv[1:]:
+        if not arg.startswith("-"):
+            return arg.rsplit("/", 1)[-1][:255]
+    return argv[0].rsplit("/", 1)[-1][:255]
+
+
+def task_json(t: m.Task) -> dict[str, Any]:
+    """The stable task record of the API and of ``hai-cli --json`` (documented in the README)."""
+    queued = t.state == lc.QUEUED
+    return {
+        "id": t.id,
+        "name": t.name,
+        "user": t.user_name,
+        "state": t.state,
+        "priority": priority_name(t.priority),
+        "priority_value": t.priority,
+        "run_priority": priority_name(t.run_priority) if t.run_priority is not None else None,
+        "group": t.group,
+        "nodes": t.nodes,
+        "restart_count": t.restart_count,
+        "reason": (t.reason or None) if queued else (t.suspend_reason or None if t.state == lc.SUSPENDING else None),
+        "position": t.position if queued else None,
+        "detail": t.detail or None,
+        "kind": t.kind,
+        "command": list(t.argv),
+        "workdir": t.workdir,
+        "whole_life_state": t.whole_life_state,
+        "submitted_at": t.submitted_at,
+        "started_at": t.started_at,
+        "ended_at": t.ended_at,
+        "exit_code": t.exit_code,
+        "stop_requested": t.stop_requested,
+        "suspend_deadline": t.suspend_deadline if t.state == lc.SUSPENDING else None,
+        "last_checkpoint_at": t.last_checkpoint_at,
+    }
+
+
+def attempt_json(a: m.Attempt) -> dict[str, Any]:
+    return {
+        "number": a.number,
+        "nodes": list(a.nodes),
+        "priority": priority_name(a.priority),
+        "started_at": a.started_at,
+        "ended_at": a.ended_at,
+        "outcome": a.outcome or ("running" if a.ended_at is None else ""),
+        "exit_code": a.exit_code,
+        "ranks": list(a.ranks or []),
+    }

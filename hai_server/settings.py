@@ -1,0 +1,131 @@
+"""Server settings: one class, built once at the entry point and passed down.
+
+Read from ``HAI_*`` environment variables (nested sections with ``__``, e.g.
+``HAI_SCHEDULER__GRACE_S=30``), then from an optional ``override.toml`` (the file hai-up
+renders; ``HAI_CONFIG_FILE`` names it), then the defaults below. See CONFIGURATION.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SchedulerSettings(BaseModel):
+    tick_s: float = Field(1.0, gt=0, description="timer between reconciler ticks (wake-ups come sooner)")
+    grace_s: float = Field(60.0, ge=0, description="suspend notice to forced stop")
+    kill_grace_s: float = Field(5.0, ge=0, description="SIGTERM to SIGKILL")
+    preemption: bool = True
+    fair_share: bool = True
+    usage_half_life_s: float = Field(3600.0, gt=0)
+    above_normal_demote_after_s: float = Field(1800.0, ge=0)
+    min_run_s: float = Field(0.0, ge=0)
+    time_slicing: bool = False
+    time_slice_s: float = Field(3600.0, gt=0)
+    strict_fifo: bool = False
+    default_quota: int | None = Field(None, ge=0, description="nodes allowed when no quota row matches")
+    default_group: str = "default"
+
+
+class LocalSettings(BaseModel):
+    nodes: int = Field(1, ge=1, le=256, description="virtual nodes on this machine")
+    gpus_per_node: int | None = Field(None, ge=0, description="None: detect with nvidia-smi")
+    group: str = "default"
+    zone: str = "local"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAI_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path(os.path.expanduser("~/.hai")))
+    database_url: str | None = None
+    redis_url: str | None = None
+    backend: Literal["local", "kubernetes"] = "local"
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    admin_token: str | None = None
+    admin_user: str | None = None
+    log_dir: Path | None = None
+    config_file: Path | None = None
+    embedded: bool = False
+    scheduler: SchedulerSettings = SchedulerSettings()
+    local: LocalSettings = LocalSettings()
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.home / 'hai.db'}"
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        return self.log_dir or self.home / "logs"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values from override.toml (``HAI_CONFIG_FILE``), in the seed's layout where it has one."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("HAI_CONFIG_FILE")
+        if not path:
+            return {}
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        return toml_to_settings(data)
+
+
+def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Map an override.toml document onto settings fields (pure)."""
+    out: dict[str, Any] = {}
+    server = data.get("server", {})
+    for key in ("home", "backend", "host", "port", "database_url", "redis_url", "log_dir"):
+        if key in server:
+            out[key] = server[key]
+    pg = data.get("database", {}).get("postgres", {}).get("primary")
+    if pg and "database_url" not in out:
+        out["database_url"] = (
+            f"postgresql+psycopg://{pg.get('user', 'root')}:{pg.get('password', '')}"
+            f"@{pg.get('host', '127.0.0.1')}:{pg.get('port', 5432)}/{pg.get('database', 'hai')}"
+        )
+    redis = data.get("database", {}).get("redis")
+    if redis and "redis_url" not in out:
+        auth = f":{redis['password']}@" if redis.get("password") else ""
+        out["redis_url"] = (
+            f"redis://{auth}{redis.get('host', '127.0.0.1')}:{redis.get('port', 6379)}/{redis.get('db', 0)}"
+        )
+    if "scheduler" in data:
+        out["scheduler"] = data["scheduler"]
+    if "launcher" in data and "local" in data["launcher"]:
+        out["local"] = data["launcher"]["local"]
+    dist = data.get("experiment", {}).get("log", {}).get("dist")
+    if dist and "log_dir" not in out:
+        first = dist[0] if isinstance(dist, list) else dist
+        if "dir" in first:
+            out["log_dir"] = first["dir"]
+    return out
