@@ -105,6 +105,7 @@ class RunningTask:
     started_at: float  # start of the current attempt
     last_checkpoint_at: float | None = None
     suspending: bool = False  # already told to suspend; its nodes free up soon
+    suspend_deadline: float | None = None  # when a suspending task is stopped (for estimates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ class PolicyConfig:
     strict_fifo: bool = False  # no task may start before an earlier one in its group
     default_quota: int | None = None  # nodes allowed when no quota row matches; None = no limit
     default_group: str = "default"
+    suspend_grace_s: float = 60.0  # only used to estimate when a preempting task can start
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,268 @@
+"""plan(snapshot, config, now) -> Plan: the time-sharing policy, one pass per node group.
+
+The pass, for each group in name order and each queued task in queue order (see order.py):
+held by a person -> hold(held); unknown group -> hold(unknown_group); larger than the group ->
+hold(too_large); over a quota row -> hold(quota_exceeded); strict FIFO and an earlier task is
+still waiting -> hold(priority); enough free nodes -> start (zone-aware, placement.py); enough
+nodes once already-suspending tasks stop -> hold(waiting_for_preemption) and reserve them;
+enough after suspending the fewest allowed victims (preempt.py) -> suspend them and
+hold(waiting_for_preemption); otherwise hold(no_capacity), or hold(priority) when the free
+nodes would have sufficed but tasks ahead took them. Running tasks on unhealthy or cordoned
+nodes are suspended with node_failure first; their healthy nodes count as freeing soon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hai_server.scheduler.model import (
+    AUTO,
+    REASON_HELD,
+    REASON_NO_CAPACITY,
+    REASON_PRIORITY,
+    REASON_QUOTA_EXCEEDED,
+    REASON_TOO_LARGE,
+    REASON_UNKNOWN_GROUP,
+    REASON_WAITING_FOR_PREEMPTION,
+    SUSPEND_NODE_FAILURE,
+    Decision,
+    Hold,
+    Keep,
+    Node,
+    Plan,
+    PolicyConfig,
+    Priority,
+    QueuedTask,
+    RunningTask,
+    Snapshot,
+    Start,
+    Suspend,
+)
+from hai_server.scheduler.order import effective_priority, queue_key, task_group
+from hai_server.scheduler.placement import Pool
+from hai_server.scheduler.preempt import Candidate, Victims, make_candidate
+from hai_server.scheduler.quota import QuotaBook, QuotaInfo
+
+
+def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
+    """Decide, for every running and queued task of ``snapshot``, what happens now.
+
+    Pure: reads only its arguments, never mutates them, and returns the same plan for the
+    same snapshot whatever the order of its tuples.
+    """
+    return Planner(snapshot, config, now).run()
+
+
+@dataclass(slots=True)
+class TaskTrace:
+    """What the planner knew when it decided about one task (kept only for explanations)."""
+
+    group: str
+    priority: int | None = None  # effective (AUTO resolved); None when unresolvable
+    quota: QuotaInfo | None = None
+    victims: tuple[int, ...] = ()
+    waiting_for: tuple[int, ...] = ()  # already-suspending tasks whose nodes it reserved
+    free_at_start: int = 0
+
+
+class _Group:
+    """Mutable state of one node group during a pass."""
+
+    __slots__ = ("blocked", "free", "free_at_start", "freeing", "owner", "size", "victims")
+
+    def __init__(self, nodes: list[Node], held: set[str], freeing: dict[str, int]) -> None:
+        usable = [n for n in nodes if n.usable]
+        self.size = len(nodes)
+        self.free = Pool((n.name, n.zone) for n in usable if n.name not in held)
+        self.freeing = Pool((n.name, n.zone) for n in usable if n.name in freeing)
+        self.owner = {n.name: freeing[n.name] for n in usable if n.name in freeing}
+        self.free_at_start = self.free.count
+        self.victims: Victims | None = None
+        self.blocked = False  # strict FIFO: an earlier task is waiting
+
+
+class Planner:
+    """One planning pass. ``trace`` (for explanations) is filled when ``tracing`` is on."""
+
+    def __init__(
+        self, snapshot: Snapshot, config: PolicyConfig, now: float, *, tracing: bool = False
+    ) -> None:
+        self.snapshot = snapshot
+        self.config = config
+        self.now = now
+        self.tracing = tracing
+        self.trace: dict[int, TaskTrace] = {}
+        self.queues: dict[str, list[QueuedTask]] = {}
+        self.decisions: dict[int, Decision] = {}
+        self.quota = QuotaBook(snapshot, config, now)
+        self.groups: dict[str, _Group] = {}
+        self.may_preempt = config.preemption and not config.strict_fifo
+
+    def run(self) -> Plan:
+        nodes_by_group = self._nodes_by_group()
+        candidates = self._running()
+        held = {name for r in self.snapshot.running for name in r.nodes}
+        for name in sorted(nodes_by_group):
+            self.groups[name] = _Group(nodes_by_group[name], held, self._freeing)
+        usage = self.snapshot.usage
+        for name, group in self.groups.items():
+            items = candidates.get(name, [])
+            group.victims = Victims(items, self.config, self.now, usage)
+        for name, tasks in sorted(self._queues().items()):
+            self._schedule_group(name, tasks)
+        return Plan({k: self.decisions[k] for k in sorted(self.decisions)})
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def _nodes_by_group(self) -> dict[str, list[Node]]:
+        self._node = {n.name: n for n in self.snapshot.nodes}
+        by_group: dict[str, list[Node]] = {}
+        for n in self._node.values():
+            by_group.setdefault(n.group, []).append(n)
+        return by_group
+
+    def _running(self) -> dict[str, list[Candidate]]:
+        """Decide running tasks (keep or node_failure) and collect preemption candidates."""
+        config, now, nodes = self.config, self.now, self._node
+        self._freeing: dict[str, int] = {}
+        candidates: dict[str, list[Candidate]] = {}
+        for r in sorted(self.snapshot.running, key=_task_id):
+            group = task_group(r.group, config)
+            self.quota.add(r.user, group, r.priority, len(r.nodes))
+            failed = False
+            for name in r.nodes:
+                node = nodes.get(name)
+                if node is None or not node.usable:
+                    failed = True
+                    break
+            if r.suspending or failed:
+                self.decisions[r.id] = (
+                    Keep(r.id) if r.suspending else Suspend(r.id, SUSPEND_NODE_FAILURE)
+                )
+                for name in r.nodes:
+                    node = nodes.get(name)
+                    if node is not None and node.usable:
+                        self._freeing[name] = r.id
+                continue
+            self.decisions[r.id] = Keep(r.id)
+            if self.may_preempt and now - r.started_at >= config.min_run_s:
+                prio = effective_priority(r, config, now)
+                candidates.setdefault(group, []).append(make_candidate(r, prio, now))
+        return candidates
+
+    def _queues(self) -> dict[str, list[QueuedTask]]:
+        """Resolve AUTO priorities and sort every group's queue by its total key."""
+        config, usage = self.config, self.snapshot.usage
+        self._priority: dict[int, int | None] = {}
+        keyed: dict[str, list[tuple[tuple[float, float, float, int], QueuedTask]]] = {}
+        for t in self.snapshot.queued:
+            group = task_group(t.group, config)
+            prio: int | None = t.priority
+            if prio == AUTO:
+                prio = self.quota.resolve_auto(t.user, group, t.nodes)
+            self._priority[t.id] = prio
+            order_prio = int(Priority.LOW) if prio is None else prio
+            keyed.setdefault(group, []).append((queue_key(t, order_prio, usage, config), t))
+        for group, items in keyed.items():
+            items.sort(key=_first)
+            self.queues[group] = [t for _, t in items]
+        return self.queues
+
+    # --- the pass -----------------------------------------------------------------------
+
+    def _schedule_group(self, name: str, tasks: list[QueuedTask]) -> None:
+        group = self.groups.get(name)
+        decisions, quota, tracing = self.decisions, self.quota, self.tracing
+        for position, t in enumerate(tasks, start=1):
+            prio = self._priority[t.id]
+            if tracing:
+                self.trace[t.id] = TaskTrace(
+                    name, prio, free_at_start=group.free_at_start if group else 0
+                )
+            if t.held:
+                decisions[t.id] = Hold(t.id, REASON_HELD, position)
+                continue
+            if group is None:
+                decisions[t.id] = Hold(
+                    t.id, REASON_UNKNOWN_GROUP, position, f"no node group named {name!r}"
+                )
+                continue
+            if t.nodes > group.size:
+                decisions[t.id] = Hold(
+                    t.id, REASON_TOO_LARGE, position, f"group {name} has {group.size} nodes"
+                )
+                continue
+            if prio is None:
+                info = quota.info(t.user, name, int(Priority.LOW), t.nodes)
+                self._hold_quota(t, position, info, "no priority level has quota room")
+                continue
+            over = quota.blocking(t.user, name, prio, t.nodes)
+            if over is not None:
+                self._hold_quota(t, position, over, "")
+                continue
+            if tracing:
+                self.trace[t.id].quota = quota.info(t.user, name, prio, t.nodes)
+            if group.blocked:
+                decisions[t.id] = Hold(t.id, REASON_PRIORITY, position, "an earlier task waits")
+                continue
+            if group.free.count >= t.nodes:
+                nodes = group.free.take(t.nodes)
+                assert nodes is not None
+                quota.add(t.user, name, prio, t.nodes)
+                decisions[t.id] = Start(t.id, nodes, prio)
+                continue
+            self._wait(name, group, t, prio, position)
+
+    def _hold_quota(self, t: QueuedTask, position: int, info: QuotaInfo, why: str) -> None:
+        if self.tracing:
+            self.trace[t.id].quota = info
+        detail = why or (
+            f"{info.resource} ({info.principal}): {info.in_use} of {info.limit} nodes in use, "
+            f"{info.requested} requested"
+        )
+        self.decisions[t.id] = Hold(t.id, REASON_QUOTA_EXCEEDED, position, detail)
+
+    def _wait(self, name: str, group: _Group, t: QueuedTask, prio: int, position: int) -> None:
+        """The task does not fit in the free nodes: reserve freeing nodes or preempt."""
+        need = t.nodes - group.free.count - group.freeing.count
+        chosen: list[Candidate] = []
+        victims = group.victims
+        if need > 0:
+            possible = (
+                self.may_preempt and victims is not None and victims.upper_bound(prio) >= need
+            )
+            picked = victims.select(prio, t.user, need) if possible and victims else None
+            if picked is None:
+                reason = REASON_PRIORITY if t.nodes <= group.free_at_start else REASON_NO_CAPACITY
+                self.decisions[t.id] = Hold(t.id, reason, position)
+                if self.config.strict_fifo:
+                    group.blocked = True
+                return
+            chosen = picked
+            assert victims is not None
+            victims.take(chosen)
+            for c in chosen:
+                reason = victims.suspend_reason(c, prio)
+                self.decisions[c.task.id] = Suspend(c.task.id, reason, for_task=t.id)
+        free_now = group.free.count  # fewer than the task needs, or it would have started
+        group.free.take_upto(free_now)
+        claimed = group.freeing.take_upto(t.nodes - free_now)
+        owners = tuple(sorted({group.owner[n] for n in claimed}))
+        self.quota.add(t.user, name, prio, t.nodes)
+        self.decisions[t.id] = Hold(t.id, REASON_WAITING_FOR_PREEMPTION, position)
+        if self.config.strict_fifo:
+            group.blocked = True
+        if self.tracing:
+            tr = self.trace[t.id]
+            tr.victims = tuple(sorted(c.task.id for c in chosen))
+            tr.waiting_for = owners
+
+
+def _task_id(t: RunningTask) -> int:
+    return t.id
+
+
+def _first(
+    item: tuple[tuple[float, float, float, int], QueuedTask],
+) -> tuple[float, float, float, int]:
+    return item[0]

@@ -1,0 +1,124 @@
+"""Preemption: which running tasks a waiting task may suspend, and the fewest it needs.
+
+A waiting task may suspend a running task of its group when the running task's effective
+priority is strictly lower, or - with time-slicing on - when it is equal, belongs to another
+user with more decayed usage, and has held its nodes for at least one slice. A task inside its
+minimum run time is never a victim. Victims are taken in ``victim_key`` order (lowest priority,
+least work lost, fewest nodes, id) until enough nodes would be free, then any victim that is
+not needed after all is given back, so every suspend is necessary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hai_server.scheduler.model import (
+    SUSPEND_PREEMPTED,
+    SUSPEND_TIME_SLICE,
+    PolicyConfig,
+    RunningTask,
+)
+from hai_server.scheduler.order import VictimKey, victim_key
+
+
+@dataclass(slots=True)
+class Candidate:
+    task: RunningTask
+    priority: int  # effective
+    key: VictimKey
+    taken: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.task.nodes)
+
+
+class Victims:
+    """The running tasks of one group that could be suspended, in victim order."""
+
+    def __init__(
+        self,
+        candidates: list[Candidate],
+        config: PolicyConfig,
+        now: float,
+        usage: Mapping[str, float],
+    ) -> None:
+        candidates.sort(key=_by_key)
+        self._items = candidates
+        self._first = 0  # every candidate before this one is taken
+        self._config = config
+        self._now = now
+        self._usage = usage
+        self._by_level: dict[int, int] = {}
+        for c in candidates:
+            self._by_level[c.priority] = self._by_level.get(c.priority, 0) + c.size
+
+    def upper_bound(self, priority: int) -> int:
+        """Nodes a task at ``priority`` could free at most (cheap, may over-count)."""
+        slicing = self._config.time_slicing
+        return sum(
+            n
+            for level, n in self._by_level.items()
+            if level < priority or (slicing and level == priority)
+        )
+
+    def reason_against(self, c: Candidate, priority: int, user: str) -> str | None:
+        """Why ``c`` may not be suspended for a task of ``user`` at ``priority`` (None: it may)."""
+        if c.priority < priority:
+            return None
+        if c.priority > priority:
+            return "higher priority"
+        if c.task.user == user:
+            return "same user at equal priority"
+        if not self._config.time_slicing:
+            return "equal priority"
+        if self._now - c.task.started_at < self._config.time_slice_s:
+            return "equal priority, inside its time slice"
+        if self._usage.get(user, 0.0) >= self._usage.get(c.task.user, 0.0):
+            return "equal priority, its user has no more usage"
+        return None
+
+    def select(self, priority: int, user: str, need: int) -> list[Candidate] | None:
+        """The fewest victims (in victim order) freeing ``need`` nodes, or None if impossible."""
+        items = self._items
+        while self._first < len(items) and items[self._first].taken:
+            self._first += 1
+        chosen: list[Candidate] = []
+        got = 0
+        for i in range(self._first, len(items)):
+            c = items[i]
+            if c.priority > priority:
+                break
+            if c.taken or self.reason_against(c, priority, user) is not None:
+                continue
+            chosen.append(c)
+            got += c.size
+            if got >= need:
+                break
+        if got < need:
+            return None
+        for c in reversed(chosen[:]):
+            if got - c.size >= need:
+                chosen.remove(c)
+                got -= c.size
+        return chosen
+
+    def take(self, chosen: list[Candidate]) -> None:
+        for c in chosen:
+            c.taken = True
+            self._by_level[c.priority] -= c.size
+
+    def suspend_reason(self, c: Candidate, priority: int) -> str:
+        return SUSPEND_PREEMPTED if c.priority < priority else SUSPEND_TIME_SLICE
+
+    def all(self) -> list[Candidate]:
+        return self._items
+
+
+def _by_key(c: Candidate) -> VictimKey:
+    return c.key
+
+
+def make_candidate(task: RunningTask, priority: int, now: float) -> Candidate:
+    return Candidate(task, priority, victim_key(task, priority, now))
