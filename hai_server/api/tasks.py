@@ -25,12 +25,12 @@ class TaskController(Controller):
         self,
         request: Request,
         caller: Caller,
-        state: list[str] | None = Parameter(default=None),
+        states_q: str | None = Parameter(query="state", default=None),
         all_users: bool = Parameter(query="all", default=False),
         limit: int = Parameter(default=50),
         offset: int = Parameter(default=0),
     ) -> dict[str, Any]:
-        states = [s for part in state or [] for s in part.split(",") if s]
+        states = [s for s in (states_q or "").split(",") if s]
         return await request.app.state.tasks.list(
             caller, states=states or None, all_users=all_users, limit=limit, offset=offset
         )

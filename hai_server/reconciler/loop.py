@@ -216,12 +216,14 @@ class Reconciler:
                     t.state = verdict.new_state
                     t.version += 1
                     changed = True
-                    if obs is not None or verdict.outcome:
+                    if verdict.new_state not in lc.ACTIVE:
                         await self._close_attempt(s, t, obs, verdict.outcome, verdict.exit_code, now)
+                        calls.forgets.append(key)
+                    elif obs is not None:
+                        await self._record_ranks(s, t, obs)
                     if verdict.new_state in lc.TERMINAL:
                         t.ended_at = now
                         t.exit_code = verdict.exit_code
-                    calls.forgets.append(key)
                 elif obs is not None:
                     await self._record_ranks(s, t, obs)
                 if verdict.begin_suspend and t.state in (lc.STARTING, lc.RUNNING):
