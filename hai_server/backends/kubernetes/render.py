@@ -139,18 +139,18 @@ def shared_env(spec: AttemptSpec, config: KubernetesConfig) -> dict[str, str]:
 
 def _gpu_env_and_limits(rank: RankSpec, config: KubernetesConfig) -> tuple[dict, dict]:
     env = {k: v for k, v in rank.env.items() if k not in ("CUDA_VISIBLE_DEVICES",)}
-    limits: dict[str, object] = {}
+    limits: dict[str, str] = {}  # quantities as strings
     n = len(rank.gpus)
     if n:
         # Inside the container the assigned GPUs are renumbered 0..n-1.
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(n))
     if config.gpu_mode == "resource":
         if n:
-            limits[config.gpu_resource] = n
+            limits[config.gpu_resource] = str(n)
     else:
         env["NVIDIA_VISIBLE_DEVICES"] = ",".join(str(g) for g in rank.gpus) if n else "none"
     if config.has_rdma_hca_resource:
-        limits[config.rdma_resource] = 1
+        limits[config.rdma_resource] = "1"
     return env, limits
 
 
