@@ -122,6 +122,7 @@ class KubernetesConfig(BaseModel):
     cluster_domain: str = "cluster.local"
     unschedulable_timeout_s: float = 300.0
     image_pull_timeout_s: float = 120.0  # ErrImagePull / config errors last this long -> failed
+    container_start_timeout_s: float = 1800.0  # scheduled but never started (mounts, pulls) -> lost
     pod_delete_grace_s: int = Field(default=10, ge=0)  # grace used by forget()
     storage_mounts: list[StorageMount] = []
 

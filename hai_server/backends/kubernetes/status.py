@@ -222,4 +222,15 @@ def rank_from_pod(
         if now - began >= config.image_pull_timeout_s:
             return obs("exited", None, msg)
         return obs("pending", None, msg)
+    if sched is not None and sched.get("status") == "True":
+        began = since(f"pod/{name}/creating", sched.get("lastTransitionTime"))
+        if now - began >= config.container_start_timeout_s:
+            return obs(
+                "lost",
+                None,
+                f"pod {name} on node {node} has not started its container after "
+                f"{now - began:.0f}s ({reason or 'no reason given'}); see "
+                f"`kubectl -n {meta.get('namespace', config.namespace)} describe pod {name}` "
+                "(volume mounts, image pull)",
+            )
     return obs("pending", None, reason if reason and reason != "ContainerCreating" else "")
