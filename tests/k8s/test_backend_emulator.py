@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import pytest
@@ -83,7 +84,13 @@ def waiting(reason: str, message: str) -> dict:
 async def opened(config: KubernetesConfig) -> tuple[KubernetesBackend, list[int]]:
     backend = KubernetesBackend(config)
     wakeups: list[int] = []
-    backend.set_wakeup(lambda: wakeups.append(1))
+    loop_thread = threading.get_ident()
+
+    def wakeup() -> None:
+        assert threading.get_ident() == loop_thread  # called on the event loop, not a watch thread
+        wakeups.append(1)
+
+    backend.set_wakeup(wakeup)
     await backend.open()
     return backend, wakeups
 

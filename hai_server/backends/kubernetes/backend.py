@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from hai_server.backends.base import (
     AttemptObservation,
@@ -30,44 +29,22 @@ from hai_server.backends.base import (
     BackendError,
     Capabilities,
     NodeState,
-    RankObservation,
 )
 from hai_server.backends.kubernetes import control
 from hai_server.backends.kubernetes import render as r
+from hai_server.backends.kubernetes.attempts import (
+    AttemptRecord,
+    adopt,
+    is_ours,
+    key_rank,
+    observe_attempt,
+)
 from hai_server.backends.kubernetes.client import KubeClient, load_configuration
 from hai_server.backends.kubernetes.config import KubernetesConfig
-from hai_server.backends.kubernetes.status import node_state, parse_time, pod_node, rank_from_pod
+from hai_server.backends.kubernetes.status import node_state, parse_time
 from hai_server.backends.kubernetes.watch import Watcher
 
 log = logging.getLogger(__name__)
-STARTUP_GRACE_S = 30.0  # a just-created pod missing from the cache is "pending", not "lost"
-
-
-@dataclass
-class _Attempt:
-    task_id: int
-    attempt: int
-    base: str  # object name prefix: pods {base}-{rank}, service {base}-0, configmap {base}-env
-    nodes: dict[int, str]  # rank -> node
-    started_at: float
-    terminating: bool = False
-    last_seen: dict[int, dict] = field(default_factory=dict)  # rank -> last pod state
-
-    def pod(self, rank: int) -> str:
-        return f"{self.base}-{rank}"
-
-
-def _is_ours(obj: dict) -> bool:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    return labels.get(r.MANAGED_BY) == r.MANAGER and r.L_TASK in labels and r.L_RANK in labels
-
-
-def _key_rank(pod: dict) -> tuple[tuple[int, int], int] | None:
-    labels = pod["metadata"].get("labels") or {}
-    try:
-        return (int(labels[r.L_TASK]), int(labels[r.L_ATTEMPT])), int(labels[r.L_RANK])
-    except (KeyError, ValueError):
-        return None
 
 
 class KubernetesBackend(Backend):
@@ -86,7 +63,7 @@ class KubernetesBackend(Backend):
         self._pool: ThreadPoolExecutor | None = None
         self.nodes: Watcher | None = None
         self.pods: Watcher | None = None
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._attempts: dict[tuple[int, int], AttemptRecord] = {}
         self._forgotten: set[tuple[int, int]] = set()
         self._node_view: dict[str, tuple] = {}
         self._vanished: dict[str, tuple[NodeState, float]] = {}
@@ -108,7 +85,7 @@ class KubernetesBackend(Backend):
             self._client,
             "Pod",
             selector=f"{r.MANAGED_BY}={r.MANAGER}",
-            accept=_is_ours,
+            accept=is_ours,
             on_event=self._on_pod,
             clock=self.clock,
         )
@@ -180,7 +157,7 @@ class KubernetesBackend(Backend):
             self._poke()
 
     def _on_pod(self, etype: str, obj: dict) -> None:
-        found = _key_rank(obj)
+        found = key_rank(obj)
         if found is None:
             return
         key, rank = found
@@ -260,7 +237,7 @@ class KubernetesBackend(Backend):
             ) from exc
         key = spec.key
         base = r.base_name(spec.task_id, spec.attempt, spec.user)
-        att = self._attempts.get(key) or _Attempt(
+        att = self._attempts.get(key) or AttemptRecord(
             spec.task_id, spec.attempt, base, {rs.rank: rs.node for rs in spec.ranks}, self.clock()
         )
         self._attempts[key] = att
@@ -321,15 +298,21 @@ class KubernetesBackend(Backend):
         )
         by_attempt: dict[tuple[int, int], dict[int, dict]] = {}
         for pod in pods.snapshot().values():
-            found = _key_rank(pod)
+            found = key_rank(pod)
             if found is not None:
                 by_attempt.setdefault(found[0], {})[found[1]] = pod
         for key, ranks in by_attempt.items():
             if key not in self._attempts and key not in self._forgotten:
                 self._adopt(key, ranks)
         attempts = list(self._attempts.values())
-        run_dirs = [self.config.attempt_run_dir(a.task_id, a.attempt) for a in attempts]
-        files = await asyncio.to_thread(lambda: [control.read(d) for d in run_dirs])
+        reads = [
+            (
+                self.config.attempt_run_dir(a.task_id, a.attempt),
+                [k for k in a.nodes if k not in by_attempt.get((a.task_id, a.attempt), {})],
+            )
+            for a in attempts
+        ]
+        files = await asyncio.to_thread(lambda: [control.read(d, gone) for d, gone in reads])
         now = self.clock()
         used: dict[str, float] = {}
 
@@ -339,58 +322,16 @@ class KubernetesBackend(Backend):
 
         result = []
         for att, cf in zip(attempts, files, strict=True):
-            live = by_attempt.get((att.task_id, att.attempt), {})
-            ranks: list[RankObservation] = []
-            for rank, node in sorted(att.nodes.items()):
-                pod = live.get(rank)
-                if pod is None and not att.terminating and now - att.started_at < STARTUP_GRACE_S:
-                    ranks.append(
-                        RankObservation(rank, node, "pending", None, "pod not visible yet")
-                    )
-                    continue
-                last = att.last_seen.get(rank)
-                fallback = cf.exit_codes.get(rank)
-                if pod is None and last is not None:
-                    term = (
-                        (((last.get("status") or {}).get("containerStatuses") or [{}])[0]).get(
-                            "state"
-                        )
-                        or {}
-                    ).get("terminated")
-                    if term and "exitCode" in term:
-                        fallback = int(term["exitCode"])
-                ranks.append(
-                    rank_from_pod(
-                        pod,
-                        rank=rank,
-                        node=node,
-                        node_info=self._node_info(node) if node_known else None,
-                        node_known=node_known,
-                        terminating=att.terminating,
-                        fallback_exit=fallback,
-                        config=self.config,
-                        now=now,
-                        since=since,
-                    )
-                )
-            errors = tuple(
-                dict.fromkeys(
-                    o.message
-                    for o in ranks
-                    if o.message
-                    and (o.state == "lost" or (o.state == "exited" and o.exit_code is None))
-                    and not att.terminating
-                )
-            )
             result.append(
-                AttemptObservation(
-                    task_id=att.task_id,
-                    attempt=att.attempt,
-                    ranks=tuple(ranks),
-                    suspend_acked=cf.acked,
-                    whole_life_state=cf.whole_life_state,
-                    last_checkpoint_at=cf.last_checkpoint_at,
-                    errors=errors,
+                observe_attempt(
+                    att,
+                    by_attempt.get((att.task_id, att.attempt), {}),
+                    cf,
+                    node_info=self._node_info,
+                    node_known=node_known,
+                    config=self.config,
+                    now=now,
+                    since=since,
                 )
             )
         self._seen_pods = {k: v for k, v in self._seen_pods.items() if k in used}
@@ -406,34 +347,23 @@ class KubernetesBackend(Backend):
         self._attempts.pop(key, None)
 
     # ------------------------------------------------------------------ internals
-    def _known(self, key: tuple[int, int]) -> _Attempt | None:
+    def _known(self, key: tuple[int, int]) -> AttemptRecord | None:
         att = self._attempts.get(key)
         if att is not None or self.pods is None:
             return att
         ranks = {}
         for pod in self.pods.snapshot().values():
-            found = _key_rank(pod)
+            found = key_rank(pod)
             if found is not None and found[0] == key:
                 ranks[found[1]] = pod
         return self._adopt(key, ranks) if ranks else None
 
-    def _adopt(self, key: tuple[int, int], ranks: dict[int, dict]) -> _Attempt:
-        """Rebuild bookkeeping from the pods of an attempt started before a server restart."""
-        any_pod = next(iter(ranks.values()))
-        labels = any_pod["metadata"].get("labels") or {}
-        try:
-            world = int(labels.get(r.L_WORLD, "0"))
-        except ValueError:
-            world = 0
-        nodes = {rank: pod_node(pod) for rank, pod in ranks.items()}
-        for rank in range(world):
-            nodes.setdefault(rank, "")
-        base = any_pod["metadata"]["name"].rsplit("-", 1)[0]
-        att = _Attempt(key[0], key[1], base, nodes, started_at=0.0, last_seen=dict(ranks))
+    def _adopt(self, key: tuple[int, int], ranks: dict[int, dict]) -> AttemptRecord:
+        att = adopt(key, ranks)
         self._attempts[key] = att
         return att
 
-    async def _delete_pods(self, att: _Attempt, grace_s: int, *, best_effort: bool) -> None:
+    async def _delete_pods(self, att: AttemptRecord, grace_s: int, *, best_effort: bool) -> None:
         assert self._client is not None
         names = [att.pod(rank) for rank in sorted(att.nodes)]
         results = await asyncio.gather(
@@ -442,7 +372,7 @@ class KubernetesBackend(Backend):
         )
         self._raise_first(results, best_effort)
 
-    async def _delete_all(self, att: _Attempt, grace_s: int, *, best_effort: bool) -> None:
+    async def _delete_all(self, att: AttemptRecord, grace_s: int, *, best_effort: bool) -> None:
         assert self._client is not None
         await self._delete_pods(att, grace_s, best_effort=best_effort)
         results = await asyncio.gather(

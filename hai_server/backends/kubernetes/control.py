@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -66,8 +67,8 @@ def give_notice(run_dir: str, deadline: float) -> None:
     write_atomic(path, f"{deadline:.3f}\n")
 
 
-def read(run_dir: str) -> ControlFiles:
-    """Acks, whole-life state, last checkpoint time and exit codes written by the ranks."""
+def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
+    """Acks, whole-life state, last checkpoint time, and the exit codes of ``exit_codes_of``."""
     control = os.path.join(run_dir, "control")
     acked: set[int] = set()
     state: int | None = None
@@ -96,13 +97,8 @@ def read(run_dir: str) -> ControlFiles:
             except ValueError:
                 state = None
     codes: dict[int, int] = {}
-    try:
-        entries = os.listdir(run_dir)
-    except OSError:
-        entries = []
-    for entry in entries:
-        if entry.startswith("rank") and entry[4:].isdigit():
-            text = _read(os.path.join(run_dir, entry, "exit_code"))
-            if text is not None and text.lstrip("-").isdigit():
-                codes[int(entry[4:])] = int(text)
+    for rank in exit_codes_of:
+        text = _read(os.path.join(run_dir, f"rank{rank}", "exit_code"))
+        if text is not None and text.lstrip("-").isdigit():
+            codes[rank] = int(text)
     return ControlFiles(frozenset(acked), state, checkpoint, codes)
