@@ -10,9 +10,11 @@ by kmock; the backend filters by labels itself.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Coroutine
 from typing import Any
@@ -94,9 +96,10 @@ class EmulatorThread:
 
         asyncio.run(serve())
 
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        """Run a coroutine on the emulator's loop (e.g. to inject watch events)."""
         assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def stop(self) -> None:
         if self.loop is not None and self._stopped is not None:
@@ -136,3 +139,84 @@ def node(
         "spec": {"unschedulable": unschedulable},
         "status": {"allocatable": {"nvidia.com/gpu": str(gpus), "cpu": "96"}, "conditions": [cond]},
     }
+
+
+def pod_event(
+    name: str, namespace: str, labels: dict[str, str], node_name: str, stamp: float
+) -> dict:
+    """A MODIFIED event of a running rank pod, stamped with the time it was sent."""
+    return {
+        "type": "MODIFIED",
+        "object": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": {"bench/sent": repr(stamp)},
+            },
+            "spec": {"nodeName": node_name},
+            "status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]},
+        },
+    }
+
+
+async def inject(
+    km: HaiEmulator,
+    events: list[tuple[str, str, dict, str]],
+    rate: int,
+    seconds: float,
+    progress: dict,
+) -> None:
+    """Put ``rate`` pod events per second on the emulator's pod watch stream."""
+    bus = km._buses[kmock.resource(group="", version="v1", plural="pods")]
+    batch = max(1, rate // 100)  # every 10 ms
+    sent = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        now = time.time()
+        await bus.put(*(pod_event(*events[(sent + i) % len(events)], now) for i in range(batch)))
+        sent += batch
+        progress["sent"] = sent
+        ahead = t0 + sent / rate - time.perf_counter()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    progress["done"] = True
+
+
+def serve_forever() -> None:
+    """``python tests/k8s/emulator.py``: serve on 127.0.0.1, print the URL, stop at stdin EOF.
+
+    Extra endpoint for the benchmark: ``POST /bench/inject`` with JSON
+    ``{"events": [[name, namespace, labels, node], ...], "rate": 1000, "seconds": 5}`` starts the
+    injection; ``GET /bench/inject`` reports ``{"sent": n, "done": bool}``.
+    """
+    import json
+    import sys
+
+    emu = EmulatorThread()
+    km = emu.emulator
+    assert km is not None
+    progress: dict = {"sent": 0, "done": False}
+    tasks: list = []
+
+    async def start(request: kmock.Request) -> dict:
+        body = request.data
+        progress.update(sent=0, done=False)
+        tasks.append(
+            asyncio.create_task(
+                inject(km, body["events"], int(body["rate"]), float(body["seconds"]), progress)
+            )
+        )
+        return {"started": True}
+
+    km["post /bench/inject"] << start
+    km["get /bench/inject"] << (lambda request: dict(progress))
+    print(json.dumps({"url": emu.url}), flush=True)
+    sys.stdin.read()
+    emu.stop()
+
+
+if __name__ == "__main__":
+    serve_forever()
