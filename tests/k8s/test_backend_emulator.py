@@ -378,7 +378,7 @@ def test_forbidden_gives_a_clear_error_and_leaves_nothing(emulator, config, shar
             with pytest.raises(BackendError) as info:
                 await backend.start(spec(14, ["n1"], shared=shared))
             assert "403" in str(info.value) and "forbidden" in str(info.value)
-            assert "RBAC.md" in str(info.value)
+            assert "rbac.yaml" in str(info.value)
             assert info.value.retryable
             api = emulator.api()
             assert api.list_namespaced_config_map(NS).items == []

@@ -170,3 +170,23 @@ def test_names_are_valid_dns_labels_for_odd_users():
     for user in ["Alice.Smith", "_root_", "x" * 80, "9lives"]:
         name = render.service_name(123456789, 42, user)
         assert len(name) <= 63 and name[0].isalpha() and name.replace("-", "").isalnum(), name
+
+
+def test_rbac_manifest_is_valid_and_minimal():
+    path = os.path.join(os.path.dirname(render.__file__), "rbac.yaml")
+    with open(path) as fh:
+        docs = [d for d in yaml.safe_load_all(fh) if d]
+    version = kubernetes_validate.latest_version()
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    verbs = {
+        (res, verb)
+        for doc in docs
+        if doc["kind"] in ("Role", "ClusterRole")
+        for rule in doc["rules"]
+        for res in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert ("nodes", "watch") in verbs and ("pods", "create") in verbs
+    assert not any(v in ("*", "patch", "update", "escalate", "bind") for _, v in verbs)
+    assert not any(r in ("*", "secrets") for r, _ in verbs)

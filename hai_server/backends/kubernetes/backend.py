@@ -346,6 +346,19 @@ class KubernetesBackend(Backend):
         await self._delete_all(att, grace_s=self.config.pod_delete_grace_s, best_effort=False)
         self._attempts.pop(key, None)
 
+    # ------------------------------------------------------------------ extras (not in the contract)
+    async def pod_log(
+        self, task_id: int, attempt: int, rank: int, *, tail_lines: int | None = 1000
+    ) -> str:
+        """The container log of one rank, while its pod exists (fallback for the log API)."""
+        att = self._known((task_id, attempt))
+        if att is None:
+            raise BackendError(f"no pods of task {task_id} attempt {attempt}", retryable=False)
+        if self._client is None:
+            raise BackendError("the Kubernetes backend is not open")
+        text = await self._run(self._client.pod_log, att.pod(rank), tail_lines, 4 << 20)
+        return str(text)
+
     # ------------------------------------------------------------------ internals
     def _known(self, key: tuple[int, int]) -> AttemptRecord | None:
         att = self._attempts.get(key)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 _HINTS = {
     401: "the server's credentials were refused; check the kubeconfig or service-account token",
     403: "the server's service account lacks a permission; apply the Role in "
-    "hai_server/backends/kubernetes/RBAC.md",
+    "hai_server/backends/kubernetes/rbac.yaml",
     404: "",
     422: "the object was rejected as invalid",
 }
@@ -141,6 +141,24 @@ class KubeClient:
         except BackendError as err:
             if "(HTTP 404)" not in str(err):
                 raise
+
+    def pod_log(
+        self, name: str, tail_lines: int | None = None, limit_bytes: int | None = None
+    ) -> str:
+        """The container log of a pod (the API's fallback when the shared log file is missing)."""
+        try:
+            resp = self.api.read_namespaced_pod_log(
+                name,
+                self.namespace,
+                tail_lines=tail_lines,
+                limit_bytes=limit_bytes,
+                timestamps=True,
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+            return resp.data.decode("utf-8", errors="replace")
+        except Exception as exc:
+            raise describe_error(exc, f"read the log of pod {name}", self.host) from exc
 
     # -- list + watch (raw dicts)
     def list_raw(self, api: k8s.CoreV1Api, kind: str, selector: str | None) -> dict:
