@@ -463,3 +463,57 @@ def test_a_restarted_server_adopts_running_pods(emulator, config, shared):
             await second.close()
 
     asyncio.run(scenario())
+
+
+def test_pod_log_fallback(emulator, config, shared):
+    async def scenario():
+        add_nodes(emulator, ["n1"])
+        backend, _ = await opened(config)
+        try:
+            await backend.start(spec(16, ["n1"], shared=shared))
+            emulator.emulator["get /api/v1/namespaces/hai/pods/hai-alice-16-0-0/log"] << (
+                b"2026-01-01T00:00:00Z [2026-01-01 00:00:00.000000] hello\n"
+            )
+            text = await backend.pod_log(16, 0, 0)
+            assert "hello" in text
+            with pytest.raises(BackendError, match="no pods of task 99"):
+                await backend.pod_log(99, 0, 0)
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
+
+
+def test_watch_relists_after_410_gone(emulator, config, shared):
+    import kmock
+
+    async def scenario():
+        add_nodes(emulator, ["n1"])
+        backend, _ = await opened(config)
+        api = emulator.api()
+        try:
+            await backend.start(spec(17, ["n1"], shared=shared))
+            bus = emulator.emulator._buses[kmock.resource(group="", version="v1", plural="pods")]
+            lists = backend.pods.lists
+            # kmock routes stream events by metadata.namespace; a real API server sends none.
+            meta = {"namespace": NS, "name": "gone"}
+            gone = {
+                "type": "ERROR",
+                "object": {"kind": "Status", "code": 410, "message": "too old", "metadata": meta},
+            }
+            await asyncio.wrap_future(emulator.submit(bus.put(gone)))
+            api.patch_namespaced_pod_status(
+                "hai-alice-17-0-0", NS, running(), _preload_content=False
+            )
+
+            async def is_running():
+                obs = await ranks_of(backend, (17, 0))
+                return obs.ranks[0].state == "running"
+
+            await wait_for(lambda: backend.pods.lists > lists, what="a relist")
+            await wait_for(is_running, what="state after the relist")
+            assert backend.pods.connected and not backend.pods.error
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())

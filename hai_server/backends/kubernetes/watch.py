@@ -49,6 +49,7 @@ class Watcher:
         self.down_since: float | None = None
         self.error = ""
         self.events = 0
+        self.lists = 0
         self._stop = threading.Event()
         self._resp = None
         self._thread = threading.Thread(target=self._run, name=f"hai-k8s-watch-{kind}", daemon=True)
@@ -126,6 +127,7 @@ class Watcher:
 
     def _relist(self, api: object) -> str | None:
         listing = self.client.list_raw(api, self.kind, self.selector)  # type: ignore[arg-type]
+        self.lists += 1
         fresh = {}
         for obj in listing.get("items") or ():
             if self.accept(obj):
