@@ -517,3 +517,31 @@ def test_watch_relists_after_410_gone(emulator, config, shared):
             await backend.close()
 
     asyncio.run(scenario())
+
+
+def test_the_client_accepts_every_golden_manifest(emulator, config):
+    """The official client validates request bodies itself: the golden objects must pass."""
+    from test_render import CASES, manifests
+
+    from hai_server.backends.kubernetes.client import KubeClient, load_configuration
+
+    client = KubeClient(config, load_configuration(config))
+    try:
+        for case in CASES:
+            for obj in manifests(case):
+                ns = obj["metadata"]["namespace"]
+                created = KubeClient(
+                    config.model_copy(update={"namespace": ns}), client._configuration
+                ).create(obj)
+                assert created["metadata"]["name"] == obj["metadata"]["name"]
+        bad = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "bad"},
+            "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": 1}}}]},
+        }
+        with pytest.raises(BackendError, match="invalid object") as info:
+            client.create(bad)
+        assert not info.value.retryable
+    finally:
+        client.close()

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 
+import pydantic
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -73,6 +74,8 @@ def describe_error(exc: BaseException, action: str, host: str) -> BackendError:
             text += f" -- {hint}"
         retryable = exc.status not in (400, 422)
         return BackendError(text, retryable=retryable)
+    if isinstance(exc, pydantic.ValidationError):
+        return BackendError(f"invalid object, could not {action}: {exc}", retryable=False)
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError | TimeoutError):
         return BackendError(
             f"Kubernetes API at {host} is unreachable while trying to {action}: "
