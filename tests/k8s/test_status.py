@@ -99,6 +99,12 @@ RUN = {"running": {"startedAt": "x"}}
         ({"node_info": None}, pod("Running", state=RUN), ("lost", None)),
         ({"node_info": None, "node_known": False}, pod("Running", state=RUN), ("running", None)),
         (
+            {"node_info": None, "terminating": True},
+            pod("Running", state=RUN, deleting=True),
+            ("exited", None),
+        ),
+        ({"terminating": True}, pod("Running", state=RUN, deleting=True), ("running", None)),
+        (
             {
                 "node_info": NodeState(
                     "n1", "g", healthy=False, message="NotReady (Ready=False) for 99s"

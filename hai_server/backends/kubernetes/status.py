@@ -179,12 +179,18 @@ def rank_from_pod(
         )
     if phase == "Unknown" or status.get("reason") == "NodeLost":
         return obs("lost", None, f"node {node} stopped reporting the state of pod {name}")
-    if node_known and not terminating:
+    if node_known:
+        problem = None
         if node_info is None:
-            return obs("lost", None, f"node {node} no longer exists in the cluster")
-        if not node_info.healthy and NOT_READY in node_info.message:
+            problem = f"node {node} no longer exists in the cluster"
+        elif not node_info.healthy and NOT_READY in node_info.message:
             # Cordoned alone is not lost: the rank still runs; the scheduler suspends it.
-            return obs("lost", None, f"node {node} is unhealthy: {node_info.message}")
+            problem = f"node {node} is unhealthy: {node_info.message}"
+        if problem and terminating:
+            # The kubelet cannot confirm the stop; do not keep the reconciler waiting.
+            return obs("exited", fallback_exit, f"stopped by the platform; {problem}")
+        if problem:
+            return obs("lost", None, problem)
 
     if phase == "Running":
         running = (_container(pod).get("state") or {}).get("running")
