@@ -356,7 +356,7 @@ def test_image_errors_and_unschedulable_are_reported(emulator, config, shared):
                 )
 
             obs = await wait_for(problems, what="problems reported")
-            assert obs.ranks[0].state == "exited" and obs.ranks[0].exit_code is None
+            assert obs.ranks[0].state == "exited" and obs.ranks[0].exit_code == 125
             assert "registry.local/hai/nope:1" in obs.ranks[0].message
             assert (
                 obs.ranks[1].state == "lost"

@@ -182,7 +182,7 @@ def test_run_suspend_fail_and_bad_image_on_a_real_cluster(admin):
             noimg = (task_base + 3, 0)
             await backend.start(make_spec(noimg[0], node, "loop", image="127.0.0.1:1/hai/none:0"))
             obs = await until(backend, noimg, lambda o: o.ranks[0].state != "pending", timeout=240)
-            assert obs.ranks[0].state == "exited" and obs.ranks[0].exit_code is None
+            assert obs.ranks[0].state == "exited" and obs.ranks[0].exit_code == 125
             assert "cannot be pulled" in obs.ranks[0].message
             await backend.forget(*noimg)
         finally:

@@ -9,7 +9,7 @@ from hai_server.backends.base import AttemptObservation, NodeState, RankObservat
 from hai_server.backends.kubernetes import render as r
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.backends.kubernetes.control import ControlFiles
-from hai_server.backends.kubernetes.status import Since, pod_node, rank_from_pod
+from hai_server.backends.kubernetes.status import START_FAILED, Since, pod_node, rank_from_pod
 
 STARTUP_GRACE_S = 30.0  # a just-created pod missing from the cache is "pending", not "lost"
 
@@ -108,7 +108,7 @@ def observe_attempt(
                 o.message
                 for o in ranks
                 if o.message
-                and (o.state == "lost" or (o.state == "exited" and o.exit_code is None))
+                and (o.state == "lost" or (o.state == "exited" and o.exit_code == START_FAILED))
             )
         )
     return AttemptObservation(

@@ -17,6 +17,10 @@ Since = Callable[[str, str | None], float]
 """``since(key, iso_timestamp_or_None) -> epoch seconds`` when the condition ``key`` began."""
 
 NOT_READY = "NotReady"
+START_FAILED = 125
+"""Exit code reported when the container could not be started at all (bad image, missing
+ConfigMap/Secret/volume): like ``docker run``'s 125, a failure the reconciler treats as the
+task's, with the reason in the message."""
 IMAGE_ERRORS = {
     "ErrImagePull",
     "ImagePullBackOff",
@@ -220,13 +224,13 @@ def rank_from_pod(
         msg = f"image {image!r} cannot be pulled on node {node}: {detail}"
         began = since(f"pod/{name}/image", None)
         if reason in IMAGE_FATAL or now - began >= config.image_pull_timeout_s:
-            return obs("exited", None, msg)
+            return obs("exited", START_FAILED, msg)
         return obs("pending", None, msg)
     if reason in CONFIG_ERRORS:
         msg = f"pod {name} cannot start its container: {detail}"
         began = since(f"pod/{name}/config", None)
         if now - began >= config.image_pull_timeout_s:
-            return obs("exited", None, msg)
+            return obs("exited", START_FAILED, msg)
         return obs("pending", None, msg)
     if sched is not None and sched.get("status") == "True":
         began = since(f"pod/{name}/creating", sched.get("lastTransitionTime"))
