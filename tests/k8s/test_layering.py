@@ -27,3 +27,18 @@ def test_modules_stay_small():
     root = pathlib.Path(pkg.__file__).parent
     for path in root.glob("*.py"):
         assert len(path.read_text().splitlines()) < 420, path.name
+
+
+def test_make_backend_checks_the_log_dir_is_shared(tmp_path):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from hai_server.backends.kubernetes import KubernetesBackend, make_backend
+    from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage
+
+    cfg = KubernetesConfig(shared=SharedStorage(server_path=str(tmp_path)))
+    ok = make_backend(SimpleNamespace(kubernetes=cfg, resolved_log_dir=tmp_path / "logs"))
+    assert isinstance(ok, KubernetesBackend) and ok.config is cfg
+    with pytest.raises(ValueError, match="must be inside kubernetes.shared.server_path"):
+        make_backend(SimpleNamespace(kubernetes=cfg, resolved_log_dir="/elsewhere/logs"))
