@@ -40,5 +40,5 @@ def test_make_backend_checks_the_log_dir_is_shared(tmp_path):
     cfg = KubernetesConfig(shared=SharedStorage(server_path=str(tmp_path)))
     ok = make_backend(SimpleNamespace(kubernetes=cfg, resolved_log_dir=tmp_path / "logs"))
     assert isinstance(ok, KubernetesBackend) and ok.config is cfg
-    with pytest.raises(ValueError, match="must be inside kubernetes.shared.server_path"):
+    with pytest.raises(ValueError, match=r"must be inside kubernetes\.shared\.server_path"):
         make_backend(SimpleNamespace(kubernetes=cfg, resolved_log_dir="/elsewhere/logs"))
