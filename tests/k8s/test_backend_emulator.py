@@ -545,3 +545,29 @@ def test_the_client_accepts_every_golden_manifest(emulator, config):
         assert not info.value.retryable
     finally:
         client.close()
+
+
+def test_connects_through_a_kubeconfig_file(emulator, shared, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters: [{{name: emu, cluster: {{server: "{emulator.url}"}}}}]
+users: [{{name: tester, user: {{token: not-checked}}}}]
+contexts: [{{name: emu, context: {{cluster: emu, user: tester, namespace: hai}}}}]
+current-context: emu
+"""
+    )
+    config = KubernetesConfig(kubeconfig=str(kubeconfig), shared=SharedStorage(server_path=shared))
+
+    async def scenario():
+        add_nodes(emulator, ["n1"])
+        backend, _ = await opened(config)
+        try:
+            assert [n.name for n in await backend.inventory()] == ["n1"]
+            await backend.start(spec(18, ["n1"], shared=shared))
+            assert list(pods_in(emulator)) == ["hai-alice-18-0-0"]
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())

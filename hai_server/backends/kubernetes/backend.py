@@ -304,6 +304,7 @@ class KubernetesBackend(Backend):
         for key, ranks in by_attempt.items():
             if key not in self._attempts and key not in self._forgotten:
                 self._adopt(key, ranks)
+        self._forgotten.intersection_update(by_attempt)  # nothing left to keep out
         attempts = list(self._attempts.values())
         reads = [
             (
