@@ -385,6 +385,11 @@ def test_forbidden_gives_a_clear_error_and_leaves_nothing(emulator, config, shar
             assert api.list_namespaced_service(NS).items == []
             assert [o.key for o in await backend.observe()] == []
             emulator.emulator.deny.clear()
+            emulator.emulator.deny[("POST", "configmaps")] = 403
+            with pytest.raises(BackendError, match="configmaps is forbidden"):
+                await backend.start(spec(14, ["n1"], shared=shared))
+            assert [o.key for o in await backend.observe()] == []
+            emulator.emulator.deny.clear()
             await backend.start(spec(14, ["n1"], shared=shared))  # works once allowed
             assert list(pods_in(emulator)) == ["hai-alice-14-0-0"]
         finally:

@@ -242,7 +242,11 @@ class KubernetesBackend(Backend):
         )
         self._attempts[key] = att
         self._forgotten.discard(key)
-        owner = await self._run(client.create, objs.configmap)
+        try:
+            owner = await self._run(client.create, objs.configmap)
+        except BackendError:
+            self._attempts.pop(key, None)
+            raise
         assert isinstance(owner, dict)
         has_uid = bool((owner.get("metadata") or {}).get("uid"))
         rest = [r.with_owner(o, owner) if has_uid else o for o in (objs.service, *objs.pods)]
