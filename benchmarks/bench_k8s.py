@@ -26,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "k8s"))
 
-from emulator import node  # noqa: E402
-from helpers import spec  # noqa: E402
+from k8s_emulator import node  # noqa: E402
+from k8s_helpers import spec  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 
 from hai_server.backends.kubernetes import KubernetesBackend, render  # noqa: E402
@@ -56,7 +56,7 @@ class EmulatorProcess:
     """The emulator in its own process, so it does not share the GIL with the backend."""
 
     def __init__(self) -> None:
-        path = os.path.join(ROOT, "tests", "k8s", "emulator.py")
+        path = os.path.join(ROOT, "tests", "k8s", "k8s_emulator.py")
         self.proc = subprocess.Popen(
             [sys.executable, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

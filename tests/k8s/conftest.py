@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from emulator import EmulatorThread
+from k8s_emulator import EmulatorThread
 
 from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage
 

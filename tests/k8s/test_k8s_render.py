@@ -13,7 +13,7 @@ import sys
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import spec
+from k8s_helpers import spec
 
 from hai_server.backends.base import BackendError
 from hai_server.backends.kubernetes import render

@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-from emulator import node
-from helpers import spec, wait_for
+from k8s_emulator import node
+from k8s_helpers import spec, wait_for
 
 from hai_server.backends.base import BackendError
 from hai_server.backends.kubernetes import KubernetesBackend
@@ -526,7 +526,7 @@ def test_watch_relists_after_410_gone(emulator, config, shared):
 
 def test_the_client_accepts_every_golden_manifest(emulator, config):
     """The official client validates request bodies itself: the golden objects must pass."""
-    from test_render import CASES, manifests
+    from test_k8s_render import CASES, manifests
 
     from hai_server.backends.kubernetes.client import KubeClient, load_configuration
 

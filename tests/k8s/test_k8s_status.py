@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from emulator import node
+from k8s_emulator import node
 
 from hai_server.backends.base import NodeState
 from hai_server.backends.kubernetes.config import KubernetesConfig
