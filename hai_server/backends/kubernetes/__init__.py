@@ -1,0 +1,47 @@
+"""Kubernetes backend: ranks as pods. See README.md in this folder.
+
+``KubernetesConfig`` is cheap to import (settings use it); ``KubernetesBackend`` pulls in the
+``kubernetes`` client, so it is imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage, StorageMount
+
+if TYPE_CHECKING:
+    from hai_server.backends.kubernetes.backend import KubernetesBackend
+
+
+def make_backend(settings: Any) -> KubernetesBackend:
+    """Build the backend from the server settings (``settings.kubernetes``).
+
+    Fails fast when the server's log directory is not on the shared storage the pods mount.
+    """
+    from hai_server.backends.kubernetes.backend import KubernetesBackend
+
+    config = getattr(settings, "kubernetes", None) or KubernetesConfig()
+    log_root = getattr(settings, "resolved_log_dir", None)
+    if log_root is not None:
+        root = os.path.normpath(str(log_root))
+        shared = config.shared.server_path
+        if os.path.commonpath([root, shared]) != shared or root == shared:
+            raise ValueError(
+                f"the log directory {root} must be inside kubernetes.shared.server_path "
+                f"({shared}) so that pods can write their logs there; set HAI_LOG_DIR or "
+                "HAI_KUBERNETES__SHARED__SERVER_PATH"
+            )
+    return KubernetesBackend(config)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KubernetesBackend":
+        from hai_server.backends.kubernetes.backend import KubernetesBackend
+
+        return KubernetesBackend
+    raise AttributeError(name)
+
+
+__all__ = ["KubernetesBackend", "KubernetesConfig", "SharedStorage", "StorageMount", "make_backend"]

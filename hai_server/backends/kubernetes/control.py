@@ -1,0 +1,104 @@
+"""The attempt's run directory on shared storage: the suspend notice in, acks and state out.
+
+Layout (the same as the local backend's, so the task SDK cannot tell them apart)::
+
+    {shared}/{run_subdir}/{task}/{attempt}/control/suspend            <- the platform (deadline)
+    {shared}/{run_subdir}/{task}/{attempt}/control/ack.<rank>         <- go_suspend()
+    {shared}/{run_subdir}/{task}/{attempt}/control/whole_life_state   <- set_whole_life_state()
+    {shared}/{run_subdir}/{task}/{attempt}/control/checkpoint.<rank>  <- report_checkpoint()
+    {shared}/{run_subdir}/{task}/{attempt}/rank<R>/{pid,exit_code}    <- hai_cli.rankrun
+
+Pods mount the attempt directory at ``pod_run_dir``; the server reads and writes the same
+files through its own mount. Blocking file I/O: the backend calls these in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ControlFiles:
+    acked: frozenset[int]
+    whole_life_state: int | None
+    last_checkpoint_at: float | None
+    exit_codes: dict[int, int]
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
+    """Create the directories pods mount (before the pods exist, so subPath mounts work)."""
+    os.makedirs(os.path.join(run_dir, "control"), exist_ok=True)
+    for rank in range(ranks):
+        os.makedirs(os.path.join(run_dir, f"rank{rank}"), exist_ok=True)
+    os.makedirs(log_dir, exist_ok=True)
+    # Ranks may run as any uid inside their image: let them write acks and status files.
+    for path in [os.path.join(run_dir, "control")] + [
+        os.path.join(run_dir, f"rank{r}") for r in range(ranks)
+    ]:
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o1777)
+
+
+def give_notice(run_dir: str, deadline: float) -> None:
+    """Create ``control/suspend`` once (a later call keeps the first deadline)."""
+    control = os.path.join(run_dir, "control")
+    path = os.path.join(control, "suspend")
+    if os.path.exists(path):
+        return
+    os.makedirs(control, exist_ok=True)
+    write_atomic(path, f"{deadline:.3f}\n")
+
+
+def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
+    """Acks, whole-life state, last checkpoint time, and the exit codes of ``exit_codes_of``."""
+    control = os.path.join(run_dir, "control")
+    acked: set[int] = set()
+    state: int | None = None
+    checkpoint: float | None = None
+    try:
+        names = os.listdir(control)
+    except OSError:
+        names = []
+    for name in names:
+        if ".tmp." in name:
+            continue
+        if name.startswith("ack."):
+            if name[4:].isdigit():
+                acked.add(int(name[4:]))
+        elif name.startswith("checkpoint."):
+            text = _read(os.path.join(control, name))
+            try:
+                value = float(text or "")
+            except ValueError:
+                continue
+            checkpoint = value if checkpoint is None else max(checkpoint, value)
+        elif name == "whole_life_state":
+            text = _read(os.path.join(control, name))
+            try:
+                state = int(text or "")
+            except ValueError:
+                state = None
+    codes: dict[int, int] = {}
+    for rank in exit_codes_of:
+        text = _read(os.path.join(run_dir, f"rank{rank}", "exit_code"))
+        if text is not None and text.lstrip("-").isdigit():
+            codes[rank] = int(text)
+    return ControlFiles(frozenset(acked), state, checkpoint, codes)
