@@ -54,7 +54,9 @@ class Client:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+    def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
         target = self._target(path, params)
         payload = json.dumps(body).encode() if body is not None else None
         for attempt in (0, 1):
@@ -68,10 +70,14 @@ class Client:
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
                 if attempt:
-                    raise ConnectionFailed(f"cannot reach the server at {self.url}: {exc}") from None
+                    raise ConnectionFailed(
+                        f"cannot reach the server at {self.url}: {exc}"
+                    ) from None
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                raise ConnectionFailed(f"cannot reach the server at {self.url}: {_why(exc)}") from None
+                raise ConnectionFailed(
+                    f"cannot reach the server at {self.url}: {_why(exc)}"
+                ) from None
         return _decode(resp.status, resp.getheader("content-type", ""), data)
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
@@ -117,9 +123,19 @@ class Client:
         return self.request("POST", "/api/v1/tasks", body=body)
 
     def list_tasks(
-        self, *, states: list[str] | None = None, all_users: bool = False, limit: int = 50, offset: int = 0
+        self,
+        *,
+        states: list[str] | None = None,
+        all_users: bool = False,
+        limit: int = 50,
+        offset: int = 0,
     ) -> dict[str, Any]:
-        params = {"state": ",".join(states) if states else None, "all": all_users or None, "limit": limit, "offset": offset}
+        params = {
+            "state": ",".join(states) if states else None,
+            "all": all_users or None,
+            "limit": limit,
+            "offset": offset,
+        }
         return self.request("GET", "/api/v1/tasks", params=params)
 
     def task(self, task_id: int) -> dict[str, Any]:
@@ -131,9 +147,13 @@ class Client:
     def action(self, task_id: int, verb: str) -> dict[str, Any]:
         return self.request("POST", f"/api/v1/tasks/{task_id}/{verb}")
 
-    def logs(self, task_id: int, *, rank: int = 0, attempt: int | None = None, offset: int = 0) -> str:
+    def logs(
+        self, task_id: int, *, rank: int = 0, attempt: int | None = None, offset: int = 0
+    ) -> str:
         return self.request(
-            "GET", f"/api/v1/tasks/{task_id}/logs", params={"rank": rank, "attempt": attempt, "offset": offset}
+            "GET",
+            f"/api/v1/tasks/{task_id}/logs",
+            params={"rank": rank, "attempt": attempt, "offset": offset},
         )
 
     def follow_logs(

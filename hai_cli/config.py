@@ -70,7 +70,9 @@ def configured_target() -> Target | None:
             saved = read_client_file()
             token = saved.token if saved else None
         if not token:
-            raise ConfigError("HAI_SERVER_URL is set but no token: set HAI_TOKEN or run hai-cli init")
+            raise ConfigError(
+                "HAI_SERVER_URL is set but no token: set HAI_TOKEN or run hai-cli init"
+            )
         return Target(url, token, "env")
     saved = read_client_file()
     if saved is not None:

@@ -106,7 +106,16 @@ def start(nodes: int | None = None, home: Path | None = None, quiet: bool = Fals
         env.pop(key, None)
     env["HAI_ADMIN_TOKEN"] = token(home)
     env["HAI_HOME"] = str(home)
-    cmd = [sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home), "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hai_server.main",
+        "--embedded",
+        "--home",
+        str(home),
+        "--port",
+        "0",
+    ]
     cmd += ["--state-file", str(_state_file(home))]
     if nodes is not None:
         cmd += ["--nodes", str(nodes)]
@@ -127,7 +136,9 @@ def start(nodes: int | None = None, home: Path | None = None, quiet: bool = Fals
             return info
         time.sleep(0.05)
     proc.terminate()
-    raise EmbeddedError(f"the embedded server did not start within {START_TIMEOUT_S:.0f} s; see {log_file(home)}")
+    raise EmbeddedError(
+        f"the embedded server did not start within {START_TIMEOUT_S:.0f} s; see {log_file(home)}"
+    )
 
 
 def stop(home: Path | None = None, timeout: float = 20.0) -> ServerInfo | None:

@@ -15,6 +15,7 @@ Standard library only, so it also runs in a task image that has nothing else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import os
 import signal
@@ -79,10 +80,8 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     _write_atomic(os.path.join(status_dir, "pid"), f"{child.pid}\n")
 
     def forward(signum: int, _frame: object) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signum)
-        except ProcessLookupError:
-            pass
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)

@@ -88,7 +88,15 @@ def task_detail(t: dict[str, Any]) -> None:
         ("user", t["user"]),
         ("group", t["group"]),
         ("nodes", str(t["nodes"])),
-        ("priority", t["priority"] + (f" (runs at {t['run_priority']})" if t.get("run_priority") and t["run_priority"] != t["priority"] else "")),
+        (
+            "priority",
+            t["priority"]
+            + (
+                f" (runs at {t['run_priority']})"
+                if t.get("run_priority") and t["run_priority"] != t["priority"]
+                else ""
+            ),
+        ),
         ("restarts", str(t["restart_count"])),
         ("whole life state", str(t["whole_life_state"])),
         ("submitted", clock(t["submitted_at"])),
@@ -99,13 +107,24 @@ def task_detail(t: dict[str, Any]) -> None:
     ]
     if t["state"] == "queued":
         pos = t.get("position")
-        fields.insert(0, ("waiting", f"{t.get('reason') or '-'}" + (f", position {pos} in {t['group']}" if pos else "")))
+        fields.insert(
+            0,
+            (
+                "waiting",
+                f"{t.get('reason') or '-'}" + (f", position {pos} in {t['group']}" if pos else ""),
+            ),
+        )
         if t.get("detail"):
             fields.insert(1, ("why", t["detail"]))
     if t.get("exit_code") is not None:
         fields.append(("exit code", str(t["exit_code"])))
     if t.get("suspend_deadline"):
-        fields.append(("suspend deadline", f"{clock(t['suspend_deadline'])} (in {duration(t['suspend_deadline'] - time.time())})"))
+        fields.append(
+            (
+                "suspend deadline",
+                f"{clock(t['suspend_deadline'])} (in {duration(t['suspend_deadline'] - time.time())})",
+            )
+        )
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
         c.print(f"  {key:<{width}}  {value}", markup=False)
@@ -114,7 +133,12 @@ def task_detail(t: dict[str, Any]) -> None:
         for col in ("RANK", "NODE", "STATE", "EXIT"):
             table.add_column(col)
         for r in t["ranks"]:
-            table.add_row(str(r["rank"]), r["node"], r["state"], "-" if r.get("exit_code") is None else str(r["exit_code"]))
+            table.add_row(
+                str(r["rank"]),
+                r["node"],
+                r["state"],
+                "-" if r.get("exit_code") is None else str(r["exit_code"]),
+            )
         c.print(table)
     if t.get("attempts"):
         table = Table(title="attempts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -139,10 +163,24 @@ def task_detail(t: dict[str, Any]) -> None:
 
 def node_table(nodes: list[dict[str, Any]]) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, just in (("NODE", "left"), ("GROUP", "left"), ("ZONE", "left"), ("GPUS", "right"), ("STATE", "left"), ("TASKS", "left")):
+    for col, just in (
+        ("NODE", "left"),
+        ("GROUP", "left"),
+        ("ZONE", "left"),
+        ("GPUS", "right"),
+        ("STATE", "left"),
+        ("TASKS", "left"),
+    ):
         table.add_column(col, justify=just, overflow="ellipsis", no_wrap=True)  # type: ignore[arg-type]
     for n in nodes:
-        table.add_row(n["name"], n["group"], n["zone"] or "-", str(n["gpus"]), n["state"], ",".join(map(str, n["tasks"])) or "-")
+        table.add_row(
+            n["name"],
+            n["group"],
+            n["zone"] or "-",
+            str(n["gpus"]),
+            n["state"],
+            ",".join(map(str, n["tasks"])) or "-",
+        )
     console().print(table)
     groups: dict[str, list[int]] = {}
     for n in nodes:
@@ -155,6 +193,9 @@ def node_table(nodes: list[dict[str, Any]]) -> None:
 
 def explanation(why: dict[str, Any]) -> None:
     c = console()
-    c.print(f"[bold]task {why.get('task_id')}[/]: {why.get('summary') or why.get('decision')}", markup=True)
+    c.print(
+        f"[bold]task {why.get('task_id')}[/]: {why.get('summary') or why.get('decision')}",
+        markup=True,
+    )
     for line in why.get("lines", []):
         c.print(f"  {line}", markup=False)

@@ -35,7 +35,9 @@ def make_backend(settings: Settings) -> Backend:
     from hai_server.backends.local.backend import LocalBackend, local_nodes
 
     loc = settings.local
-    return LocalBackend(settings.runs_dir, local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone))
+    return LocalBackend(
+        settings.runs_dir, local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
+    )
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> Litestar:
@@ -94,7 +96,7 @@ def _login_name() -> str:
 
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return "admin"
 
 

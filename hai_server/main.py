@@ -66,13 +66,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sock.bind((settings.host, settings.port))
     except OSError as exc:
-        print(f"hai-server: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"hai-server: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         sys.exit(1)
     sock.listen(512)
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
 
     state_file = args.state_file

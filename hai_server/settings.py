@@ -15,9 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hai_server.backends.kubernetes.config import KubernetesConfig
+
 
 class SchedulerSettings(BaseModel):
-    tick_s: float = Field(1.0, gt=0, description="timer between reconciler ticks (wake-ups come sooner)")
+    tick_s: float = Field(
+        1.0, gt=0, description="timer between reconciler ticks (wake-ups come sooner)"
+    )
     grace_s: float = Field(60.0, ge=0, description="suspend notice to forced stop")
     kill_grace_s: float = Field(5.0, ge=0, description="SIGTERM to SIGKILL")
     preemption: bool = True
@@ -28,7 +32,9 @@ class SchedulerSettings(BaseModel):
     time_slicing: bool = False
     time_slice_s: float = Field(3600.0, gt=0)
     strict_fifo: bool = False
-    default_quota: int | None = Field(None, ge=0, description="nodes allowed when no quota row matches")
+    default_quota: int | None = Field(
+        None, ge=0, description="nodes allowed when no quota row matches"
+    )
     default_group: str = "default"
 
 
@@ -55,6 +61,7 @@ class Settings(BaseSettings):
     embedded: bool = False
     scheduler: SchedulerSettings = SchedulerSettings()
     local: LocalSettings = LocalSettings()
+    kubernetes: KubernetesConfig = KubernetesConfig()
 
     @field_validator("home", mode="after")
     @classmethod
@@ -119,6 +126,8 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         out["redis_url"] = (
             f"redis://{auth}{redis.get('host', '127.0.0.1')}:{redis.get('port', 6379)}/{redis.get('db', 0)}"
         )
+    if "kubernetes" in data:
+        out["kubernetes"] = data["kubernetes"]
     if "scheduler" in data:
         out["scheduler"] = data["scheduler"]
     if "launcher" in data and "local" in data["launcher"]:

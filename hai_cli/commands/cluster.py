@@ -9,7 +9,9 @@ from hai_cli import ui
 
 def register(app: typer.Typer) -> None:
     @app.command("nodes", help="List nodes: group, zone, GPUs, health and the tasks holding them.")
-    def nodes_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    def nodes_cmd(
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
         with ui.errors():
             data = ui.connect().nodes()
         if as_json:
@@ -19,7 +21,10 @@ def register(app: typer.Typer) -> None:
 
         node_table(data["nodes"])
 
-    @app.command("init", help="Point hai-cli at a server: hai-cli init TOKEN --url URL (saved under $HAI_HOME).")
+    @app.command(
+        "init",
+        help="Point hai-cli at a server: hai-cli init TOKEN --url URL (saved under $HAI_HOME).",
+    )
     def init_cmd(
         token: str = typer.Argument(..., metavar="TOKEN"),
         url: str = typer.Option(..., "--url", help="server URL, e.g. http://hai.example:8080"),
@@ -37,7 +42,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"logged in to {url} as {me['user']} ({me['role']}); saved to {path}")
 
     @app.command("whoami", help="Show the user and server this CLI talks to.")
-    def whoami_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    def whoami_cmd(
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
         with ui.errors():
             client = ui.connect()
             me = client.whoami()

@@ -9,11 +9,15 @@ import typer
 
 from hai_cli import ui
 
-server_app = typer.Typer(help="Manage the embedded server (state under $HAI_HOME).", no_args_is_help=True)
+server_app = typer.Typer(
+    help="Manage the embedded server (state under $HAI_HOME).", no_args_is_help=True
+)
 
 
 @server_app.command("start", help="Start the embedded server in the background.")
-def start_cmd(nodes: int = typer.Option(None, "--nodes", help="virtual nodes on this machine (default 1)")) -> None:
+def start_cmd(
+    nodes: int = typer.Option(None, "--nodes", help="virtual nodes on this machine (default 1)"),
+) -> None:
     from hai_cli import embedded
 
     if nodes is not None and not 1 <= nodes <= 256:
@@ -26,7 +30,9 @@ def start_cmd(nodes: int = typer.Option(None, "--nodes", help="virtual nodes on 
     typer.echo(f"embedded server running (pid {info.pid}) at {info.url}")
 
 
-@server_app.command("stop", help="Stop the embedded server (running tasks keep running and are adopted on restart).")
+@server_app.command(
+    "stop", help="Stop the embedded server (running tasks keep running and are adopted on restart)."
+)
 def stop_cmd() -> None:
     from hai_cli import embedded
 
@@ -37,7 +43,9 @@ def stop_cmd() -> None:
 
 
 @server_app.command("status", help="Is the embedded server running? Exit 0 if so, 1 if not.")
-def status_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+def status_cmd(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
     from hai_cli import embedded
     from hai_cli.client import Client, ConnectionFailed
 
@@ -53,7 +61,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="machine-reada
     health: dict = {}
     try:
         health = Client(info.url, embedded.token(), timeout=5).health()
-    except (ConnectionFailed, Exception) as exc:  # noqa: BLE001 - report, do not crash
+    except (ConnectionFailed, Exception) as exc:
         health = {"status": f"unreachable: {exc}"}
     if as_json:
         ui.print_json({"running": True, "pid": info.pid, "url": info.url, "health": health})
@@ -71,12 +79,23 @@ def run_cmd(
 
     info, stale = embedded.read_state()
     if info is not None:
-        ui.die(f"the embedded server is already running (pid {info.pid}, {info.url})", ui.EXIT_USAGE)
+        ui.die(
+            f"the embedded server is already running (pid {info.pid}, {info.url})", ui.EXIT_USAGE
+        )
     if stale:
         embedded.remove_stale()
     home = hai_home()
     env = dict(os.environ, HAI_ADMIN_TOKEN=embedded.token(home), HAI_HOME=str(home))
-    cmd = [sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home), "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hai_server.main",
+        "--embedded",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+    ]
     cmd += ["--state-file", str(home / "server.json")]
     if nodes is not None:
         cmd += ["--nodes", str(nodes)]

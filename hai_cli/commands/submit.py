@@ -89,7 +89,9 @@ def submit(
                 err=follow,
             )
             if not follow:
-                typer.echo(f"  hai-cli status {task['id']}   hai-cli logs {task['id']} -f   hai-cli stop {task['id']}")
+                typer.echo(
+                    f"  hai-cli status {task['id']}   hai-cli logs {task['id']} -f   hai-cli stop {task['id']}"
+                )
         if follow:
             from hai_cli.commands.tasks import follow_until_done
 
@@ -109,19 +111,40 @@ def _register_one(app: typer.Typer, kind: str) -> None:
         context_settings={"allow_interspersed_args": False},
     )
     def _cmd(
-        file: str = typer.Argument(..., metavar="FILE", help="script to run (in the current directory's context)"),
-        args: list[str] = typer.Argument(None, metavar="[SCRIPT_ARGS]...", help="arguments for the script"),
-        nodes: int = typer.Option(1, "-n", "--nodes", help="whole nodes the task needs (all or none)"),
-        priority: str = typer.Option(
-            "NORMAL", "-p", "--priority", help="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, AUTO or a number"
+        file: str = typer.Argument(
+            ..., metavar="FILE", help="script to run (in the current directory's context)"
         ),
-        group: str = typer.Option(None, "-g", "--group", help="node group (default: the server's default group)"),
+        args: list[str] = typer.Argument(
+            None, metavar="[SCRIPT_ARGS]...", help="arguments for the script"
+        ),
+        nodes: int = typer.Option(
+            1, "-n", "--nodes", help="whole nodes the task needs (all or none)"
+        ),
+        priority: str = typer.Option(
+            "NORMAL",
+            "-p",
+            "--priority",
+            help="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, AUTO or a number",
+        ),
+        group: str = typer.Option(
+            None, "-g", "--group", help="node group (default: the server's default group)"
+        ),
         name: str = typer.Option(None, "--name", help="task name (default: the file name)"),
-        env: list[str] = typer.Option([], "-e", "--env", help="KEY=VALUE for the task's environment (repeatable)"),
-        follow: bool = typer.Option(False, "-f", "--follow", help="stream rank 0's log until the task ends; exit with its outcome"),
+        env: list[str] = typer.Option(
+            [], "-e", "--env", help="KEY=VALUE for the task's environment (repeatable)"
+        ),
+        follow: bool = typer.Option(
+            False,
+            "-f",
+            "--follow",
+            help="stream rank 0's log until the task ends; exit with its outcome",
+        ),
         as_json: bool = typer.Option(False, "--json", help="print the created task as JSON"),
         suspend_after: float = typer.Option(
-            None, "--suspend-after", metavar="SECONDS", help="rehearse: send a suspend notice after SECONDS of running"
+            None,
+            "--suspend-after",
+            metavar="SECONDS",
+            help="rehearse: send a suspend notice after SECONDS of running",
         ),
         image: str = typer.Option(None, "-i", "--image", help="container image (cluster backends)"),
     ) -> None:
@@ -141,4 +164,17 @@ def _register_one(app: typer.Typer, kind: str) -> None:
         )
 
 
-VALUE_OPTIONS = {"-n", "--nodes", "-p", "--priority", "-g", "--group", "--name", "-e", "--env", "--suspend-after", "-i", "--image"}
+VALUE_OPTIONS = {
+    "-n",
+    "--nodes",
+    "-p",
+    "--priority",
+    "-g",
+    "--group",
+    "--name",
+    "-e",
+    "--env",
+    "--suspend-after",
+    "-i",
+    "--image",
+}

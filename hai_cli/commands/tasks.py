@@ -24,7 +24,9 @@ def outcome_code(task: dict) -> int:
     return ui.EXIT_FAILED
 
 
-def follow_until_done(client: Client, task_id: int, *, rank: int = 0, attempt: int | None = None, quiet: bool = False) -> int:
+def follow_until_done(
+    client: Client, task_id: int, *, rank: int = 0, attempt: int | None = None, quiet: bool = False
+) -> int:
     """Stream the log until the task ends; return the exit code for its outcome."""
     out = sys.stdout.buffer
     try:
@@ -37,7 +39,15 @@ def follow_until_done(client: Client, task_id: int, *, rank: int = 0, attempt: i
         return 130
     task = client.task(task_id)
     if not quiet:
-        typer.echo(f"task {task_id} {task['state']}" + (f" (exit code {task['exit_code']})" if task.get("exit_code") not in (None, 0) else ""), err=True)
+        typer.echo(
+            f"task {task_id} {task['state']}"
+            + (
+                f" (exit code {task['exit_code']})"
+                if task.get("exit_code") not in (None, 0)
+                else ""
+            ),
+            err=True,
+        )
     if attempt is not None:
         return ui.EXIT_OK
     return outcome_code(task)
@@ -46,14 +56,18 @@ def follow_until_done(client: Client, task_id: int, *, rank: int = 0, attempt: i
 def register(app: typer.Typer) -> None:
     @app.command("list", help="List your tasks, newest first, with why queued tasks wait.")
     def list_cmd(
-        state: list[str] = typer.Option([], "-s", "--state", help=f"only these states ({STATE_FILTERS}); repeatable"),
+        state: list[str] = typer.Option(
+            [], "-s", "--state", help=f"only these states ({STATE_FILTERS}); repeatable"
+        ),
         all_users: bool = typer.Option(False, "-a", "--all", help="every user's tasks (admins)"),
         limit: int = typer.Option(50, "-l", "--limit", help="at most this many (1-1000)"),
         offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         with ui.errors():
-            page = ui.connect().list_tasks(states=state or None, all_users=all_users, limit=limit, offset=offset)
+            page = ui.connect().list_tasks(
+                states=state or None, all_users=all_users, limit=limit, offset=offset
+            )
         if as_json:
             ui.print_json(page)
             return
@@ -78,14 +92,20 @@ def register(app: typer.Typer) -> None:
     @app.command("logs", help="Print a rank's log; -f follows it until the task ends.")
     def logs_cmd(
         task_id: int = typer.Argument(..., metavar="ID"),
-        follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines until the task ends"),
+        follow: bool = typer.Option(
+            False, "-f", "--follow", help="keep printing new lines until the task ends"
+        ),
         rank: int = typer.Option(0, "-r", "--rank", help="which rank (default 0, the master)"),
         attempt: int = typer.Option(None, "--attempt", help="which attempt (default: the latest)"),
     ) -> None:
         with ui.errors():
             client = ui.connect()
             if follow:
-                raise typer.Exit(follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False) if attempt is None else _follow_attempt(client, task_id, rank, attempt))
+                raise typer.Exit(
+                    follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False)
+                    if attempt is None
+                    else _follow_attempt(client, task_id, rank, attempt)
+                )
             text = client.logs(task_id, rank=rank, attempt=attempt)
         sys.stdout.write(text)
 
@@ -96,7 +116,9 @@ def register(app: typer.Typer) -> None:
     ):
         _register_action(app, verb, text)
 
-    @app.command("why", help="Explain why a task waits (or runs): rule, quota, tasks ahead, preemption.")
+    @app.command(
+        "why", help="Explain why a task waits (or runs): rule, quota, tasks ahead, preemption."
+    )
     def why_cmd(
         task_id: int = typer.Argument(..., metavar="ID"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),

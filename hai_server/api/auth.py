@@ -22,7 +22,9 @@ async def current_caller(request: Request) -> Caller:
             await s.execute(
                 select(m.User.id, m.User.name, m.User.role, m.User.active)
                 .join(m.Token, m.Token.user_id == m.User.id)
-                .where(m.Token.token_hash == hash_token(token.strip()), m.Token.revoked_at.is_(None))
+                .where(
+                    m.Token.token_hash == hash_token(token.strip()), m.Token.revoked_at.is_(None)
+                )
             )
         ).first()
     if row is None:

@@ -20,11 +20,15 @@ async def healthz(request: Request) -> Response[dict[str, Any]]:
         async with state.sessions() as s:
             await s.execute(text("SELECT 1"))
         body["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+    except Exception as exc:
         body["database"] = f"error: {exc}"
         body["status"] = "degraded"
     rec = state.reconciler
-    body["reconciler"] = {"ticks": rec.ticks, "last_tick_ms": round(rec.last_tick_ms, 2), "error": rec.last_error}
+    body["reconciler"] = {
+        "ticks": rec.ticks,
+        "last_tick_ms": round(rec.last_tick_ms, 2),
+        "error": rec.last_error,
+    }
     if rec.last_error:
         body["status"] = "degraded"
     return Response(body, status_code=200 if body["status"] == "ok" else 503)
@@ -34,7 +38,9 @@ async def healthz(request: Request) -> Response[dict[str, Any]]:
 async def metrics(request: Request) -> str:
     state = request.app.state
     async with state.sessions() as s:
-        counts = dict((await s.execute(select(m.Task.state, func.count()).group_by(m.Task.state))).all())
+        counts = dict(
+            (await s.execute(select(m.Task.state, func.count()).group_by(m.Task.state))).all()
+        )
         nodes = (await s.execute(select(func.count()).select_from(m.Node))).scalar_one()
     lines = [
         "# HELP hai_tasks Tasks by state.",
@@ -65,7 +71,10 @@ async def nodes(request: Request, caller: Caller) -> dict[str, Any]:
         held = (
             await s.execute(
                 select(m.Task.id, m.Task.user_name, m.Attempt.nodes)
-                .join(m.Attempt, (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count))
+                .join(
+                    m.Attempt,
+                    (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count),
+                )
                 .where(m.Task.state.in_(lc.ACTIVE))
             )
         ).all()
@@ -82,7 +91,13 @@ async def nodes(request: Request, caller: Caller) -> dict[str, Any]:
                 "gpus": n.gpus,
                 "healthy": n.healthy,
                 "cordoned": n.cordoned,
-                "state": "unhealthy" if not n.healthy else "cordoned" if n.cordoned else "busy" if holders.get(n.name) else "free",
+                "state": "unhealthy"
+                if not n.healthy
+                else "cordoned"
+                if n.cordoned
+                else "busy"
+                if holders.get(n.name)
+                else "free",
                 "tasks": sorted(holders.get(n.name, [])),
                 "message": n.message,
             }

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -116,7 +126,9 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(32), default="")
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log_dir: Mapped[str] = mapped_column(Text)
-    ranks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # rank, node, state, exit_code
+    ranks: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list
+    )  # rank, node, state, exit_code
 
 
 class Event(Base):

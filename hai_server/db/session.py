@@ -7,7 +7,12 @@ import secrets
 import time
 
 from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from hai_server.db.models import Base, Token, User
 
@@ -56,11 +61,11 @@ async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str 
             # a given admin token is always valid for the named admin (idempotent re-provisioning)
             user = (await s.execute(select(User).where(User.name == name))).scalar_one_or_none()
             digest = hash_token(token)
-            exists = (
-                await s.execute(select(Token.id).where(Token.token_hash == digest))
-            ).first()
+            exists = (await s.execute(select(Token.id).where(Token.token_hash == digest))).first()
             if user is not None and exists is None:
-                s.add(Token(user_id=user.id, token_hash=digest, label="admin", created_at=time.time()))
+                s.add(
+                    Token(user_id=user.id, token_hash=digest, label="admin", created_at=time.time())
+                )
             return None
         token = token or new_token()
         now = time.time()

@@ -61,15 +61,28 @@ def judge(view: TaskView, obs: AttemptObservation | None, now: float) -> Verdict
         v.terminate = True
         if view.state != lc.SUSPENDING:
             v.begin_suspend = "node_failure"
-        v.events.append(("node_failure", f"{names} lost ({lost[0].message}); stopping the attempt to requeue it"))
+        v.events.append(
+            (
+                "node_failure",
+                f"{names} lost ({lost[0].message}); stopping the attempt to requeue it",
+            )
+        )
         return v
 
-    if failed and view.failure_code is None and view.state != lc.SUSPENDING and not view.stop_requested:
+    if (
+        failed
+        and view.failure_code is None
+        and view.state != lc.SUSPENDING
+        and not view.stop_requested
+    ):
         first = min(failed, key=lambda r: r.rank)
         v.failure_code = first.exit_code
         v.terminate = not view.terminate_sent
         v.events.append(
-            ("rank_failed", f"rank {first.rank} exited with code {first.exit_code}; stopping the other ranks")
+            (
+                "rank_failed",
+                f"rank {first.rank} exited with code {first.exit_code}; stopping the other ranks",
+            )
         )
         return v
 
@@ -87,7 +100,9 @@ def judge(view: TaskView, obs: AttemptObservation | None, now: float) -> Verdict
             done = {r.rank for r in exited} | set(obs.suspend_acked)
             if len(done) >= len(ranks):
                 v.terminate = True
-                v.events.append(("suspend_ack", "every rank called go_suspend(); stopping the ranks"))
+                v.events.append(
+                    ("suspend_ack", "every rank called go_suspend(); stopping the ranks")
+                )
             elif view.suspend_deadline is not None and now >= view.suspend_deadline:
                 v.terminate = True
                 missing = sorted({r.rank for r in ranks} - done)
@@ -130,7 +145,12 @@ def _finished(view: TaskView, obs: AttemptObservation, v: Verdict) -> Verdict:
         if all_zero and not acked and not view.terminate_sent:
             v.new_state, v.outcome, v.exit_code = lc.SUCCEEDED, "succeeded", 0
             v.events.append(("succeeded", "finished during the suspend grace period"))
-        elif not acked and not view.terminate_sent and first_bad not in KILLED_CODES and first_bad is not None:
+        elif (
+            not acked
+            and not view.terminate_sent
+            and first_bad not in KILLED_CODES
+            and first_bad is not None
+        ):
             v.new_state, v.outcome, v.exit_code = lc.FAILED, "failed", first_bad
             v.events.append(("failed", f"crashed with exit code {first_bad} while suspending"))
         else:

@@ -10,6 +10,7 @@ lost wake-ups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -112,17 +113,20 @@ class Reconciler:
         self._loop = asyncio.get_running_loop()
         self._backend.set_wakeup(self.wake)
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=self._settings.tick_s)
-            except TimeoutError:
-                pass
             self._event.clear()
             try:
                 await self.tick()
                 self.last_error = ""
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the loop must survive any one bad tick
+            except BackendError as exc:
+                # e.g. the cluster API is unreachable: one line, keep ticking on the timer
+                if self.last_error != f"backend: {exc}":
+                    log.warning("backend unavailable: %s", exc)
+                self.last_error = f"backend: {exc}"
+            except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("reconciler tick failed")
                 await asyncio.sleep(0.2)
@@ -147,7 +151,9 @@ class Reconciler:
     # -- nodes ---------------------------------------------------------------------------
     async def _sync_nodes(self, now: float) -> None:
         inventory = await self._backend.inventory()
-        seen = tuple(sorted((n.name, n.group, n.zone, n.gpus, n.healthy, n.message) for n in inventory))
+        seen = tuple(
+            sorted((n.name, n.group, n.zone, n.gpus, n.healthy, n.message) for n in inventory)
+        )
         if seen == self._nodes_seen:
             return
         async with self._sessions.begin() as s:
@@ -175,7 +181,11 @@ class Reconciler:
             present = {n.name for n in inventory}
             for name, row in rows.items():
                 if name not in present and row.healthy:
-                    row.healthy, row.message, row.updated_at = False, "missing from the backend", now
+                    row.healthy, row.message, row.updated_at = (
+                        False,
+                        "missing from the backend",
+                        now,
+                    )
         self._nodes_seen = seen
 
     # -- active attempts ------------------------------------------------------------------
@@ -184,7 +194,9 @@ class Reconciler:
     ) -> bool:
         changed = False
         async with self._sessions.begin() as s:
-            tasks = (await s.execute(select(m.Task).where(m.Task.state.in_(lc.ACTIVE)))).scalars().all()
+            tasks = (
+                (await s.execute(select(m.Task).where(m.Task.state.in_(lc.ACTIVE)))).scalars().all()
+            )
             active_keys = set()
             for t in tasks:
                 key = (t.id, t.restart_count)
@@ -203,9 +215,15 @@ class Reconciler:
                 )
                 verdict = judge(view, obs, now)
                 if obs is not None:
-                    if obs.whole_life_state is not None and obs.whole_life_state != t.whole_life_state:
+                    if (
+                        obs.whole_life_state is not None
+                        and obs.whole_life_state != t.whole_life_state
+                    ):
                         t.whole_life_state = obs.whole_life_state
-                    if obs.last_checkpoint_at is not None and obs.last_checkpoint_at != t.last_checkpoint_at:
+                    if (
+                        obs.last_checkpoint_at is not None
+                        and obs.last_checkpoint_at != t.last_checkpoint_at
+                    ):
                         t.last_checkpoint_at = obs.last_checkpoint_at
                 for kind, message in verdict.events:
                     s.add(m.Event(task_id=t.id, at=now, kind=kind, message=message))
@@ -217,7 +235,9 @@ class Reconciler:
                     t.version += 1
                     changed = True
                     if verdict.new_state not in lc.ACTIVE:
-                        await self._close_attempt(s, t, obs, verdict.outcome, verdict.exit_code, now)
+                        await self._close_attempt(
+                            s, t, obs, verdict.outcome, verdict.exit_code, now
+                        )
                         calls.forgets.append(key)
                     elif obs is not None:
                         await self._record_ranks(s, t, obs)
@@ -271,12 +291,20 @@ class Reconciler:
 
     async def _record_ranks(self, s: Any, t: m.Task, obs: AttemptObservation) -> None:
         ranks = [
-            {"rank": r.rank, "node": r.node, "state": r.state, "exit_code": r.exit_code, "message": r.message}
+            {
+                "rank": r.rank,
+                "node": r.node,
+                "state": r.state,
+                "exit_code": r.exit_code,
+                "message": r.message,
+            }
             for r in obs.ranks
         ]
         att = (
             await s.execute(
-                select(m.Attempt).where(m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count)
+                select(m.Attempt).where(
+                    m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count
+                )
             )
         ).scalar_one_or_none()
         if att is not None and att.ranks != ranks:
@@ -295,7 +323,11 @@ class Reconciler:
             await self._record_ranks(s, t, obs)
         await s.execute(
             update(m.Attempt)
-            .where(m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count, m.Attempt.ended_at.is_(None))
+            .where(
+                m.Attempt.task_id == t.id,
+                m.Attempt.number == t.restart_count,
+                m.Attempt.ended_at.is_(None),
+            )
             .values(ended_at=now, outcome=outcome, exit_code=exit_code)
         )
         t.terminate_sent_at = None
@@ -304,7 +336,11 @@ class Reconciler:
 
     async def _requeue_suspended(self, now: float) -> bool:
         async with self._sessions.begin() as s:
-            rows = (await s.execute(select(m.Task).where(m.Task.state == lc.SUSPENDED))).scalars().all()
+            rows = (
+                (await s.execute(select(m.Task).where(m.Task.state == lc.SUSPENDED)))
+                .scalars()
+                .all()
+            )
             for t in rows:
                 lc.check(t.state, lc.QUEUED)
                 t.state = lc.QUEUED
@@ -312,7 +348,14 @@ class Reconciler:
                 t.version += 1
                 t.reason, t.position = "", None
                 t.started_at = None
-                s.add(m.Event(task_id=t.id, at=now, kind="requeued", message="back in the queue in its old place"))
+                s.add(
+                    m.Event(
+                        task_id=t.id,
+                        at=now,
+                        kind="requeued",
+                        message="back in the queue in its old place",
+                    )
+                )
             return bool(rows)
 
     # -- scheduling ----------------------------------------------------------------------
@@ -329,7 +372,10 @@ class Reconciler:
             suspends = the_plan.suspends()
             if starts or suspends:
                 ids = [d.task_id for d in starts] + [d.task_id for d in suspends]
-                rows = {t.id: t for t in (await s.execute(select(m.Task).where(m.Task.id.in_(ids)))).scalars()}
+                rows = {
+                    t.id: t
+                    for t in (await s.execute(select(m.Task).where(m.Task.id.in_(ids)))).scalars()
+                }
                 for d in suspends:
                     t = rows.get(d.task_id)
                     if t is None or t.state not in (lc.STARTING, lc.RUNNING):
@@ -354,11 +400,24 @@ class Reconciler:
                         )
                     ).all()
                 }
-                dirty = [h for h in holds if h.task_id in current and current[h.task_id] != (h.reason, h.position, h.detail)]
+                dirty = [
+                    h
+                    for h in holds
+                    if h.task_id in current
+                    and current[h.task_id] != (h.reason, h.position, h.detail)
+                ]
                 if dirty:
                     await s.execute(
                         update(m.Task),
-                        [{"id": h.task_id, "reason": h.reason, "position": h.position, "detail": h.detail} for h in dirty],
+                        [
+                            {
+                                "id": h.task_id,
+                                "reason": h.reason,
+                                "position": h.position,
+                                "detail": h.detail,
+                            }
+                            for h in dirty
+                        ],
                     )
         return changed
 
@@ -380,7 +439,10 @@ class Reconciler:
                 priority=d.priority,
                 started_at=now,
                 log_dir=log_dir,
-                ranks=[{"rank": i, "node": n, "state": "pending", "exit_code": None, "message": ""} for i, n in enumerate(d.nodes)],
+                ranks=[
+                    {"rank": i, "node": n, "state": "pending", "exit_code": None, "message": ""}
+                    for i, n in enumerate(d.nodes)
+                ],
             )
         )
         where = ", ".join(d.nodes)
@@ -422,7 +484,9 @@ class Reconciler:
     async def _update_usage(self, s: Any, now: float) -> None:
         held: dict[str, int] = {}
         for user, count in (
-            await s.execute(select(m.Task.user_name, m.Task.nodes).where(m.Task.state.in_(lc.ACTIVE)))
+            await s.execute(
+                select(m.Task.user_name, m.Task.nodes).where(m.Task.state.in_(lc.ACTIVE))
+            )
         ).all():
             held[user] = held.get(user, 0) + count
         rows = {u.user_name: u for u in (await s.execute(select(m.Usage))).scalars()}
@@ -448,7 +512,9 @@ class Reconciler:
             try:
                 await self._backend.notify_suspend(task_id, attempt, deadline)
             except BackendError as exc:
-                await self._event_note(task_id, "backend_error", f"suspend notice failed: {exc}", now)
+                await self._event_note(
+                    task_id, "backend_error", f"suspend notice failed: {exc}", now
+                )
         for key in dict.fromkeys(calls.forgets):
             try:
                 await self._backend.forget(*key)
@@ -481,10 +547,19 @@ class Reconciler:
                 await s.execute(delete(m.Attempt).where(*attempt_rows))
             else:
                 await s.execute(
-                    update(m.Attempt).where(*attempt_rows).values(ended_at=now, outcome="start_failed")
+                    update(m.Attempt)
+                    .where(*attempt_rows)
+                    .values(ended_at=now, outcome="start_failed")
                 )
             verb = "requeued" if exc.retryable else "failed"
-            s.add(m.Event(task_id=t.id, at=now, kind="start_failed", message=f"could not start ({verb}): {exc}"))
+            s.add(
+                m.Event(
+                    task_id=t.id,
+                    at=now,
+                    kind="start_failed",
+                    message=f"could not start ({verb}): {exc}",
+                )
+            )
         await self._backend.forget(spec.task_id, spec.attempt)
 
     async def _event_note(self, task_id: int, kind: str, message: str, now: float) -> None:

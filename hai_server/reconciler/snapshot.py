@@ -39,7 +39,10 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
                 m.Task.terminate_sent_at,
                 m.Attempt.nodes,
             )
-            .join(m.Attempt, (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count))
+            .join(
+                m.Attempt,
+                (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count),
+            )
             .where(m.Task.state.in_(lc.ACTIVE))
         )
     ).all()
@@ -53,7 +56,9 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
             submitted_at=r.submitted_at,
             started_at=r.started_at or now,
             last_checkpoint_at=r.last_checkpoint_at,
-            suspending=r.state == lc.SUSPENDING or r.stop_requested or r.terminate_sent_at is not None,
+            suspending=r.state == lc.SUSPENDING
+            or r.stop_requested
+            or r.terminate_sent_at is not None,
         )
         for r in active_rows
     )
@@ -70,7 +75,8 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
         )
     ).all()
     queued = tuple(
-        QueuedTask(r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at) for r in queued_rows
+        QueuedTask(r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at)
+        for r in queued_rows
     )
     quotas = tuple(
         QuotaRow(q.principal, q.resource, q.quota, q.expires_at)

@@ -46,7 +46,9 @@ class LogService:
                 q = q.where(m.Attempt.number == number)
             return (await s.execute(q)).scalar_one_or_none()
 
-    async def read(self, caller: Caller, task_id: int, rank: int, attempt: int | None, offset: int) -> bytes:
+    async def read(
+        self, caller: Caller, task_id: int, rank: int, attempt: int | None, offset: int
+    ) -> bytes:
         task = await self._tasks.check_access(caller, task_id)
         if rank < 0 or rank >= task.nodes:
             raise Invalid(f"rank must be between 0 and {task.nodes - 1}")
@@ -70,13 +72,17 @@ class LogService:
             raise NotFound(f"task {task_id} has no attempt {attempt}")
         return self._stream(task_id, rank, attempt, offset)
 
-    async def _stream(self, task_id: int, rank: int, pinned: int | None, offset: int) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, task_id: int, rank: int, pinned: int | None, offset: int
+    ) -> AsyncIterator[bytes]:
         current: m.Attempt | None = await self._attempt(task_id, pinned)
         loop = asyncio.get_running_loop()
         next_state_check = 0.0
         while True:
             if current is not None:
-                data = await asyncio.to_thread(_read, rank_log(current.log_dir, rank), offset, 1 << 20)
+                data = await asyncio.to_thread(
+                    _read, rank_log(current.log_dir, rank), offset, 1 << 20
+                )
                 if data:
                     offset += len(data)
                     yield data
@@ -86,11 +92,15 @@ class LogService:
                 continue
             next_state_check = loop.time() + STATE_POLL_S
             async with self._sessions() as s:
-                state = (await s.execute(select(m.Task.state).where(m.Task.id == task_id))).scalar_one_or_none()
+                state = (
+                    await s.execute(select(m.Task.state).where(m.Task.id == task_id))
+                ).scalar_one_or_none()
             if state is None:
                 return
             latest = await self._attempt(task_id, pinned)
-            if current is None or (pinned is None and latest is not None and latest.number != current.number):
+            if current is None or (
+                pinned is None and latest is not None and latest.number != current.number
+            ):
                 if current is not None and latest is not None:
                     # drain what the previous attempt wrote last
                     rest = await asyncio.to_thread(_read, rank_log(current.log_dir, rank), offset)

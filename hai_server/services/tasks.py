@@ -47,7 +47,9 @@ class SubmitRequest:
 
 
 class TaskService:
-    def __init__(self, sessions: Sessions, wake: Callable[[], None], default_group: str = "default") -> None:
+    def __init__(
+        self, sessions: Sessions, wake: Callable[[], None], default_group: str = "default"
+    ) -> None:
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
@@ -57,11 +59,15 @@ class TaskService:
         priority, group, name = self._validate(req)
         async with self._sessions.begin() as s:
             size = (
-                await s.execute(select(func.count()).select_from(m.Node).where(m.Node.group == group))
+                await s.execute(
+                    select(func.count()).select_from(m.Node).where(m.Node.group == group)
+                )
             ).scalar_one()
             if size == 0:
                 groups = sorted(set((await s.execute(select(m.Node.group))).scalars()))
-                raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
+                raise Invalid(
+                    f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}"
+                )
             if req.nodes > size:
                 raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
             now = time.time()
@@ -153,17 +159,36 @@ class TaskService:
         async with self._sessions() as s:
             rows = (await s.execute(query)).scalars().all()
             total = (await s.execute(count)).scalar_one()
-        return {"tasks": [task_json(t) for t in rows], "total": total, "limit": limit, "offset": offset}
+        return {
+            "tasks": [task_json(t) for t in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
 
     async def get(self, caller: Caller, task_id: int) -> dict[str, Any]:
         async with self._sessions() as s:
             t = await self._owned(s, caller, task_id)
             attempts = (
-                await s.execute(select(m.Attempt).where(m.Attempt.task_id == task_id).order_by(m.Attempt.number))
-            ).scalars().all()
+                (
+                    await s.execute(
+                        select(m.Attempt)
+                        .where(m.Attempt.task_id == task_id)
+                        .order_by(m.Attempt.number)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             events = (
-                await s.execute(select(m.Event).where(m.Event.task_id == task_id).order_by(m.Event.id))
-            ).scalars().all()
+                (
+                    await s.execute(
+                        select(m.Event).where(m.Event.task_id == task_id).order_by(m.Event.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         out = task_json(t)
         out["attempts"] = [attempt_json(a) for a in attempts]
         out["events"] = [{"at": e.at, "kind": e.kind, "message": e.message} for e in events]
@@ -185,12 +210,26 @@ class TaskService:
                 lc.check(t.state, lc.STOPPED)
                 t.state, t.ended_at, t.reason, t.position = lc.STOPPED, now, "", None
                 t.version += 1
-                s.add(m.Event(task_id=t.id, at=now, kind="stopped", message=f"stopped by {caller.name} while waiting"))
+                s.add(
+                    m.Event(
+                        task_id=t.id,
+                        at=now,
+                        kind="stopped",
+                        message=f"stopped by {caller.name} while waiting",
+                    )
+                )
             elif t.state in lc.ACTIVE:
                 if not t.stop_requested:
                     t.stop_requested = True
                     t.version += 1
-                    s.add(m.Event(task_id=t.id, at=now, kind="stop", message=f"stop requested by {caller.name}"))
+                    s.add(
+                        m.Event(
+                            task_id=t.id,
+                            at=now,
+                            kind="stop",
+                            message=f"stop requested by {caller.name}",
+                        )
+                    )
             else:
                 raise Conflict(f"task {task_id} is already {t.state}")
             out = task_json(t)
@@ -201,7 +240,9 @@ class TaskService:
         async with self._sessions.begin() as s:
             t = await self._owned(s, caller, task_id)
             if t.state not in (lc.STARTING, lc.RUNNING):
-                raise Conflict(f"task {task_id} is {t.state}; only a starting or running task can be suspended")
+                raise Conflict(
+                    f"task {task_id} is {t.state}; only a starting or running task can be suspended"
+                )
             if t.stop_requested:
                 raise Conflict(f"task {task_id} is being stopped")
             t.suspend_requested = True
@@ -214,15 +255,30 @@ class TaskService:
         async with self._sessions.begin() as s:
             t = await self._owned(s, caller, task_id)
             if t.state not in (lc.STOPPED, lc.FAILED, lc.SUSPENDED):
-                raise Conflict(f"task {task_id} is {t.state}; only a stopped, failed or suspended task can be resumed")
+                raise Conflict(
+                    f"task {task_id} is {t.state}; only a stopped, failed or suspended task can be resumed"
+                )
             now = time.time()
             if t.state != lc.SUSPENDED:
                 t.restart_count += 1
             lc.check(t.state, lc.QUEUED)
-            t.state, t.reason, t.position, t.ended_at, t.exit_code = lc.QUEUED, "new", None, None, None
+            t.state, t.reason, t.position, t.ended_at, t.exit_code = (
+                lc.QUEUED,
+                "new",
+                None,
+                None,
+                None,
+            )
             t.started_at = None
             t.version += 1
-            s.add(m.Event(task_id=t.id, at=now, kind="resumed", message=f"resumed by {caller.name}; queued in its old place"))
+            s.add(
+                m.Event(
+                    task_id=t.id,
+                    at=now,
+                    kind="resumed",
+                    message=f"resumed by {caller.name}; queued in its old place",
+                )
+            )
             out = task_json(t)
         self._wake()
         return out
@@ -253,7 +309,9 @@ def task_json(t: m.Task) -> dict[str, Any]:
         "group": t.group,
         "nodes": t.nodes,
         "restart_count": t.restart_count,
-        "reason": (t.reason or None) if queued else (t.suspend_reason or None if t.state == lc.SUSPENDING else None),
+        "reason": (t.reason or None)
+        if queued
+        else (t.suspend_reason or None if t.state == lc.SUSPENDING else None),
         "position": t.position if queued else None,
         "detail": t.detail or None,
         "kind": t.kind,

@@ -32,7 +32,7 @@ from hai_server.backends.base import (
     NodeState,
     RankObservation,
 )
-from hai_server.backends.local.procs import is_alive, read_int, read_float, write_atomic
+from hai_server.backends.local.procs import is_alive, read_float, read_int, write_atomic
 
 POLL_S = 0.02
 
@@ -114,7 +114,9 @@ class LocalBackend(Backend):
         directory = self._runs / f"{spec.task_id}-{spec.attempt}"
         if directory.exists():
             shutil.rmtree(directory, ignore_errors=True)
-        att = _Attempt(spec.task_id, spec.attempt, directory, [(r.rank, r.node) for r in spec.ranks])
+        att = _Attempt(
+            spec.task_id, spec.attempt, directory, [(r.rank, r.node) for r in spec.ranks]
+        )
         att.control.mkdir(parents=True)
         Path(spec.log_dir).mkdir(parents=True, exist_ok=True)
         master_port = _free_port()
@@ -138,7 +140,17 @@ class LocalBackend(Backend):
                 }
             )
             log = os.path.join(spec.log_dir, f"rank-{r.rank}.log")
-            cmd = [self._python, "-m", "hai_cli.rankrun", "--log", log, "--status-dir", str(rank_dir), "--", *spec.argv]
+            cmd = [
+                self._python,
+                "-m",
+                "hai_cli.rankrun",
+                "--log",
+                log,
+                "--status-dir",
+                str(rank_dir),
+                "--",
+                *spec.argv,
+            ]
             try:
                 proc = subprocess.Popen(
                     cmd,
@@ -219,7 +231,11 @@ class LocalBackend(Backend):
         if code is not None:
             return RankObservation(rank, node, "exited", code)
         proc = att.procs.get(rank)
-        wrapper_alive = proc.poll() is None if proc is not None else is_alive(read_int(rank_dir / "wrapper_pid"))
+        wrapper_alive = (
+            proc.poll() is None
+            if proc is not None
+            else is_alive(read_int(rank_dir / "wrapper_pid"))
+        )
         if not wrapper_alive:
             # the wrapper died without writing an exit code: killed from outside, or lost
             code = read_int(rank_dir / "exit_code")
@@ -235,7 +251,11 @@ class LocalBackend(Backend):
     def _observe_one(self, att: _Attempt) -> AttemptObservation:
         ranks = tuple(self._rank_state(att, rank, node) for rank, node in att.ranks)
         kill_at = read_float(att.directory / "kill_at")
-        if kill_at is not None and time.time() >= kill_at and any(r.state in ("running", "pending") for r in ranks):
+        if (
+            kill_at is not None
+            and time.time() >= kill_at
+            and any(r.state in ("running", "pending") for r in ranks)
+        ):
             self._signal_all(att, signal.SIGKILL)
         acked: set[int] = set()
         checkpoint: float | None = None
@@ -281,7 +301,7 @@ class LocalBackend(Backend):
             await asyncio.sleep(POLL_S)
             try:
                 fp = self._scan()
-            except Exception:  # noqa: BLE001 - a monitor glitch must not stop the loop
+            except Exception:
                 continue
             if fp != self._fingerprint:
                 self._fingerprint = fp
