@@ -46,7 +46,7 @@ def _waiting(task: dict[str, Any]) -> str:
 
 def task_table(tasks: list[dict[str, Any]], total: int, offset: int, show_user: bool) -> None:
     now = time.time()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
     table.add_column("ID", justify="right", no_wrap=True)
     table.add_column("NAME", overflow="ellipsis", no_wrap=True, max_width=20)
     if show_user:
@@ -129,7 +129,7 @@ def task_detail(t: dict[str, Any]) -> None:
     for key, value in fields:
         c.print(f"  {key:<{width}}  {value}", markup=False)
     if t.get("ranks"):
-        table = Table(title="ranks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table = Table(title="ranks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for col in ("RANK", "NODE", "STATE", "EXIT"):
             table.add_column(col)
         for r in t["ranks"]:
@@ -141,7 +141,7 @@ def task_detail(t: dict[str, Any]) -> None:
             )
         c.print(table)
     if t.get("attempts"):
-        table = Table(title="attempts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table = Table(title="attempts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for col in ("#", "NODES", "STARTED", "RAN", "OUTCOME", "EXIT"):
             table.add_column(col, overflow="ellipsis", no_wrap=True)
         for a in t["attempts"]:
@@ -158,11 +158,11 @@ def task_detail(t: dict[str, Any]) -> None:
     if t.get("events"):
         c.print("events")
         for e in t["events"][-20:]:
-            c.print(f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False)
+            c.print(f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False, soft_wrap=True)
 
 
 def node_table(nodes: list[dict[str, Any]]) -> None:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col, just in (
         ("NODE", "left"),
         ("GROUP", "left"),

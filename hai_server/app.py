@@ -22,6 +22,7 @@ from hai_server.db.session import create_schema, ensure_admin, make_engine, make
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.logs import LogService
 from hai_server.services.tasks import TaskService
+from hai_server.services.why import WhyService
 from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
             }
         )
         app.state.logs = LogService(sessions, app.state.tasks)
+        app.state.why = WhyService(sessions, app.state.tasks, reconciler.config)
         await reconciler.tick()  # nodes known before the first request
         loop_task = asyncio.create_task(reconciler.run(), name="reconciler")
         try:

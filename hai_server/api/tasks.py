@@ -51,6 +51,10 @@ class TaskController(Controller):
     async def resume(self, request: Request, caller: Caller, task_id: int) -> dict[str, Any]:
         return await request.app.state.tasks.resume(caller, task_id)
 
+    @get("/{task_id:int}/why")
+    async def why(self, request: Request, caller: Caller, task_id: int) -> dict[str, Any]:
+        return await request.app.state.why.why(caller, task_id)
+
     @get("/{task_id:int}/logs", media_type="text/plain")
     async def logs(
         self,
