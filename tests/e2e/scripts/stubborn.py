@@ -1,0 +1,14 @@
+"""Ignores suspend notices: must be stopped at the deadline (SIGTERM, then SIGKILL)."""
+import os
+import signal
+import sys
+import time
+
+steps = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+if "--ignore-term" in sys.argv:
+    signal.signal(signal.SIGTERM, lambda *_: print("got SIGTERM, ignoring it", flush=True))
+print(f"stubborn start restart_count={os.environ['HAI_RESTART_COUNT']}", flush=True)
+for i in range(steps):
+    time.sleep(0.1)
+    print(f"step {i + 1}", flush=True)
+print("stubborn done", flush=True)
