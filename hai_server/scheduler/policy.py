@@ -38,7 +38,7 @@ from hai_server.scheduler.model import (
     Start,
     Suspend,
 )
-from hai_server.scheduler.order import effective_priority, queue_key, task_group
+from hai_server.scheduler.order import effective_priority, queue_key, queued_priority, task_group
 from hai_server.scheduler.placement import Pool
 from hai_server.scheduler.preempt import Candidate, Victims, make_candidate
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
@@ -153,7 +153,8 @@ class Planner:
     def _queues(self) -> dict[str, list[QueuedTask]]:
         """Resolve AUTO priorities and sort every group's queue by its total key."""
         config, usage = self.config, self.snapshot.usage
-        self._priority: dict[int, int | None] = {}
+        self._priority: dict[int, int | None] = {}  # concrete level (quota, Start)
+        self._effective: dict[int, int] = {}  # order and preemption
         keyed: dict[str, list[tuple[tuple[float, float, float, int], QueuedTask]]] = {}
         for t in self.snapshot.queued:
             group = task_group(t.group, config)
@@ -161,7 +162,8 @@ class Planner:
             if prio == AUTO:
                 prio = self.quota.resolve_auto(t.user, group, t.nodes)
             self._priority[t.id] = prio
-            order_prio = int(Priority.LOW) if prio is None else prio
+            order_prio = int(Priority.LOW) if prio is None else queued_priority(t, prio, config)
+            self._effective[t.id] = order_prio
             keyed.setdefault(group, []).append((queue_key(t, order_prio, usage, config), t))
         for group, items in keyed.items():
             items.sort(key=_first)
@@ -177,7 +179,9 @@ class Planner:
             prio = self._priority[t.id]
             if tracing:
                 self.trace[t.id] = TaskTrace(
-                    name, prio, free_at_start=group.free_at_start if group else 0
+                    name,
+                    None if prio is None else self._effective[t.id],
+                    free_at_start=group.free_at_start if group else 0,
                 )
             if t.held:
                 decisions[t.id] = Hold(t.id, REASON_HELD, position)
@@ -211,7 +215,7 @@ class Planner:
                 quota.add(t.user, name, prio, t.nodes)
                 decisions[t.id] = Start(t.id, nodes, prio)
                 continue
-            self._wait(name, group, t, prio, position)
+            self._wait(name, group, t, prio, self._effective[t.id], position)
 
     def _hold_quota(self, t: QueuedTask, position: int, info: QuotaInfo, why: str) -> None:
         if self.tracing:
@@ -222,16 +226,19 @@ class Planner:
         )
         self.decisions[t.id] = Hold(t.id, REASON_QUOTA_EXCEEDED, position, detail)
 
-    def _wait(self, name: str, group: _Group, t: QueuedTask, prio: int, position: int) -> None:
-        """The task does not fit in the free nodes: reserve freeing nodes or preempt."""
+    def _wait(
+        self, name: str, group: _Group, t: QueuedTask, prio: int, eff: int, position: int
+    ) -> None:
+        """The task does not fit in the free nodes: reserve freeing nodes or preempt.
+
+        ``prio`` is its concrete level (quota), ``eff`` its effective one (preemption).
+        """
         need = t.nodes - group.free.count - group.freeing.count
         chosen: list[Candidate] = []
         victims = group.victims
         if need > 0:
-            possible = (
-                self.may_preempt and victims is not None and victims.upper_bound(prio) >= need
-            )
-            picked = victims.select(prio, t.user, need) if possible and victims else None
+            possible = self.may_preempt and victims is not None and victims.upper_bound(eff) >= need
+            picked = victims.select(eff, t.user, need, t) if possible and victims else None
             if picked is None:
                 reason = REASON_PRIORITY if t.nodes <= group.free_at_start else REASON_NO_CAPACITY
                 self.decisions[t.id] = Hold(t.id, reason, position)
@@ -242,7 +249,7 @@ class Planner:
             assert victims is not None
             victims.take(chosen)
             for c in chosen:
-                reason = victims.suspend_reason(c, prio)
+                reason = victims.suspend_reason(c, eff)
                 self.decisions[c.task.id] = Suspend(c.task.id, reason, for_task=t.id)
         free_now = group.free.count  # fewer than the task needs, or it would have started
         group.free.take_upto(free_now)

@@ -17,6 +17,7 @@ from hai_server.scheduler.model import (
     SUSPEND_PREEMPTED,
     SUSPEND_TIME_SLICE,
     PolicyConfig,
+    QueuedTask,
     RunningTask,
 )
 from hai_server.scheduler.order import VictimKey, victim_key
@@ -63,8 +64,15 @@ class Victims:
             if level < priority or (slicing and level == priority)
         )
 
-    def reason_against(self, c: Candidate, priority: int, user: str) -> str | None:
-        """Why ``c`` may not be suspended for a task of ``user`` at ``priority`` (None: it may)."""
+    def reason_against(
+        self, c: Candidate, priority: int, user: str, waiting: QueuedTask | None = None
+    ) -> str | None:
+        """Why ``c`` may not be suspended for a task of ``user`` at ``priority`` (None: it may).
+
+        A time-slice victim must sort after the waiting task once requeued, or it would take
+        its nodes straight back: with fair share that is what "more usage" ensures, without
+        it the victim must also have been submitted later.
+        """
         if c.priority < priority:
             return None
         if c.priority > priority:
@@ -77,9 +85,15 @@ class Victims:
             return "equal priority, inside its time slice"
         if self._usage.get(user, 0.0) >= self._usage.get(c.task.user, 0.0):
             return "equal priority, its user has no more usage"
+        if not self._config.fair_share and waiting is not None:
+            mine = (c.task.submitted_at, c.task.id)
+            if mine < (waiting.submitted_at, waiting.id):
+                return "equal priority, submitted earlier (it would come straight back)"
         return None
 
-    def select(self, priority: int, user: str, need: int) -> list[Candidate] | None:
+    def select(
+        self, priority: int, user: str, need: int, waiting: QueuedTask | None = None
+    ) -> list[Candidate] | None:
         """The fewest victims (in victim order) freeing ``need`` nodes, or None if impossible."""
         items = self._items
         while self._first < len(items) and items[self._first].taken:
@@ -90,7 +104,7 @@ class Victims:
             c = items[i]
             if c.priority > priority:
                 break
-            if c.taken or self.reason_against(c, priority, user) is not None:
+            if c.taken or self.reason_against(c, priority, user, waiting) is not None:
                 continue
             chosen.append(c)
             got += c.size
