@@ -38,10 +38,13 @@ from hai_server.scheduler.model import (
     Start,
     Suspend,
 )
-from hai_server.scheduler.order import effective_priority, queue_key, queued_priority, task_group
+from hai_server.scheduler.order import effective_priority, queued_priority, sort_queue, task_group
 from hai_server.scheduler.placement import Pool
 from hai_server.scheduler.preempt import Candidate, Victims, make_candidate
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
+
+LOW = int(Priority.LOW)
+ABOVE_NORMAL = int(Priority.ABOVE_NORMAL)
 
 
 def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
@@ -110,7 +113,9 @@ class Planner:
             group.victims = Victims(items, self.config, self.now, usage)
         for name, tasks in sorted(self._queues().items()):
             self._schedule_group(name, tasks)
-        return Plan({k: self.decisions[k] for k in sorted(self.decisions)})
+        # Insertion order is already deterministic: running tasks by id, then each group's
+        # queue in its total order.
+        return Plan(self.decisions)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -152,70 +157,115 @@ class Planner:
 
     def _queues(self) -> dict[str, list[QueuedTask]]:
         """Resolve AUTO priorities and sort every group's queue by its total key."""
-        config, usage = self.config, self.snapshot.usage
+        config = self.config
+        default_group = config.default_group
         self._priority: dict[int, int | None] = {}  # concrete level (quota, Start)
         self._effective: dict[int, int] = {}  # order and preemption
-        keyed: dict[str, list[tuple[tuple[float, float, float, int], QueuedTask]]] = {}
+        priority, effective = self._priority, self._effective
+        by_group: dict[str, list[QueuedTask]] = {}
         for t in self.snapshot.queued:
-            group = task_group(t.group, config)
+            group = t.group or default_group
             prio: int | None = t.priority
             if prio == AUTO:
                 prio = self.quota.resolve_auto(t.user, group, t.nodes)
-            self._priority[t.id] = prio
-            order_prio = int(Priority.LOW) if prio is None else queued_priority(t, prio, config)
-            self._effective[t.id] = order_prio
-            keyed.setdefault(group, []).append((queue_key(t, order_prio, usage, config), t))
-        for group, items in keyed.items():
-            items.sort(key=_first)
-            self.queues[group] = [t for _, t in items]
+            priority[t.id] = prio
+            if prio is None:
+                effective[t.id] = LOW
+            elif prio == ABOVE_NORMAL and t.ran_s:
+                effective[t.id] = queued_priority(t, prio, config)
+            else:
+                effective[t.id] = prio
+            tasks = by_group.get(group)
+            if tasks is None:
+                tasks = by_group[group] = []
+            tasks.append(t)
+        usage = self.snapshot.usage
+        for group, tasks in by_group.items():
+            self.queues[group] = sort_queue(tasks, effective, usage, config)
         return self.queues
 
     # --- the pass -----------------------------------------------------------------------
 
     def _schedule_group(self, name: str, tasks: list[QueuedTask]) -> None:
+        """Decide the queued tasks of one group, in queue order (the hot loop: kept flat)."""
         group = self.groups.get(name)
         decisions, quota, tracing = self.decisions, self.quota, self.tracing
+        if group is None:
+            for position, t in enumerate(tasks, start=1):
+                if tracing:
+                    self.trace[t.id] = TaskTrace(name, self._effective[t.id])
+                reason = REASON_HELD if t.held else REASON_UNKNOWN_GROUP
+                detail = "" if t.held else f"no node group named {name!r}"
+                decisions[t.id] = Hold(t.id, reason, position, detail)
+            return
+        may_preempt, strict_fifo = self.may_preempt, self.config.strict_fifo
+        priorities, effective = self._priority, self._effective
+        victims = group.victims
+        assert victims is not None
+        bounds = victims.bounds
+        free_pool, freeing_pool = group.free, group.freeing
+        size, free_at_start = group.size, group.free_at_start
+        # quota.fits() inlined (hot loop): limits cached per (user, level)
+        fit_cache: dict[tuple[str, int], tuple[str, int | None, int | None]] = {}
+        used, total = quota.used, quota.total
         for position, t in enumerate(tasks, start=1):
-            prio = self._priority[t.id]
+            tid, n = t.id, t.nodes
+            prio = priorities[tid]
             if tracing:
-                self.trace[t.id] = TaskTrace(
-                    name,
-                    None if prio is None else self._effective[t.id],
-                    free_at_start=group.free_at_start if group else 0,
-                )
+                eff_or_none = None if prio is None else effective[tid]
+                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
             if t.held:
-                decisions[t.id] = Hold(t.id, REASON_HELD, position)
+                decisions[tid] = Hold(tid, REASON_HELD, position)
                 continue
-            if group is None:
-                decisions[t.id] = Hold(
-                    t.id, REASON_UNKNOWN_GROUP, position, f"no node group named {name!r}"
-                )
-                continue
-            if t.nodes > group.size:
-                decisions[t.id] = Hold(
-                    t.id, REASON_TOO_LARGE, position, f"group {name} has {group.size} nodes"
+            if n > size:
+                decisions[tid] = Hold(
+                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
                 )
                 continue
             if prio is None:
-                info = quota.info(t.user, name, int(Priority.LOW), t.nodes)
+                info = quota.info(t.user, name, LOW, n)
                 self._hold_quota(t, position, info, "no priority level has quota room")
                 continue
-            over = quota.blocking(t.user, name, prio, t.nodes)
-            if over is not None:
+            user = t.user
+            limits = fit_cache.get((user, prio))
+            if limits is None:
+                limits = fit_cache[(user, prio)] = quota.limits(user, name, prio)
+            resource, level_limit, total_limit = limits
+            if (level_limit is not None and used.get((user, resource), 0) + n > level_limit) or (
+                total_limit is not None and total.get(user, 0) + n > total_limit
+            ):
+                over = quota.blocking(t.user, name, prio, n)
+                assert over is not None
                 self._hold_quota(t, position, over, "")
                 continue
             if tracing:
-                self.trace[t.id].quota = quota.info(t.user, name, prio, t.nodes)
+                self.trace[tid].quota = quota.info(t.user, name, prio, n)
             if group.blocked:
-                decisions[t.id] = Hold(t.id, REASON_PRIORITY, position, "an earlier task waits")
+                decisions[tid] = Hold(tid, REASON_PRIORITY, position, "an earlier task waits")
                 continue
-            if group.free.count >= t.nodes:
-                nodes = group.free.take(t.nodes)
+            free = free_pool.count
+            if free >= n:
+                nodes = free_pool.take(n)
                 assert nodes is not None
-                quota.add(t.user, name, prio, t.nodes)
-                decisions[t.id] = Start(t.id, nodes, prio)
+                quota.add(t.user, name, prio, n)
+                decisions[tid] = Start(tid, nodes, prio)
                 continue
-            self._wait(name, group, t, prio, self._effective[t.id], position)
+            eff = effective[tid]
+            short = n - free - freeing_pool.count
+            if short > 0:
+                bound = 0
+                if may_preempt:
+                    bound = bounds.get(eff, -1)
+                    if bound < 0:
+                        bound = victims.upper_bound(eff)
+                if bound < short:
+                    # no way to make room: the common case in a busy cluster
+                    reason = REASON_PRIORITY if n <= free_at_start else REASON_NO_CAPACITY
+                    decisions[tid] = Hold(tid, reason, position)
+                    if strict_fifo:
+                        group.blocked = True
+                    continue
+            self._wait(name, group, t, prio, eff, position)
 
     def _hold_quota(self, t: QueuedTask, position: int, info: QuotaInfo, why: str) -> None:
         if self.tracing:

@@ -52,17 +52,22 @@ class Victims:
         self._now = now
         self._usage = usage
         self._by_level: dict[int, int] = {}
+        self.bounds: dict[int, int] = {}  # cache of upper_bound (read it freely), cleared by take()
         for c in candidates:
             self._by_level[c.priority] = self._by_level.get(c.priority, 0) + c.size
 
     def upper_bound(self, priority: int) -> int:
         """Nodes a task at ``priority`` could free at most (cheap, may over-count)."""
-        slicing = self._config.time_slicing
-        return sum(
-            n
-            for level, n in self._by_level.items()
-            if level < priority or (slicing and level == priority)
-        )
+        bound = self.bounds.get(priority)
+        if bound is None:
+            slicing = self._config.time_slicing
+            bound = sum(
+                n
+                for level, n in self._by_level.items()
+                if level < priority or (slicing and level == priority)
+            )
+            self.bounds[priority] = bound
+        return bound
 
     def reason_against(
         self, c: Candidate, priority: int, user: str, waiting: QueuedTask | None = None
@@ -122,6 +127,7 @@ class Victims:
         for c in chosen:
             c.taken = True
             self._by_level[c.priority] -= c.size
+        self.bounds.clear()
 
     def suspend_reason(self, c: Candidate, priority: int) -> str:
         return SUSPEND_PREEMPTED if c.priority < priority else SUSPEND_TIME_SLICE

@@ -32,7 +32,11 @@ from hai_server.scheduler.model import (
 )
 from hai_server.scheduler.order import effective_priority, task_group
 
-SETTINGS = settings(max_examples=int(os.environ.get("HAI_PROP_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("HAI_PROP_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 LEVELS = [int(p) for p in Priority]
 USERS = ["a", "b", "c"]
 GROUPS = ["g0", "g1"]
