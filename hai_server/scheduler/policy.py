@@ -28,7 +28,6 @@ from hai_server.scheduler.model import (
     Decision,
     Hold,
     Keep,
-    Node,
     Plan,
     PolicyConfig,
     Priority,
@@ -38,9 +37,10 @@ from hai_server.scheduler.model import (
     Start,
     Suspend,
 )
-from hai_server.scheduler.order import effective_priority, queued_priority, sort_queue, task_group
+from hai_server.scheduler.nodeindex import node_index
+from hai_server.scheduler.order import effective_priority, queued_priority, sort_queue
 from hai_server.scheduler.placement import Pool
-from hai_server.scheduler.preempt import Candidate, Victims, make_candidate
+from hai_server.scheduler.preempt import Candidate, Victims
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
 
 LOW = int(Priority.LOW)
@@ -73,15 +73,34 @@ class _Group:
 
     __slots__ = ("blocked", "free", "free_at_start", "freeing", "owner", "size", "victims")
 
-    def __init__(self, nodes: list[Node], held: set[str], freeing: dict[str, int]) -> None:
-        usable = [n for n in nodes if n.usable]
-        self.size = len(nodes)
-        self.free = Pool((n.name, n.zone) for n in usable if n.name not in held)
-        self.freeing = Pool((n.name, n.zone) for n in usable if n.name in freeing)
-        self.owner = {n.name: freeing[n.name] for n in usable if n.name in freeing}
+    def __init__(
+        self,
+        size: int,
+        usable: tuple[tuple[str, str], ...],
+        held: set[str],
+        freeing: dict[str, int],
+        victims: Victims,
+    ) -> None:
+        self.size = size
+        self.free = Pool(nz for nz in usable if nz[0] not in held)
+        mine = [nz for nz in usable if nz[0] in freeing] if freeing else []
+        self.freeing = Pool(mine)
+        self.owner = {nz[0]: freeing[nz[0]] for nz in mine}
         self.free_at_start = self.free.count
-        self.victims: Victims | None = None
+        self.victims = victims
         self.blocked = False  # strict FIFO: an earlier task is waiting
+
+
+_KEEP: dict[int, Keep] = {}  # Keep decisions are immutable: share them between plans
+
+
+def _keep(task_id: int) -> Keep:
+    keep = _KEEP.get(task_id)
+    if keep is None:
+        if len(_KEEP) > 500_000:
+            _KEEP.clear()
+        keep = _KEEP[task_id] = Keep(task_id)
+    return keep
 
 
 class Planner:
@@ -100,17 +119,15 @@ class Planner:
         self.quota = QuotaBook(snapshot, config, now)
         self.groups: dict[str, _Group] = {}
         self.may_preempt = config.preemption and not config.strict_fifo
+        self.index = node_index(snapshot.nodes)
 
     def run(self) -> Plan:
-        nodes_by_group = self._nodes_by_group()
-        candidates = self._running()
-        held = {name for r in self.snapshot.running for name in r.nodes}
-        for name in sorted(nodes_by_group):
-            self.groups[name] = _Group(nodes_by_group[name], held, self._freeing)
-        usage = self.snapshot.usage
-        for name, group in self.groups.items():
-            items = candidates.get(name, [])
-            group.victims = Victims(items, self.config, self.now, usage)
+        index = self.index
+        victims = {g: Victims(self.config, self.now, self.snapshot.usage) for g in index.size}
+        held, freeing = self._running(victims)
+        for name in sorted(index.size):
+            usable = index.usable_by_group.get(name, ())
+            self.groups[name] = _Group(index.size[name], usable, held, freeing, victims[name])
         for name, tasks in sorted(self._queues().items()):
             self._schedule_group(name, tasks)
         # Insertion order is already deterministic: running tasks by id, then each group's
@@ -119,41 +136,39 @@ class Planner:
 
     # --- inputs -------------------------------------------------------------------------
 
-    def _nodes_by_group(self) -> dict[str, list[Node]]:
-        self._node = {n.name: n for n in self.snapshot.nodes}
-        by_group: dict[str, list[Node]] = {}
-        for n in self._node.values():
-            by_group.setdefault(n.group, []).append(n)
-        return by_group
+    def _running(self, victims: dict[str, Victims]) -> tuple[set[str], dict[str, int]]:
+        """Decide running tasks (keep or node_failure), register possible victims.
 
-    def _running(self) -> dict[str, list[Candidate]]:
-        """Decide running tasks (keep or node_failure) and collect preemption candidates."""
-        config, now, nodes = self.config, self.now, self._node
-        self._freeing: dict[str, int] = {}
-        candidates: dict[str, list[Candidate]] = {}
+        Returns the nodes held by running tasks and the usable nodes freeing soon (-> owner).
+        """
+        config, now, decisions = self.config, self.now, self.decisions
+        usable, add_use = self.index.usable, self.quota.add
+        default_group, min_run = config.default_group, config.min_run_s
+        demote_after = config.above_normal_demote_after_s
+        may_preempt = self.may_preempt
+        held: set[str] = set()
+        freeing: dict[str, int] = {}
         for r in sorted(self.snapshot.running, key=_task_id):
-            group = task_group(r.group, config)
-            self.quota.add(r.user, group, r.priority, len(r.nodes))
-            failed = False
-            for name in r.nodes:
-                node = nodes.get(name)
-                if node is None or not node.usable:
-                    failed = True
-                    break
+            group = r.group or default_group
+            nodes = r.nodes
+            add_use(r.user, group, r.priority, len(nodes))
+            held.update(nodes)
+            failed = not usable.issuperset(nodes)
             if r.suspending or failed:
-                self.decisions[r.id] = (
-                    Keep(r.id) if r.suspending else Suspend(r.id, SUSPEND_NODE_FAILURE)
+                decisions[r.id] = (
+                    _keep(r.id) if r.suspending else Suspend(r.id, SUSPEND_NODE_FAILURE)
                 )
-                for name in r.nodes:
-                    node = nodes.get(name)
-                    if node is not None and node.usable:
-                        self._freeing[name] = r.id
+                for name in nodes:
+                    if name in usable:
+                        freeing[name] = r.id
                 continue
-            self.decisions[r.id] = Keep(r.id)
-            if self.may_preempt and now - r.started_at >= config.min_run_s:
-                prio = effective_priority(r, config, now)
-                candidates.setdefault(group, []).append(make_candidate(r, prio, now))
-        return candidates
+            decisions[r.id] = _keep(r.id)
+            if may_preempt and now - r.started_at >= min_run and group in victims:
+                prio = r.priority
+                if prio == ABOVE_NORMAL and r.ran_s + now - r.started_at >= demote_after:
+                    prio = effective_priority(r, config, now)
+                victims[group].add(r, prio)
+        return held, freeing
 
     def _queues(self) -> dict[str, list[QueuedTask]]:
         """Resolve AUTO priorities and sort every group's queue by its total key."""

@@ -38,23 +38,26 @@ class Candidate:
 class Victims:
     """The running tasks of one group that could be suspended, in victim order."""
 
-    def __init__(
-        self,
-        candidates: list[Candidate],
-        config: PolicyConfig,
-        now: float,
-        usage: Mapping[str, float],
-    ) -> None:
-        candidates.sort(key=_by_key)
-        self._items = candidates
+    def __init__(self, config: PolicyConfig, now: float, usage: Mapping[str, float]) -> None:
+        self._raw: list[tuple[RunningTask, int]] = []
+        self._items: list[Candidate] | None = None  # built on first use (rarely needed)
         self._first = 0  # every candidate before this one is taken
         self._config = config
         self._now = now
         self._usage = usage
         self._by_level: dict[int, int] = {}
         self.bounds: dict[int, int] = {}  # cache of upper_bound (read it freely), cleared by take()
-        for c in candidates:
-            self._by_level[c.priority] = self._by_level.get(c.priority, 0) + c.size
+
+    def add(self, task: RunningTask, priority: int) -> None:
+        """Register a running task that may be suspended, at its effective ``priority``."""
+        self._raw.append((task, priority))
+        self._by_level[priority] = self._by_level.get(priority, 0) + len(task.nodes)
+
+    def _candidates(self) -> list[Candidate]:
+        if self._items is None:
+            now = self._now
+            self._items = sorted((make_candidate(t, p, now) for t, p in self._raw), key=_by_key)
+        return self._items
 
     def upper_bound(self, priority: int) -> int:
         """Nodes a task at ``priority`` could free at most (cheap, may over-count)."""
@@ -100,7 +103,7 @@ class Victims:
         self, priority: int, user: str, need: int, waiting: QueuedTask | None = None
     ) -> list[Candidate] | None:
         """The fewest victims (in victim order) freeing ``need`` nodes, or None if impossible."""
-        items = self._items
+        items = self._candidates()
         while self._first < len(items) and items[self._first].taken:
             self._first += 1
         chosen: list[Candidate] = []
@@ -133,7 +136,7 @@ class Victims:
         return SUSPEND_PREEMPTED if c.priority < priority else SUSPEND_TIME_SLICE
 
     def all(self) -> list[Candidate]:
-        return self._items
+        return self._candidates()
 
 
 def _by_key(c: Candidate) -> VictimKey:

@@ -25,6 +25,9 @@ DEFAULT_PRINCIPAL = "(default)"  # shown when PolicyConfig.default_quota applied
 LEVELS_HIGH_FIRST: tuple[int, ...] = tuple(sorted((p.value for p in Priority), reverse=True))
 
 
+_RESOURCES: dict[tuple[str, int], str] = {}  # memo of level_resource (a pure function)
+
+
 def level_resource(group: str, priority: int) -> str:
     """The quota resource name for nodes at ``priority`` in ``group``."""
     return f"node-{group}-{priority_name(priority)}"
@@ -95,7 +98,12 @@ class QuotaBook:
 
     def add(self, user: str, group: str, priority: int, nodes: int) -> None:
         """Count ``nodes`` held (or reserved) by ``user`` at ``priority`` in ``group``."""
-        key = (user, level_resource(group, priority))
+        resource = _RESOURCES.get((group, priority))
+        if resource is None:
+            resource = level_resource(group, priority)
+            if len(_RESOURCES) < 10_000:
+                _RESOURCES[(group, priority)] = resource
+        key = (user, resource)
         self.used[key] = self.used.get(key, 0) + nodes
         self.total[user] = self.total.get(user, 0) + nodes
 
