@@ -7,31 +7,30 @@ from __future__ import annotations
 
 import typer
 
-HELP = """Replay a workload trace on a virtual clock through the real scheduler (plan()).
-
-TRACE is a CSV with a header: id,submit_s,user,group,priority,nodes,duration_s and optional
-checkpoint_s (how often a job checkpoints; work since the last checkpoint is lost when it is
-suspended; empty or 0: it saves when suspended and loses nothing) and suspend_s (seconds to
-save and stop when told to suspend; default 5).
-
-Scheduling happens on a tick grid (--tick, default 30 s; the real server ticks every second):
-events keep their exact times, starts and suspends happen at the next tick. The default keeps
-100,000 jobs on 2,000 nodes under two minutes; use --tick 1 for small traces.
-
---json prints one JSON object per policy and line; every field is identical for the same
-input except wall_s (real seconds the run took), which is always the last key and is left out
-with --no-wall. Bad input prints one line on stderr and exits with code 2.
-
---generate N --seed S prints a generated trace (many small short jobs, few large long ones,
-several users and priorities) to stdout instead, sized for --nodes/--cluster (default 64).
-"""
+HELP = (
+    "Replay a workload trace on a virtual clock through the real scheduler (plan()).\n\n"
+    "TRACE is a CSV with a header: id,submit_s,user,group,priority,nodes,duration_s and "
+    "optional checkpoint_s (how often a job checkpoints; work since the last checkpoint is "
+    "lost when it is suspended; empty or 0: it saves when suspended and loses nothing) and "
+    "suspend_s (seconds to save and stop when told to suspend; default 5).\n\n"
+    "Scheduling happens on a tick grid (--tick, default 30 s; the real server ticks every "
+    "second): events keep their exact times, starts and suspends happen at the next tick. "
+    "The default keeps 100,000 jobs on 2,000 nodes under two minutes; use --tick 1 for "
+    "small traces.\n\n"
+    "--json prints one JSON object per policy per line; every field is identical for the "
+    "same input except wall_s (real seconds the run took), always the last key, left out "
+    "with --no-wall. Bad input prints one line on stderr and exits with code 2.\n\n"
+    "--generate N --seed S prints a generated trace (many small short jobs, few large long "
+    "ones, several users and priorities) to stdout instead, sized for --nodes or --cluster "
+    "(default 64 nodes)."
+)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("simulate", help=HELP)
     def simulate_cmd(
         trace: str = typer.Argument(
-            None, metavar="[TRACE]", help="Trace CSV file.", show_default=False
+            None, metavar="TRACE", help="Trace CSV file.", show_default=False
         ),
         nodes: int = typer.Option(
             None, "--nodes", help="One group 'default' of N nodes.", show_default=False
@@ -39,7 +38,7 @@ def register(app: typer.Typer) -> None:
         cluster: str = typer.Option(
             None,
             "--cluster",
-            help="TOML file: [groups.NAME] nodes, zones; quotas.",
+            help="TOML cluster file: groups (nodes, zones), quotas.",
             show_default=False,
         ),
         policy: str = typer.Option(

@@ -113,3 +113,26 @@ def test_bad_input_one_line_exit_2(args: list[str], message: str, tmp_path, trac
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+def test_generate_for_a_cluster_file_uses_its_groups(tmp_path) -> None:
+    cluster = tmp_path / "c.toml"
+    cluster.write_text("[groups.a100]\nnodes = 32\n[groups.cpu]\nnodes = 8\n")
+    out = cli("--generate", "200", "--seed", "3", "--cluster", str(cluster)).stdout
+    groups = {line.split(",")[3] for line in out.splitlines()[1:]}
+    assert groups == {"a100", "cpu"}
+    path = tmp_path / "t.csv"
+    path.write_text(out)
+    assert cli(str(path), "--cluster", str(cluster), "--json").exit_code == 0
+
+
+def test_command_module_imports_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hai_cli.commands.simulate; "
+        "print(any(m.startswith('hai_server') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
