@@ -46,6 +46,7 @@ class Victims:
         self._now = now
         self._usage = usage
         self._by_level: dict[int, int] = {}
+        self._failed: dict[tuple[object, ...], int] = {}  # smallest need that found too few
         self.bounds: dict[int, int] = {}  # cache of upper_bound (read it freely), cleared by take()
 
     def add(self, task: RunningTask, priority: int) -> None:
@@ -103,6 +104,13 @@ class Victims:
         self, priority: int, user: str, need: int, waiting: QueuedTask | None = None
     ) -> list[Candidate] | None:
         """The fewest victims (in victim order) freeing ``need`` nodes, or None if impossible."""
+        if self._config.fair_share or waiting is None:
+            fail_key: tuple[object, ...] = (priority, user)
+        else:
+            fail_key = (priority, user, waiting.submitted_at, waiting.id)
+        failed = self._failed.get(fail_key)
+        if failed is not None and need >= failed:
+            return None  # a smaller need already failed and no victim was taken since
         items = self._candidates()
         while self._first < len(items) and items[self._first].taken:
             self._first += 1
@@ -119,6 +127,7 @@ class Victims:
             if got >= need:
                 break
         if got < need:
+            self._failed[fail_key] = need
             return None
         for c in reversed(chosen[:]):
             if got - c.size >= need:
@@ -131,6 +140,7 @@ class Victims:
             c.taken = True
             self._by_level[c.priority] -= c.size
         self.bounds.clear()
+        self._failed.clear()
 
     def suspend_reason(self, c: Candidate, priority: int) -> str:
         return SUSPEND_PREEMPTED if c.priority < priority else SUSPEND_TIME_SLICE
