@@ -136,3 +136,27 @@ def test_command_module_imports_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_byte_identical_across_processes_and_hash_seeds(trace: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, typer\n"
+        "from hai_cli.commands import simulate\n"
+        "app = typer.Typer()\n"
+        "app.callback()(lambda: None)\n"
+        "simulate.register(app)\n"
+        "app(sys.argv[1:])\n"
+    )
+    args = ["simulate", trace, "--nodes", "16", "--compare", "--json", "--no-wall"]
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, env=env, check=True
+        )
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1] and outs[0].count(b"\n") == 3
