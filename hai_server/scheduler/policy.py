@@ -38,12 +38,13 @@ from hai_server.scheduler.model import (
     Suspend,
 )
 from hai_server.scheduler.nodeindex import node_index
-from hai_server.scheduler.order import effective_priority, queued_priority, sort_queue
+from hai_server.scheduler.order import effective_priority, queued_priority
 from hai_server.scheduler.placement import Pool
 from hai_server.scheduler.preempt import Candidate, Victims
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
 
 LOW = int(Priority.LOW)
+Entry = tuple[float, int, int, QueuedTask]  # (first submission, id, effective priority, task)
 ABOVE_NORMAL = int(Priority.ABOVE_NORMAL)
 
 
@@ -114,7 +115,8 @@ class Planner:
         self.now = now
         self.tracing = tracing
         self.trace: dict[int, TaskTrace] = {}
-        self.queues: dict[str, list[QueuedTask]] = {}
+        self.queues: dict[str, list[QueuedTask]] = {}  # filled when tracing
+        self._auto: dict[int, int | None] = {}  # AUTO task -> resolved level (None: no room)
         self.decisions: dict[int, Decision] = {}
         self.quota = QuotaBook(snapshot, config, now)
         self.groups: dict[str, _Group] = {}
@@ -170,51 +172,66 @@ class Planner:
                 victims[group].add(r, prio)
         return held, freeing
 
-    def _queues(self) -> dict[str, list[QueuedTask]]:
-        """Resolve AUTO priorities and sort every group's queue by its total key."""
+    def _queues(self) -> dict[str, list[Entry]]:
+        """Resolve AUTO priorities and put every group's queue in order.
+
+        The order is ``order.queue_key`` (effective priority, decayed usage, first submission,
+        id). For speed the tasks are bucketed by the first two fields and each small bucket
+        is sorted by (submission, id), which gives exactly the same order.
+        """
         config = self.config
         default_group = config.default_group
-        self._priority: dict[int, int | None] = {}  # concrete level (quota, Start)
-        self._effective: dict[int, int] = {}  # order and preemption
-        priority, effective = self._priority, self._effective
-        by_group: dict[str, list[QueuedTask]] = {}
+        fifo = config.strict_fifo
+        fair = config.fair_share and not fifo
+        share = self.snapshot.usage.get
+        auto = self._auto
+        buckets: dict[str, dict[tuple[int, float], list[Entry]]] = {}
         for t in self.snapshot.queued:
             group = t.group or default_group
             prio: int | None = t.priority
             if prio == AUTO:
-                prio = self.quota.resolve_auto(t.user, group, t.nodes)
-            priority[t.id] = prio
-            if prio is None:
-                effective[t.id] = LOW
+                prio = auto[t.id] = self.quota.resolve_auto(t.user, group, t.nodes)
+                eff = LOW if prio is None else queued_priority(t, prio, config)
             elif prio == ABOVE_NORMAL and t.ran_s:
-                effective[t.id] = queued_priority(t, prio, config)
+                eff = queued_priority(t, prio, config)
             else:
-                effective[t.id] = prio
-            tasks = by_group.get(group)
-            if tasks is None:
-                tasks = by_group[group] = []
-            tasks.append(t)
-        usage = self.snapshot.usage
-        for group, tasks in by_group.items():
-            self.queues[group] = sort_queue(tasks, effective, usage, config)
-        return self.queues
+                eff = prio
+            key = (0, 0.0) if fifo else (-eff, share(t.user, 0.0) if fair else 0.0)
+            by_key = buckets.get(group)
+            if by_key is None:
+                by_key = buckets[group] = {}
+            bucket = by_key.get(key)
+            if bucket is None:
+                bucket = by_key[key] = []
+            bucket.append((t.submitted_at, t.id, eff, t))
+        queues: dict[str, list[Entry]] = {}
+        for group, by_key in buckets.items():
+            entries: list[Entry] = []
+            for key in sorted(by_key):
+                bucket = by_key[key]
+                bucket.sort(key=_submission)
+                entries.extend(bucket)
+            queues[group] = entries
+        if self.tracing:
+            self.queues = {g: [e[3] for e in entries] for g, entries in queues.items()}
+        return queues
 
     # --- the pass -----------------------------------------------------------------------
 
-    def _schedule_group(self, name: str, tasks: list[QueuedTask]) -> None:
+    def _schedule_group(self, name: str, entries: list[Entry]) -> None:
         """Decide the queued tasks of one group, in queue order (the hot loop: kept flat)."""
         group = self.groups.get(name)
         decisions, quota, tracing = self.decisions, self.quota, self.tracing
         if group is None:
-            for position, t in enumerate(tasks, start=1):
+            for position, (_, _, eff, t) in enumerate(entries, start=1):
                 if tracing:
-                    self.trace[t.id] = TaskTrace(name, self._effective[t.id])
+                    self.trace[t.id] = TaskTrace(name, eff)
                 reason = REASON_HELD if t.held else REASON_UNKNOWN_GROUP
                 detail = "" if t.held else f"no node group named {name!r}"
                 decisions[t.id] = Hold(t.id, reason, position, detail)
             return
         may_preempt, strict_fifo = self.may_preempt, self.config.strict_fifo
-        priorities, effective = self._priority, self._effective
+        auto = self._auto
         victims = group.victims
         assert victims is not None
         bounds = victims.bounds
@@ -223,11 +240,13 @@ class Planner:
         # quota.fits() inlined (hot loop): limits cached per (user, level)
         fit_cache: dict[tuple[str, int], tuple[str, int | None, int | None]] = {}
         used, total = quota.used, quota.total
-        for position, t in enumerate(tasks, start=1):
-            tid, n = t.id, t.nodes
-            prio = priorities[tid]
+        for position, (_, tid, eff, t) in enumerate(entries, start=1):
+            n = t.nodes
+            prio: int | None = t.priority
+            if prio == AUTO:
+                prio = auto[tid]
             if tracing:
-                eff_or_none = None if prio is None else effective[tid]
+                eff_or_none = None if prio is None else eff
                 self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
             if t.held:
                 decisions[tid] = Hold(tid, REASON_HELD, position)
@@ -265,7 +284,6 @@ class Planner:
                 quota.add(t.user, name, prio, n)
                 decisions[tid] = Start(tid, nodes, prio)
                 continue
-            eff = effective[tid]
             short = n - free - freeing_pool.count
             if short > 0:
                 bound = 0
@@ -330,11 +348,9 @@ class Planner:
             tr.waiting_for = owners
 
 
+def _submission(entry: Entry) -> tuple[float, int]:
+    return (entry[0], entry[1])
+
+
 def _task_id(t: RunningTask) -> int:
     return t.id
-
-
-def _first(
-    item: tuple[tuple[float, float, float, int], QueuedTask],
-) -> tuple[float, float, float, int]:
-    return item[0]

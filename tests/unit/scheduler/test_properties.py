@@ -371,3 +371,24 @@ def test_plan_does_not_mutate_its_input(s: Snapshot, cfg: PolicyConfig) -> None:
     before = repr(s)
     plan(s, cfg, NOW)
     assert repr(s) == before
+
+
+@SETTINGS
+@given(snapshots(), configs)
+def test_queue_order_is_the_documented_total_key(s: Snapshot, cfg: PolicyConfig) -> None:
+    from hai_server.scheduler.order import queue_key, queued_priority
+    from hai_server.scheduler.policy import Planner
+
+    planner = Planner(s, cfg, NOW, tracing=True)
+    result = planner.run()
+    for group, tasks in planner.queues.items():
+
+        def key(t: QueuedTask):
+            prio = t.priority if t.priority != AUTO else planner.trace[t.id].priority
+            eff = int(Priority.LOW) if prio is None else queued_priority(t, prio, cfg)
+            return queue_key(t, eff, s.usage, cfg)
+
+        assert tasks == sorted(tasks, key=key), group
+        for position, t in enumerate(tasks, start=1):
+            d = result.decisions[t.id]
+            assert not isinstance(d, Hold) or d.position == position
