@@ -339,7 +339,9 @@ class Planner:
         claimed = group.freeing.take_upto(t.nodes - free_now)
         owners = tuple(sorted({group.owner[n] for n in claimed}))
         self.quota.add(t.user, name, prio, t.nodes)
-        self.decisions[t.id] = Hold(t.id, REASON_WAITING_FOR_PREEMPTION, position)
+        waits_for = sorted({*owners, *(c.task.id for c in chosen)})
+        detail = "waiting for task(s) " + ", ".join(map(str, waits_for)) + " to stop"
+        self.decisions[t.id] = Hold(t.id, REASON_WAITING_FOR_PREEMPTION, position, detail)
         if self.config.strict_fifo:
             group.blocked = True
         if self.tracing:

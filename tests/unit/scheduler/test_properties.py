@@ -228,9 +228,9 @@ def test_suspends_follow_the_rules(s: Snapshot, cfg: PolicyConfig) -> None:
         assert cfg.preemption and not cfg.strict_fifo
         assert NOW - r.started_at >= cfg.min_run_s
         w = queued[d.for_task]
-        assert decisions[w.id] == Hold(
-            w.id, REASON_WAITING_FOR_PREEMPTION, decisions[w.id].position
-        )
+        hold = decisions[w.id]
+        assert isinstance(hold, Hold) and hold.reason == REASON_WAITING_FOR_PREEMPTION
+        assert str(r.id) in hold.detail
         assert task_group(w.group, cfg) == task_group(r.group, cfg)
         mine = effective_priority(r, cfg, NOW)
         theirs = plan_priority(s, cfg, w)
