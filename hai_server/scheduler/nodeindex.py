@@ -34,7 +34,9 @@ def node_index(nodes: tuple[Node, ...] | list[Node]) -> NodeIndex:
 
 
 def _build(nodes: tuple[Node, ...] | list[Node]) -> NodeIndex:
-    by_name = {n.name: n for n in nodes}  # a repeated name: the last one wins
+    by_name = {n.name: n for n in nodes}
+    if len(by_name) != len(nodes):  # a repeated name: keep one, whatever the input order
+        by_name = {n.name: n for n in sorted(nodes, key=_node_key)}
     size: dict[str, int] = {}
     usable_lists: dict[str, list[tuple[str, str]]] = {}
     for name in sorted(by_name):
@@ -48,3 +50,7 @@ def _build(nodes: tuple[Node, ...] | list[Node]) -> NodeIndex:
         size=size,
         usable_by_group={g: tuple(v) for g, v in usable_lists.items()},
     )
+
+
+def _node_key(n: Node) -> tuple[str, str, str, int, bool, bool]:
+    return (n.name, n.group, n.zone, n.gpus, n.healthy, n.cordoned)
