@@ -13,6 +13,7 @@ nodes are suspended with node_failure first; their healthy nodes count as freein
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from hai_server.scheduler.model import (
@@ -53,8 +54,20 @@ def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
 
     Pure: reads only its arguments, never mutates them, and returns the same plan for the
     same snapshot whatever the order of its tuples.
+
+    CPython's cyclic garbage collector is paused for the call: a pass allocates about one
+    object per task and the collector would otherwise walk the whole snapshot again and again
+    (half the time of a 100,000-task pass). A pass creates no reference cycles, and the
+    collector's previous state is restored on the way out.
     """
-    return Planner(snapshot, config, now).run()
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return Planner(snapshot, config, now).run()
+    finally:
+        if paused:
+            gc.enable()
 
 
 @dataclass(slots=True)
@@ -297,8 +310,54 @@ class Planner:
                     decisions[tid] = Hold(tid, reason, position)
                     if strict_fifo:
                         group.blocked = True
+                    elif free == 0 and freeing_pool.count == 0 and bound == 0:
+                        # Saturated: nothing is free, nothing frees, and no task from here on
+                        # (never of higher priority) may preempt. The rest only holds.
+                        self._hold_rest(name, group, entries, position)
+                        return
                     continue
             self._wait(name, group, t, prio, eff, position)
+
+    def _hold_rest(self, name: str, group: _Group, entries: list[Entry], done: int) -> None:
+        """Hold ``entries[done:]`` of a saturated group: the checks of the main loop that can
+        still matter (held, too large, quota), in the same order, and the capacity reason."""
+        decisions, quota, tracing, auto = self.decisions, self.quota, self.tracing, self._auto
+        size, free_at_start = group.size, group.free_at_start
+        verdicts: dict[tuple[str, int, int], QuotaInfo | None] = {}  # quota use is frozen now
+        position = done
+        for _, tid, eff, t in entries[done:]:
+            position += 1
+            n = t.nodes
+            prio: int | None = t.priority
+            if prio == AUTO:
+                prio = auto[tid]
+            if tracing:
+                eff_or_none = None if prio is None else eff
+                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
+            if t.held:
+                decisions[tid] = Hold(tid, REASON_HELD, position)
+                continue
+            if n > size:
+                decisions[tid] = Hold(
+                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
+                )
+                continue
+            if prio is None:
+                info = quota.info(t.user, name, LOW, n)
+                self._hold_quota(t, position, info, "no priority level has quota room")
+                continue
+            key = (t.user, prio, n)
+            if key in verdicts:
+                over = verdicts[key]
+            else:
+                over = verdicts[key] = quota.blocking(t.user, name, prio, n)
+            if over is not None:
+                self._hold_quota(t, position, over, "")
+                continue
+            if tracing:
+                self.trace[tid].quota = quota.info(t.user, name, prio, n)
+            reason = REASON_PRIORITY if n <= free_at_start else REASON_NO_CAPACITY
+            decisions[tid] = Hold(tid, reason, position)
 
     def _hold_quota(self, t: QueuedTask, position: int, info: QuotaInfo, why: str) -> None:
         if self.tracing:

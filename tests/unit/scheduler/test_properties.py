@@ -14,6 +14,7 @@ from hai_server.scheduler.model import (
     AUTO,
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
+    REASON_QUOTA_EXCEEDED,
     REASON_WAITING_FOR_PREEMPTION,
     SUSPEND_NODE_FAILURE,
     SUSPEND_PREEMPTED,
@@ -287,6 +288,18 @@ def test_no_useless_suspend_the_waiting_task_starts_next(s: Snapshot, cfg: Polic
                 same_group = task_group(queued[w].group, cfg) == task_group(r.group, cfg)
                 if same_group and r.priority >= queued[w].priority:
                     waiting.discard(w)
+    # Stopping tasks also frees quota: a quota-held task ahead may then rightly go first.
+    for w in list(waiting):
+        ahead_quota = any(
+            isinstance(d, Hold)
+            and d.reason == REASON_QUOTA_EXCEEDED
+            and task_group(t.group, cfg) == task_group(queued[w].group, cfg)
+            and d.position < first.decisions[w].position
+            for t in s.queued
+            if (d := first.decisions[t.id])
+        )
+        if ahead_quota:
+            waiting.discard(w)
     second = plan(_apply(s, first), cfg, NOW)
     for tid in waiting:
         assert isinstance(second.decisions[tid], Start), (tid, second.decisions[tid])
