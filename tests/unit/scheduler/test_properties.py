@@ -405,3 +405,25 @@ def test_queue_order_is_the_documented_total_key(s: Snapshot, cfg: PolicyConfig)
         for position, t in enumerate(tasks, start=1):
             d = result.decisions[t.id]
             assert not isinstance(d, Hold) or d.position == position
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots(), configs)
+def test_explain_agrees_with_plan_for_every_task(s: Snapshot, cfg: PolicyConfig) -> None:
+    import json
+    from dataclasses import asdict
+
+    from hai_server.scheduler import explain
+
+    result = plan(s, cfg, NOW)
+    for tid, d in result.decisions.items():
+        e = explain(s, cfg, NOW, tid)
+        assert e.decision == type(d).__name__.lower()
+        assert e.reason == getattr(d, "reason", None)
+        if isinstance(d, Hold):
+            assert e.position == d.position and e.ahead_count == d.position - 1
+        if isinstance(d, Start):
+            assert e.nodes == d.nodes and e.eta_s == 0.0
+        victims = tuple(sorted(v.task_id for v in result.suspends() if v.for_task == tid))
+        assert e.would_preempt == victims
+        json.dumps(asdict(e))

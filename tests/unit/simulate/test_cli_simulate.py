@@ -160,3 +160,13 @@ def test_byte_identical_across_processes_and_hash_seeds(trace: str) -> None:
         )
         outs.append(proc.stdout)
     assert outs[0] == outs[1] and outs[0].count(b"\n") == 3
+
+
+def test_cli_tick_default_is_the_engine_default() -> None:
+    from typer.main import get_command
+
+    from hai_server.simulate.engine import DEFAULT_TICK_S
+
+    command = get_command(APP).commands["simulate"]  # type: ignore[attr-defined]
+    tick = next(p for p in command.params if p.name == "tick")
+    assert tick.default == DEFAULT_TICK_S
