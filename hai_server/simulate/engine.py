@@ -251,7 +251,7 @@ class _Engine:
             times.append(now + max(0.0, cfg.above_normal_demote_after_s - s.ran_s))
         if cfg.time_slicing:
             times.append(now + cfg.time_slice_s)
-        return [t for t in times if t < now + s.remaining]
+        return [t for t in times if now < t < now + s.remaining]
 
     def _suspend(self, s: _State, now: float) -> None:
         r = s.running
