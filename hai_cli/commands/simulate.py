@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     @app.command("simulate", help=HELP)
     def simulate_cmd(
         trace: str = typer.Argument(
-            None, metavar="TRACE", help="Trace CSV file.", show_default=False
+            None, metavar="TRACE", help="Trace CSV file (- for standard input).", show_default=False
         ),
         nodes: int = typer.Option(
             None, "--nodes", help="One group 'default' of N nodes.", show_default=False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 from dataclasses import dataclass
 
 from hai_server.scheduler.model import parse_priority
@@ -36,8 +37,10 @@ class Job:
 
 
 def load_trace(path: str, default_group: str = "default") -> list[Job]:
-    """Read and parse a trace file; unreadable files raise InputError."""
+    """Read and parse a trace file (``-``: standard input); unreadable files raise InputError."""
     try:
+        if path == "-":
+            return parse_trace(sys.stdin.read(), "stdin", default_group)
         with open(path, newline="", encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:

@@ -170,3 +170,12 @@ def test_cli_tick_default_is_the_engine_default() -> None:
     command = get_command(APP).commands["simulate"]  # type: ignore[attr-defined]
     tick = next(p for p in command.params if p.name == "tick")
     assert tick.default == DEFAULT_TICK_S
+
+
+def test_trace_from_standard_input() -> None:
+    trace = cli("--generate", "50", "--seed", "9", "--nodes", "8").stdout
+    result = CliRunner().invoke(
+        APP, ["simulate", "-", "--nodes", "8", "--json", "--no-wall"], input=trace
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["jobs"] == 50
