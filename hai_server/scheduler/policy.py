@@ -14,7 +14,6 @@ nodes are suspended with node_failure first; their healthy nodes count as freein
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
 
 from hai_server.scheduler.model import (
     AUTO,
@@ -28,7 +27,6 @@ from hai_server.scheduler.model import (
     SUSPEND_NODE_FAILURE,
     Decision,
     Hold,
-    Keep,
     Plan,
     PolicyConfig,
     Priority,
@@ -40,7 +38,9 @@ from hai_server.scheduler.model import (
 )
 from hai_server.scheduler.nodeindex import node_index
 from hai_server.scheduler.order import effective_priority, queued_priority
-from hai_server.scheduler.placement import Pool
+from hai_server.scheduler.passstate import Group as _Group
+from hai_server.scheduler.passstate import TaskTrace
+from hai_server.scheduler.passstate import keep as _keep
 from hai_server.scheduler.preempt import Candidate, Victims
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
 
@@ -68,53 +68,6 @@ def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
     finally:
         if paused:
             gc.enable()
-
-
-@dataclass(slots=True)
-class TaskTrace:
-    """What the planner knew when it decided about one task (kept only for explanations)."""
-
-    group: str
-    priority: int | None = None  # effective (AUTO resolved); None when unresolvable
-    quota: QuotaInfo | None = None
-    victims: tuple[int, ...] = ()
-    waiting_for: tuple[int, ...] = ()  # already-suspending tasks whose nodes it reserved
-    free_at_start: int = 0
-
-
-class _Group:
-    """Mutable state of one node group during a pass."""
-
-    __slots__ = ("blocked", "free", "free_at_start", "freeing", "owner", "size", "victims")
-
-    def __init__(
-        self,
-        size: int,
-        usable: tuple[tuple[str, str], ...],
-        held: set[str],
-        freeing: dict[str, int],
-        victims: Victims,
-    ) -> None:
-        self.size = size
-        self.free = Pool(nz for nz in usable if nz[0] not in held)
-        mine = [nz for nz in usable if nz[0] in freeing] if freeing else []
-        self.freeing = Pool(mine)
-        self.owner = {nz[0]: freeing[nz[0]] for nz in mine}
-        self.free_at_start = self.free.count
-        self.victims = victims
-        self.blocked = False  # strict FIFO: an earlier task is waiting
-
-
-_KEEP: dict[int, Keep] = {}  # Keep decisions are immutable: share them between plans
-
-
-def _keep(task_id: int) -> Keep:
-    keep = _KEEP.get(task_id)
-    if keep is None:
-        if len(_KEEP) > 500_000:
-            _KEEP.clear()
-        keep = _KEEP[task_id] = Keep(task_id)
-    return keep
 
 
 class Planner:
