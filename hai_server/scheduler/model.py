@@ -106,6 +106,7 @@ class RunningTask:
     last_checkpoint_at: float | None = None
     suspending: bool = False  # already told to suspend; its nodes free up soon
     suspend_deadline: float | None = None  # when a suspending task is stopped (for estimates)
+    ran_s: float = 0.0  # seconds run in earlier attempts (ABOVE_NORMAL demotion counts them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class QueuedTask:
     nodes: int
     submitted_at: float  # first submission (a requeued task keeps its old place)
     held: bool = False  # held by the user or an admin
+    ran_s: float = 0.0  # seconds run in earlier attempts (ABOVE_NORMAL demotion counts them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,22 @@ def task_group(group: str, config: PolicyConfig) -> str:
 
 
 def effective_priority(task: RunningTask, config: PolicyConfig, now: float) -> int:
-    """ABOVE_NORMAL counts as NORMAL once the task has run ``above_normal_demote_after_s``."""
+    """ABOVE_NORMAL counts as NORMAL once the task has run ``above_normal_demote_after_s``
+
+    (earlier attempts, ``ran_s``, included)."""
     if (
         task.priority == Priority.ABOVE_NORMAL
-        and now - task.started_at >= config.above_normal_demote_after_s
+        and task.ran_s + now - task.started_at >= config.above_normal_demote_after_s
     ):
         return int(Priority.NORMAL)
     return task.priority
+
+
+def queued_priority(task: QueuedTask, priority: int, config: PolicyConfig) -> int:
+    """A requeued ABOVE_NORMAL task that already ran its boost waits as NORMAL."""
+    if priority == Priority.ABOVE_NORMAL and task.ran_s >= config.above_normal_demote_after_s:
+        return int(Priority.NORMAL)
+    return priority
 
 
 def work_lost(task: RunningTask, now: float) -> float:

@@ -13,7 +13,7 @@ nodes are suspended with node_failure first; their healthy nodes count as freein
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import gc
 
 from hai_server.scheduler.model import (
     AUTO,
@@ -27,8 +27,6 @@ from hai_server.scheduler.model import (
     SUSPEND_NODE_FAILURE,
     Decision,
     Hold,
-    Keep,
-    Node,
     Plan,
     PolicyConfig,
     Priority,
@@ -38,10 +36,17 @@ from hai_server.scheduler.model import (
     Start,
     Suspend,
 )
-from hai_server.scheduler.order import effective_priority, queue_key, task_group
-from hai_server.scheduler.placement import Pool
-from hai_server.scheduler.preempt import Candidate, Victims, make_candidate
+from hai_server.scheduler.nodeindex import node_index
+from hai_server.scheduler.order import effective_priority, queued_priority
+from hai_server.scheduler.passstate import Group as _Group
+from hai_server.scheduler.passstate import TaskTrace
+from hai_server.scheduler.passstate import keep as _keep
+from hai_server.scheduler.preempt import Candidate, Victims
 from hai_server.scheduler.quota import QuotaBook, QuotaInfo
+
+LOW = int(Priority.LOW)
+Entry = tuple[float, int, int, QueuedTask]  # (first submission, id, effective priority, task)
+ABOVE_NORMAL = int(Priority.ABOVE_NORMAL)
 
 
 def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
@@ -49,36 +54,20 @@ def plan(snapshot: Snapshot, config: PolicyConfig, now: float) -> Plan:
 
     Pure: reads only its arguments, never mutates them, and returns the same plan for the
     same snapshot whatever the order of its tuples.
+
+    CPython's cyclic garbage collector is paused for the call: a pass allocates about one
+    object per task and the collector would otherwise walk the whole snapshot again and again
+    (half the time of a 100,000-task pass). A pass creates no reference cycles, and the
+    collector's previous state is restored on the way out.
     """
-    return Planner(snapshot, config, now).run()
-
-
-@dataclass(slots=True)
-class TaskTrace:
-    """What the planner knew when it decided about one task (kept only for explanations)."""
-
-    group: str
-    priority: int | None = None  # effective (AUTO resolved); None when unresolvable
-    quota: QuotaInfo | None = None
-    victims: tuple[int, ...] = ()
-    waiting_for: tuple[int, ...] = ()  # already-suspending tasks whose nodes it reserved
-    free_at_start: int = 0
-
-
-class _Group:
-    """Mutable state of one node group during a pass."""
-
-    __slots__ = ("blocked", "free", "free_at_start", "freeing", "owner", "size", "victims")
-
-    def __init__(self, nodes: list[Node], held: set[str], freeing: dict[str, int]) -> None:
-        usable = [n for n in nodes if n.usable]
-        self.size = len(nodes)
-        self.free = Pool((n.name, n.zone) for n in usable if n.name not in held)
-        self.freeing = Pool((n.name, n.zone) for n in usable if n.name in freeing)
-        self.owner = {n.name: freeing[n.name] for n in usable if n.name in freeing}
-        self.free_at_start = self.free.count
-        self.victims: Victims | None = None
-        self.blocked = False  # strict FIFO: an earlier task is waiting
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return Planner(snapshot, config, now).run()
+    finally:
+        if paused:
+            gc.enable()
 
 
 class Planner:
@@ -92,126 +81,236 @@ class Planner:
         self.now = now
         self.tracing = tracing
         self.trace: dict[int, TaskTrace] = {}
-        self.queues: dict[str, list[QueuedTask]] = {}
+        self.queues: dict[str, list[QueuedTask]] = {}  # filled when tracing
+        self._auto: dict[int, int | None] = {}  # AUTO task -> resolved level (None: no room)
         self.decisions: dict[int, Decision] = {}
         self.quota = QuotaBook(snapshot, config, now)
         self.groups: dict[str, _Group] = {}
         self.may_preempt = config.preemption and not config.strict_fifo
+        self.index = node_index(snapshot.nodes)
 
     def run(self) -> Plan:
-        nodes_by_group = self._nodes_by_group()
-        candidates = self._running()
-        held = {name for r in self.snapshot.running for name in r.nodes}
-        for name in sorted(nodes_by_group):
-            self.groups[name] = _Group(nodes_by_group[name], held, self._freeing)
-        usage = self.snapshot.usage
-        for name, group in self.groups.items():
-            items = candidates.get(name, [])
-            group.victims = Victims(items, self.config, self.now, usage)
+        index = self.index
+        victims = {g: Victims(self.config, self.now, self.snapshot.usage) for g in index.size}
+        held, freeing = self._running(victims)
+        for name in sorted(index.size):
+            usable = index.usable_by_group.get(name, ())
+            self.groups[name] = _Group(index.size[name], usable, held, freeing, victims[name])
         for name, tasks in sorted(self._queues().items()):
             self._schedule_group(name, tasks)
-        return Plan({k: self.decisions[k] for k in sorted(self.decisions)})
+        # Insertion order is already deterministic: running tasks by id, then each group's
+        # queue in its total order.
+        return Plan(self.decisions)
 
     # --- inputs -------------------------------------------------------------------------
 
-    def _nodes_by_group(self) -> dict[str, list[Node]]:
-        self._node = {n.name: n for n in self.snapshot.nodes}
-        by_group: dict[str, list[Node]] = {}
-        for n in self._node.values():
-            by_group.setdefault(n.group, []).append(n)
-        return by_group
+    def _running(self, victims: dict[str, Victims]) -> tuple[set[str], dict[str, int]]:
+        """Decide running tasks (keep or node_failure), register possible victims.
 
-    def _running(self) -> dict[str, list[Candidate]]:
-        """Decide running tasks (keep or node_failure) and collect preemption candidates."""
-        config, now, nodes = self.config, self.now, self._node
-        self._freeing: dict[str, int] = {}
-        candidates: dict[str, list[Candidate]] = {}
+        Returns the nodes held by running tasks and the usable nodes freeing soon (-> owner).
+        """
+        config, now, decisions = self.config, self.now, self.decisions
+        usable, add_use = self.index.usable, self.quota.add
+        default_group, min_run = config.default_group, config.min_run_s
+        demote_after = config.above_normal_demote_after_s
+        may_preempt = self.may_preempt
+        held: set[str] = set()
+        freeing: dict[str, int] = {}
         for r in sorted(self.snapshot.running, key=_task_id):
-            group = task_group(r.group, config)
-            self.quota.add(r.user, group, r.priority, len(r.nodes))
-            failed = False
-            for name in r.nodes:
-                node = nodes.get(name)
-                if node is None or not node.usable:
-                    failed = True
-                    break
+            group = r.group or default_group
+            nodes = r.nodes
+            add_use(r.user, group, r.priority, len(nodes))
+            held.update(nodes)
+            failed = not usable.issuperset(nodes)
             if r.suspending or failed:
-                self.decisions[r.id] = (
-                    Keep(r.id) if r.suspending else Suspend(r.id, SUSPEND_NODE_FAILURE)
+                decisions[r.id] = (
+                    _keep(r.id) if r.suspending else Suspend(r.id, SUSPEND_NODE_FAILURE)
                 )
-                for name in r.nodes:
-                    node = nodes.get(name)
-                    if node is not None and node.usable:
-                        self._freeing[name] = r.id
+                for name in nodes:
+                    if name in usable:
+                        freeing[name] = r.id
                 continue
-            self.decisions[r.id] = Keep(r.id)
-            if self.may_preempt and now - r.started_at >= config.min_run_s:
-                prio = effective_priority(r, config, now)
-                candidates.setdefault(group, []).append(make_candidate(r, prio, now))
-        return candidates
+            decisions[r.id] = _keep(r.id)
+            if may_preempt and now - r.started_at >= min_run and group in victims:
+                prio = r.priority
+                if prio == ABOVE_NORMAL and r.ran_s + now - r.started_at >= demote_after:
+                    prio = effective_priority(r, config, now)
+                victims[group].add(r, prio)
+        return held, freeing
 
-    def _queues(self) -> dict[str, list[QueuedTask]]:
-        """Resolve AUTO priorities and sort every group's queue by its total key."""
-        config, usage = self.config, self.snapshot.usage
-        self._priority: dict[int, int | None] = {}
-        keyed: dict[str, list[tuple[tuple[float, float, float, int], QueuedTask]]] = {}
+    def _queues(self) -> dict[str, list[Entry]]:
+        """Resolve AUTO priorities and put every group's queue in order.
+
+        The order is ``order.queue_key`` (effective priority, decayed usage, first submission,
+        id). For speed the tasks are bucketed by the first two fields and each small bucket
+        is sorted by (submission, id), which gives exactly the same order.
+        """
+        config = self.config
+        default_group = config.default_group
+        fifo = config.strict_fifo
+        fair = config.fair_share and not fifo
+        share = self.snapshot.usage.get
+        auto = self._auto
+        buckets: dict[str, dict[tuple[int, float], list[Entry]]] = {}
         for t in self.snapshot.queued:
-            group = task_group(t.group, config)
+            group = t.group or default_group
             prio: int | None = t.priority
             if prio == AUTO:
-                prio = self.quota.resolve_auto(t.user, group, t.nodes)
-            self._priority[t.id] = prio
-            order_prio = int(Priority.LOW) if prio is None else prio
-            keyed.setdefault(group, []).append((queue_key(t, order_prio, usage, config), t))
-        for group, items in keyed.items():
-            items.sort(key=_first)
-            self.queues[group] = [t for _, t in items]
-        return self.queues
+                prio = auto[t.id] = self.quota.resolve_auto(t.user, group, t.nodes)
+                eff = LOW if prio is None else queued_priority(t, prio, config)
+            elif prio == ABOVE_NORMAL and t.ran_s:
+                eff = queued_priority(t, prio, config)
+            else:
+                eff = prio
+            key = (0, 0.0) if fifo else (-eff, share(t.user, 0.0) if fair else 0.0)
+            by_key = buckets.get(group)
+            if by_key is None:
+                by_key = buckets[group] = {}
+            bucket = by_key.get(key)
+            if bucket is None:
+                bucket = by_key[key] = []
+            bucket.append((t.submitted_at, t.id, eff, t))
+        queues: dict[str, list[Entry]] = {}
+        for group, by_key in buckets.items():
+            entries: list[Entry] = []
+            for key in sorted(by_key):
+                bucket = by_key[key]
+                bucket.sort(key=_submission)
+                entries.extend(bucket)
+            queues[group] = entries
+        if self.tracing:
+            self.queues = {g: [e[3] for e in entries] for g, entries in queues.items()}
+        return queues
 
     # --- the pass -----------------------------------------------------------------------
 
-    def _schedule_group(self, name: str, tasks: list[QueuedTask]) -> None:
+    def _schedule_group(self, name: str, entries: list[Entry]) -> None:
+        """Decide the queued tasks of one group, in queue order (the hot loop: kept flat)."""
         group = self.groups.get(name)
         decisions, quota, tracing = self.decisions, self.quota, self.tracing
-        for position, t in enumerate(tasks, start=1):
-            prio = self._priority[t.id]
+        if group is None:
+            for position, (_, _, eff, t) in enumerate(entries, start=1):
+                if tracing:
+                    self.trace[t.id] = TaskTrace(name, eff)
+                reason = REASON_HELD if t.held else REASON_UNKNOWN_GROUP
+                detail = "" if t.held else f"no node group named {name!r}"
+                decisions[t.id] = Hold(t.id, reason, position, detail)
+            return
+        may_preempt, strict_fifo = self.may_preempt, self.config.strict_fifo
+        auto = self._auto
+        victims = group.victims
+        assert victims is not None
+        bounds = victims.bounds
+        free_pool, freeing_pool = group.free, group.freeing
+        size, free_at_start = group.size, group.free_at_start
+        # quota.fits() inlined (hot loop): limits cached per (user, level)
+        fit_cache: dict[tuple[str, int], tuple[str, int | None, int | None]] = {}
+        used, total = quota.used, quota.total
+        for position, (_, tid, eff, t) in enumerate(entries, start=1):
+            n = t.nodes
+            prio: int | None = t.priority
+            if prio == AUTO:
+                prio = auto[tid]
             if tracing:
-                self.trace[t.id] = TaskTrace(
-                    name, prio, free_at_start=group.free_at_start if group else 0
-                )
+                eff_or_none = None if prio is None else eff
+                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
             if t.held:
-                decisions[t.id] = Hold(t.id, REASON_HELD, position)
+                decisions[tid] = Hold(tid, REASON_HELD, position)
                 continue
-            if group is None:
-                decisions[t.id] = Hold(
-                    t.id, REASON_UNKNOWN_GROUP, position, f"no node group named {name!r}"
-                )
-                continue
-            if t.nodes > group.size:
-                decisions[t.id] = Hold(
-                    t.id, REASON_TOO_LARGE, position, f"group {name} has {group.size} nodes"
+            if n > size:
+                decisions[tid] = Hold(
+                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
                 )
                 continue
             if prio is None:
-                info = quota.info(t.user, name, int(Priority.LOW), t.nodes)
+                info = quota.info(t.user, name, LOW, n)
                 self._hold_quota(t, position, info, "no priority level has quota room")
                 continue
-            over = quota.blocking(t.user, name, prio, t.nodes)
+            user = t.user
+            limits = fit_cache.get((user, prio))
+            if limits is None:
+                limits = fit_cache[(user, prio)] = quota.limits(user, name, prio)
+            resource, level_limit, total_limit = limits
+            if (level_limit is not None and used.get((user, resource), 0) + n > level_limit) or (
+                total_limit is not None and total.get(user, 0) + n > total_limit
+            ):
+                over = quota.blocking(t.user, name, prio, n)
+                assert over is not None
+                self._hold_quota(t, position, over, "")
+                continue
+            if tracing:
+                self.trace[tid].quota = quota.info(t.user, name, prio, n)
+            if group.blocked:
+                decisions[tid] = Hold(tid, REASON_PRIORITY, position, "an earlier task waits")
+                continue
+            free = free_pool.count
+            if free >= n:
+                nodes = free_pool.take(n)
+                assert nodes is not None
+                quota.add(t.user, name, prio, n)
+                decisions[tid] = Start(tid, nodes, prio)
+                continue
+            short = n - free - freeing_pool.count
+            if short > 0:
+                bound = 0
+                if may_preempt:
+                    bound = bounds.get(eff, -1)
+                    if bound < 0:
+                        bound = victims.upper_bound(eff)
+                if bound < short:
+                    # no way to make room: the common case in a busy cluster
+                    reason = REASON_PRIORITY if n <= free_at_start else REASON_NO_CAPACITY
+                    decisions[tid] = Hold(tid, reason, position)
+                    if strict_fifo:
+                        group.blocked = True
+                    elif free == 0 and freeing_pool.count == 0 and bound == 0:
+                        # Saturated: nothing is free, nothing frees, and no task from here on
+                        # (never of higher priority) may preempt. The rest only holds.
+                        self._hold_rest(name, group, entries, position)
+                        return
+                    continue
+            self._wait(name, group, t, prio, eff, position)
+
+    def _hold_rest(self, name: str, group: _Group, entries: list[Entry], done: int) -> None:
+        """Hold ``entries[done:]`` of a saturated group: the checks of the main loop that can
+        still matter (held, too large, quota), in the same order, and the capacity reason."""
+        decisions, quota, tracing, auto = self.decisions, self.quota, self.tracing, self._auto
+        size, free_at_start = group.size, group.free_at_start
+        verdicts: dict[tuple[str, int, int], QuotaInfo | None] = {}  # quota use is frozen now
+        position = done
+        for _, tid, eff, t in entries[done:]:
+            position += 1
+            n = t.nodes
+            prio: int | None = t.priority
+            if prio == AUTO:
+                prio = auto[tid]
+            if tracing:
+                eff_or_none = None if prio is None else eff
+                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
+            if t.held:
+                decisions[tid] = Hold(tid, REASON_HELD, position)
+                continue
+            if n > size:
+                decisions[tid] = Hold(
+                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
+                )
+                continue
+            if prio is None:
+                info = quota.info(t.user, name, LOW, n)
+                self._hold_quota(t, position, info, "no priority level has quota room")
+                continue
+            key = (t.user, prio, n)
+            if key in verdicts:
+                over = verdicts[key]
+            else:
+                over = verdicts[key] = quota.blocking(t.user, name, prio, n)
             if over is not None:
                 self._hold_quota(t, position, over, "")
                 continue
             if tracing:
-                self.trace[t.id].quota = quota.info(t.user, name, prio, t.nodes)
-            if group.blocked:
-                decisions[t.id] = Hold(t.id, REASON_PRIORITY, position, "an earlier task waits")
-                continue
-            if group.free.count >= t.nodes:
-                nodes = group.free.take(t.nodes)
-                assert nodes is not None
-                quota.add(t.user, name, prio, t.nodes)
-                decisions[t.id] = Start(t.id, nodes, prio)
-                continue
-            self._wait(name, group, t, prio, position)
+                self.trace[tid].quota = quota.info(t.user, name, prio, n)
+            reason = REASON_PRIORITY if n <= free_at_start else REASON_NO_CAPACITY
+            decisions[tid] = Hold(tid, reason, position)
 
     def _hold_quota(self, t: QueuedTask, position: int, info: QuotaInfo, why: str) -> None:
         if self.tracing:
@@ -222,16 +321,19 @@ class Planner:
         )
         self.decisions[t.id] = Hold(t.id, REASON_QUOTA_EXCEEDED, position, detail)
 
-    def _wait(self, name: str, group: _Group, t: QueuedTask, prio: int, position: int) -> None:
-        """The task does not fit in the free nodes: reserve freeing nodes or preempt."""
+    def _wait(
+        self, name: str, group: _Group, t: QueuedTask, prio: int, eff: int, position: int
+    ) -> None:
+        """The task does not fit in the free nodes: reserve freeing nodes or preempt.
+
+        ``prio`` is its concrete level (quota), ``eff`` its effective one (preemption).
+        """
         need = t.nodes - group.free.count - group.freeing.count
         chosen: list[Candidate] = []
         victims = group.victims
         if need > 0:
-            possible = (
-                self.may_preempt and victims is not None and victims.upper_bound(prio) >= need
-            )
-            picked = victims.select(prio, t.user, need) if possible and victims else None
+            possible = self.may_preempt and victims is not None and victims.upper_bound(eff) >= need
+            picked = victims.select(eff, t.user, need, t) if possible and victims else None
             if picked is None:
                 reason = REASON_PRIORITY if t.nodes <= group.free_at_start else REASON_NO_CAPACITY
                 self.decisions[t.id] = Hold(t.id, reason, position)
@@ -242,14 +344,16 @@ class Planner:
             assert victims is not None
             victims.take(chosen)
             for c in chosen:
-                reason = victims.suspend_reason(c, prio)
+                reason = victims.suspend_reason(c, eff)
                 self.decisions[c.task.id] = Suspend(c.task.id, reason, for_task=t.id)
         free_now = group.free.count  # fewer than the task needs, or it would have started
         group.free.take_upto(free_now)
         claimed = group.freeing.take_upto(t.nodes - free_now)
         owners = tuple(sorted({group.owner[n] for n in claimed}))
         self.quota.add(t.user, name, prio, t.nodes)
-        self.decisions[t.id] = Hold(t.id, REASON_WAITING_FOR_PREEMPTION, position)
+        waits_for = sorted({*owners, *(c.task.id for c in chosen)})
+        detail = "waiting for task(s) " + ", ".join(map(str, waits_for)) + " to stop"
+        self.decisions[t.id] = Hold(t.id, REASON_WAITING_FOR_PREEMPTION, position, detail)
         if self.config.strict_fifo:
             group.blocked = True
         if self.tracing:
@@ -258,11 +362,9 @@ class Planner:
             tr.waiting_for = owners
 
 
+def _submission(entry: Entry) -> tuple[float, int]:
+    return (entry[0], entry[1])
+
+
 def _task_id(t: RunningTask) -> int:
     return t.id
-
-
-def _first(
-    item: tuple[tuple[float, float, float, int], QueuedTask],
-) -> tuple[float, float, float, int]:
-    return item[0]

@@ -25,6 +25,9 @@ DEFAULT_PRINCIPAL = "(default)"  # shown when PolicyConfig.default_quota applied
 LEVELS_HIGH_FIRST: tuple[int, ...] = tuple(sorted((p.value for p in Priority), reverse=True))
 
 
+_RESOURCES: dict[tuple[str, int], str] = {}  # memo of level_resource (a pure function)
+
+
 def level_resource(group: str, priority: int) -> str:
     """The quota resource name for nodes at ``priority`` in ``group``."""
     return f"node-{group}-{priority_name(priority)}"
@@ -56,8 +59,9 @@ class QuotaBook:
         self._user_groups = snapshot.user_groups
         self._default = config.default_quota
         self._limits: dict[tuple[str, str], tuple[int | None, str | None]] = {}
-        self._used: dict[tuple[str, str], int] = {}
-        self._total: dict[str, int] = {}
+        # nodes held or reserved: (user, level resource) -> n, and user -> n (read-only outside)
+        self.used: dict[tuple[str, str], int] = {}
+        self.total: dict[str, int] = {}
 
     def limit(self, user: str, resource: str) -> tuple[int | None, str | None]:
         """Return (limit, principal) for ``user`` and ``resource`` (cached)."""
@@ -89,14 +93,31 @@ class QuotaBook:
 
     def in_use(self, user: str, resource: str) -> int:
         if resource == NODE_LIMIT:
-            return self._total.get(user, 0)
-        return self._used.get((user, resource), 0)
+            return self.total.get(user, 0)
+        return self.used.get((user, resource), 0)
 
     def add(self, user: str, group: str, priority: int, nodes: int) -> None:
         """Count ``nodes`` held (or reserved) by ``user`` at ``priority`` in ``group``."""
-        key = (user, level_resource(group, priority))
-        self._used[key] = self._used.get(key, 0) + nodes
-        self._total[user] = self._total.get(user, 0) + nodes
+        resource = _RESOURCES.get((group, priority))
+        if resource is None:
+            resource = level_resource(group, priority)
+            if len(_RESOURCES) < 10_000:
+                _RESOURCES[(group, priority)] = resource
+        key = (user, resource)
+        self.used[key] = self.used.get(key, 0) + nodes
+        self.total[user] = self.total.get(user, 0) + nodes
+
+    def limits(self, user: str, group: str, priority: int) -> tuple[str, int | None, int | None]:
+        """(level resource, its limit, the user's node_limit) for a start at ``priority``."""
+        resource = level_resource(group, priority)
+        return resource, self.limit(user, resource)[0], self.limit(user, NODE_LIMIT)[0]
+
+    def fits(self, user: str, group: str, priority: int, nodes: int) -> bool:
+        """Whether ``nodes`` more fit both the level row and ``node_limit``."""
+        resource, level_limit, total_limit = self.limits(user, group, priority)
+        if level_limit is not None and self.used.get((user, resource), 0) + nodes > level_limit:
+            return False
+        return total_limit is None or self.total.get(user, 0) + nodes <= total_limit
 
     def blocking(self, user: str, group: str, priority: int, nodes: int) -> QuotaInfo | None:
         """The first quota row a start of ``nodes`` would exceed, or None if it fits."""

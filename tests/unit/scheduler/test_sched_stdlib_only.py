@@ -37,3 +37,22 @@ def test_scheduler_imports_only_stdlib_and_itself() -> None:
             elif top in FORBIDDEN_STDLIB:
                 bad.append(f"{path.name}: {name} (no clock, randomness or I/O in the policy)")
     assert not bad, bad
+
+
+def test_plan_restores_the_garbage_collector_state() -> None:
+    import gc
+
+    from sched_builders import nodes, q, snap
+
+    from hai_server.scheduler import PolicyConfig, plan
+
+    s = snap(nodes(1), queued=[q(1)])
+    assert gc.isenabled()
+    plan(s, PolicyConfig(), 0.0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        plan(s, PolicyConfig(), 0.0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -89,3 +89,57 @@ def test_explanation_agrees_with_plan_for_every_task() -> None:
 def test_unknown_task_raises_key_error() -> None:
     with pytest.raises(KeyError):
         explain(snap(nodes(1)), CFG, NOW, 404)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "config", "task", "reason", "words"),
+    [
+        (snap(nodes(1), queued=[q(1, held=True)]), CFG, 1, "held", "held by its owner"),
+        (snap(nodes(1), queued=[q(1, group="x")]), CFG, 1, "unknown_group", "no node group"),
+        (snap(nodes(1), queued=[q(1, 2)]), CFG, 1, "too_large", "asks for 2 nodes"),
+        (
+            snap(nodes(1), queued=[q(1), q(2)]),
+            PolicyConfig(strict_fifo=True),
+            2,
+            "priority",
+            "tasks ahead of it",
+        ),
+        (
+            snap(nodes(2), running=[run(9, "n00")], queued=[q(1, 2), q(2)]),
+            PolicyConfig(strict_fifo=True),
+            2,
+            "priority",
+            "strict FIFO: an earlier task waits",
+        ),
+        (
+            snap(nodes(1), running=[run(9, "n00", prio=P.LOW)], queued=[q(1, prio=P.HIGH)]),
+            PolicyConfig(preemption=False),
+            1,
+            "no_capacity",
+            "preempting cannot make room",
+        ),
+    ],
+)
+def test_rule_in_plain_words(snapshot, config, task, reason, words) -> None:
+    e = explain(snapshot, config, NOW, task)
+    assert e.reason == reason and words in e.rule, e.rule
+
+
+def test_blockers_name_min_run_and_switches() -> None:
+    s = snap(
+        nodes(1), running=[run(9, "n00", prio=P.LOW, started=NOW - 5)], queued=[q(1, prio=P.HIGH)]
+    )
+    e = explain(s, PolicyConfig(min_run_s=60.0), NOW, 1)
+    assert any("task 9: inside its minimum run time" in line for line in e.preempt_blockers)
+    off = explain(s, PolicyConfig(preemption=False), NOW, 1)
+    assert off.preempt_blockers == ("preemption is switched off",)
+
+
+def test_running_task_explanations() -> None:
+    s = snap(
+        nodes(2),
+        running=[run(8, "n00", suspending=True), run(9, "n01", prio=P.HIGH)],
+    )
+    assert "told to suspend" in explain(s, CFG, NOW, 8).rule
+    keep = explain(s, CFG, NOW, 9)
+    assert (keep.decision, keep.state, keep.nodes) == ("keep", "running", ("n01",))
