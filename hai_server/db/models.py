@@ -108,6 +108,7 @@ class Task(Base):
     suspend_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     terminate_sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_checkpoint_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ran_s: Mapped[float] = mapped_column(Float, default=0.0)  # run time of earlier attempts
     version: Mapped[int] = mapped_column(Integer, default=0)  # guarded writes
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -37,6 +37,8 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
                 m.Task.state,
                 m.Task.stop_requested,
                 m.Task.terminate_sent_at,
+                m.Task.suspend_deadline,
+                m.Task.ran_s,
                 m.Attempt.nodes,
             )
             .join(
@@ -71,11 +73,12 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
                 m.Task.priority,
                 m.Task.nodes,
                 m.Task.submitted_at,
+                m.Task.ran_s,
             ).where(m.Task.state == lc.QUEUED)
         )
     ).all()
     queued = tuple(
-        QueuedTask(r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at)
+        QueuedTask(r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at, ran_s=r.ran_s or 0.0)
         for r in queued_rows
     )
     quotas = tuple(

@@ -53,6 +53,7 @@ def policy_config(s: SchedulerSettings) -> PolicyConfig:
         strict_fifo=s.strict_fifo,
         default_quota=s.default_quota,
         default_group=s.default_group,
+        suspend_grace_s=s.grace_s,
     )
 
 
@@ -333,6 +334,8 @@ class Reconciler:
         t.terminate_sent_at = None
         t.suspend_deadline = None
         t.stop_requested = False
+        if t.started_at is not None:
+            t.ran_s = (t.ran_s or 0.0) + max(0.0, now - t.started_at)
 
     async def _requeue_suspended(self, now: float) -> bool:
         async with self._sessions.begin() as s:

@@ -1,0 +1,136 @@
+"""The CLI contract: --json shapes, exit codes, and every bad-input case."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from conftest import EXAMPLES, Platform
+
+TRAIN = EXAMPLES / "train.py"
+TASK_KEYS = {"id", "name", "state", "priority", "nodes", "restart_count", "reason", "position"}
+
+
+def _count(platform: Platform) -> int:
+    return platform.json("list", "--limit", "1000")["total"]
+
+
+def test_json_contracts(platform: Platform) -> None:
+    task_id = platform.submit(TRAIN, "--steps", "1", "--step-time", "0", opts=("--name", "json-check", "-p", "HIGH"))
+    platform.wait_state(task_id, "succeeded")
+    page = platform.json("list")
+    assert {"tasks", "total", "limit", "offset"} <= page.keys()
+    row = next(t for t in page["tasks"] if t["id"] == task_id)
+    assert TASK_KEYS <= row.keys()
+    assert row["name"] == "json-check" and row["priority"] == "HIGH" and row["state"] == "succeeded"
+    status = platform.json("status", str(task_id))
+    assert TASK_KEYS <= status.keys() and {"attempts", "events", "ranks"} <= status.keys()
+    assert status["attempts"][0]["outcome"] == "succeeded"
+    only = platform.json("list", "--state", "succeeded")
+    assert all(t["state"] == "succeeded" for t in only["tasks"])
+    me = platform.json("whoami")
+    assert me["role"] == "admin" and me["url"].startswith("http://127.0.0.1:")
+
+
+def test_options_before_file_and_script_args(platform: Platform) -> None:
+    res = platform.ok("python", "-n", "1", "--name", "before", str(TRAIN), "--steps", "2", "--step-time", "0", "--", "-p", "LOW", "--json")
+    task = json.loads(res.stdout)
+    assert task["name"] == "before" and task["priority"] == "LOW"
+    assert task["command"][-4:] == ["--steps", "2", "--step-time", "0"]
+    platform.wait_state(task["id"], "succeeded")
+    numeric = json.loads(platform.ok("python", str(TRAIN), "--steps", "1", "--", "-p", "40", "--json").stdout)
+    assert numeric["priority"] == "VERY_HIGH"
+    platform.wait_state(numeric["id"], "succeeded")
+    text = platform.ok("list").stdout
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_bad_input_is_one_clear_line_and_changes_nothing(platform: Platform) -> None:
+    before = _count(platform)
+    cases = [
+        (["status", "99999"], 3, "no task 99999"),
+        (["logs", "99999"], 3, "no task 99999"),
+        (["stop", "99999"], 3, "no task 99999"),
+        (["python", "missing.py"], 2, "no such file: missing.py"),
+        (["python", str(TRAIN), "--", "-g", "nope"], 2, "unknown group 'nope'"),
+        (["python", str(TRAIN), "--", "-p", "URGENT"], 2, "unknown priority 'URGENT'"),
+        (["python", str(TRAIN), "--", "-n", "5"], 2, "asks for 5 nodes but group 'default' has 1"),
+        (["python", str(TRAIN), "--", "-n", "0"], 2, "--nodes must be at least 1"),
+        (["python", str(TRAIN), "--", "-e", "NOEQUALS"], 2, "bad -e value 'NOEQUALS': expected KEY=VALUE"),
+        (["python", str(TRAIN), "--", "-e", "1BAD=x"], 2, "bad environment variable name '1BAD'"),
+        (["list", "--state", "sleeping"], 2, "unknown state 'sleeping'"),
+        (["list", "--limit", "0"], 2, "limit must be between 1 and 1000"),
+        (["server", "start"], 2, "already running"),
+    ]
+    for args, code, message in cases:
+        res = platform.cli(*args)
+        assert res.returncode == code, (args, res.returncode, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and message in lines[-1], (args, res.stderr)
+        assert "Traceback" not in res.stderr
+    assert _count(platform) == before
+
+
+def test_conflicting_actions(platform: Platform) -> None:
+    task_id = platform.submit(TRAIN, "--steps", "1", "--step-time", "0")
+    platform.wait_state(task_id, "succeeded")
+    res = platform.cli("stop", str(task_id))
+    assert res.returncode == 2 and "already succeeded" in res.stderr
+    res = platform.cli("suspend", str(task_id))
+    assert res.returncode == 2 and "only a starting or running task can be suspended" in res.stderr
+    res = platform.cli("resume", str(task_id))
+    assert res.returncode == 2 and "only a stopped, failed or suspended task" in res.stderr
+    res = platform.cli("logs", str(task_id), "--rank", "3")
+    assert res.returncode == 2 and "rank must be between 0 and 0" in res.stderr
+    res = platform.cli("logs", str(task_id), "--attempt", "9")
+    assert res.returncode == 3 and "no attempt 9" in res.stderr
+
+
+def test_wrong_token_and_unreachable_server(platform: Platform) -> None:
+    url = platform.json("whoami")["url"]
+    bad = platform.cli("list", env={"HAI_SERVER_URL": url, "HAI_TOKEN": "wrong"})
+    assert bad.returncode == 5 and "invalid or revoked token" in bad.stderr
+    init = platform.cli("init", "wrong", "--url", url)
+    assert init.returncode == 5
+    assert not (platform.home / "client.toml").exists()
+    down = platform.cli("list", env={"HAI_SERVER_URL": "http://127.0.0.1:9", "HAI_TOKEN": "x"})
+    assert down.returncode == 4 and "cannot reach the server" in down.stderr
+    garbage = platform.cli("list", env={"HAI_SERVER_URL": "nonsense", "HAI_TOKEN": "x"})
+    assert garbage.returncode == 2 and "bad server URL" in garbage.stderr
+
+
+def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:  # noqa: ANN001
+    url = platform.json("whoami")["url"]
+    token = (platform.home / "embedded.token").read_text().strip()
+    other = dict(platform.env, HAI_HOME=str(tmp_path / "client-home"))
+    res = subprocess.run(["hai-cli", "init", token, "--url", url], capture_output=True, text=True, env=other, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert oct(os.stat(tmp_path / "client-home" / "client.toml").st_mode & 0o777) == "0o600"
+    who = subprocess.run(["hai-cli", "whoami", "--json"], capture_output=True, text=True, env=other, timeout=60)
+    assert json.loads(who.stdout)["url"] == url
+    # no embedded server was started for that home
+    assert not (tmp_path / "client-home" / "server.json").exists()
+
+
+def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:  # noqa: ANN001
+    home = tmp_path / "stale"
+    home.mkdir()
+    (home / "server.json").write_text(json.dumps({"pid": 999999, "url": "http://127.0.0.1:9"}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")} | {"HAI_HOME": str(home)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["hai-cli", *args], capture_output=True, text=True, env=env, timeout=90)
+
+    status = cli("server", "status")
+    assert status.returncode == 1 and "stale pid file" in status.stdout
+    assert not (home / "server.json").exists()
+    (home / "server.json").write_text(json.dumps({"pid": 999999, "url": "http://127.0.0.1:9"}))
+    # any command finds the dead pid file and starts a fresh server
+    listed = cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["total"] == 0
+    running = cli("server", "status", "--json")
+    assert json.loads(running.stdout)["running"] is True
+    assert cli("server", "stop").returncode == 0
+    assert cli("server", "stop").returncode == 1
