@@ -18,7 +18,10 @@ def main() -> None:
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
     addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
-    print(f"rank {rank}/{world} on node {os.environ.get('HAI_NODE')} -> master {addr}:{port}", flush=True)
+    print(
+        f"rank {rank}/{world} on node {os.environ.get('HAI_NODE')} -> master {addr}:{port}",
+        flush=True,
+    )
     if rank == 0:
         server = socket.create_server((addr, port))
         server.settimeout(60)

@@ -9,7 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hai_cli.ui import age, clock, duration
+from hai_cli.ui import clock, duration
 
 STATE_STYLE = {
     "queued": "yellow",
@@ -30,54 +30,6 @@ def console() -> Console:
     if _console is None:
         _console = Console(highlight=False, soft_wrap=False)
     return _console
-
-
-def _waiting(task: dict[str, Any]) -> str:
-    if task["state"] == "queued":
-        reason = task.get("reason") or "-"
-        pos = task.get("position")
-        return f"{reason} #{pos}" if pos else reason
-    if task["state"] == "suspending":
-        return task.get("reason") or ""
-    if task["state"] in ("failed", "stopped") and task.get("exit_code") not in (None, 0):
-        return f"exit {task['exit_code']}"
-    return ""
-
-
-def task_table(tasks: list[dict[str, Any]], total: int, offset: int, show_user: bool) -> None:
-    now = time.time()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    table.add_column("ID", justify="right", no_wrap=True)
-    table.add_column("NAME", overflow="ellipsis", no_wrap=True, max_width=20)
-    if show_user:
-        table.add_column("USER", overflow="ellipsis", no_wrap=True, max_width=10)
-    table.add_column("STATE", no_wrap=True)
-    table.add_column("PRIO", no_wrap=True)
-    table.add_column("NODES", justify="right", no_wrap=True)
-    table.add_column("RST", justify="right", no_wrap=True)
-    table.add_column("AGE", justify="right", no_wrap=True)
-    table.add_column("WAITING / NOTE", overflow="ellipsis", no_wrap=True, max_width=24)
-    for t in tasks:
-        row = [str(t["id"]), t["name"]]
-        if show_user:
-            row.append(t["user"])
-        style = STATE_STYLE.get(t["state"], "")
-        row += [
-            f"[{style}]{t['state']}[/]" if style else t["state"],
-            t["priority"],
-            str(t["nodes"]),
-            str(t["restart_count"]),
-            age(t["submitted_at"], now),
-            _waiting(t),
-        ]
-        table.add_row(*row)
-    c = console()
-    if not tasks:
-        c.print("no tasks" if total == 0 else f"no tasks on this page ({total} in all)")
-        return
-    c.print(table)
-    shown = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
-    c.print(f"[dim]{shown} of {total} task(s)[/]")
 
 
 def task_detail(t: dict[str, Any]) -> None:
@@ -129,7 +81,13 @@ def task_detail(t: dict[str, Any]) -> None:
     for key, value in fields:
         c.print(f"  {key:<{width}}  {value}", markup=False)
     if t.get("ranks"):
-        table = Table(title="ranks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table = Table(
+            title="ranks",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+        )
         for col in ("RANK", "NODE", "STATE", "EXIT"):
             table.add_column(col)
         for r in t["ranks"]:
@@ -141,7 +99,13 @@ def task_detail(t: dict[str, Any]) -> None:
             )
         c.print(table)
     if t.get("attempts"):
-        table = Table(title="attempts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table = Table(
+            title="attempts",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+        )
         for col in ("#", "NODES", "STARTED", "RAN", "OUTCOME", "EXIT"):
             table.add_column(col, overflow="ellipsis", no_wrap=True)
         for a in t["attempts"]:
@@ -158,7 +122,9 @@ def task_detail(t: dict[str, Any]) -> None:
     if t.get("events"):
         c.print("events")
         for e in t["events"][-20:]:
-            c.print(f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False, soft_wrap=True)
+            c.print(
+                f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False, soft_wrap=True
+            )
 
 
 def node_table(nodes: list[dict[str, Any]]) -> None:

@@ -53,6 +53,69 @@ def follow_until_done(
     return outcome_code(task)
 
 
+def waiting_note(task: dict) -> str:
+    if task["state"] == "queued":
+        reason = task.get("reason") or "-"
+        pos = task.get("position")
+        return f"{reason} #{pos}" if pos else reason
+    if task["state"] == "suspending":
+        return task.get("reason") or ""
+    if task["state"] in ("failed", "stopped") and task.get("exit_code") not in (None, 0):
+        return f"exit {task['exit_code']}"
+    return ""
+
+
+def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool) -> None:
+    import shutil
+    import time
+
+    from hai_cli.table import format_table
+
+    if not tasks:
+        typer.echo("no tasks" if total == 0 else f"no tasks on this page ({total} in all)")
+        return
+    now = time.time()
+    headers = [
+        "ID",
+        "NAME",
+        *(["USER"] if show_user else []),
+        "STATE",
+        "PRIO",
+        "NODES",
+        "RST",
+        "AGE",
+        "WAITING",
+    ]
+    rows = [
+        [
+            str(t["id"]),
+            t["name"],
+            *([t["user"]] if show_user else []),
+            t["state"],
+            t["priority"],
+            str(t["nodes"]),
+            str(t["restart_count"]),
+            ui.age(t["submitted_at"], now),
+            waiting_note(t),
+        ]
+        for t in tasks
+    ]
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    right = frozenset({0, len(headers) - 4, len(headers) - 3, len(headers) - 2})
+    typer.echo(
+        format_table(
+            headers,
+            rows,
+            width=max(width, 60),
+            shrink=1,
+            right=right,
+            color_col=3 if show_user else 2,
+        )
+    )
+    shown = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
+    typer.echo(f"{shown} of {total} task(s)")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("list", help="List your tasks, newest first, with why queued tasks wait.")
     def list_cmd(
@@ -71,9 +134,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             ui.print_json(page)
             return
-        from hai_cli.render import task_table
-
-        task_table(page["tasks"], page["total"], offset, all_users)
+        print_task_list(page["tasks"], page["total"], offset, all_users)
 
     @app.command("status", help="Details of one task: state, ranks, attempts, events.")
     def status_cmd(

@@ -78,7 +78,9 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
         )
     ).all()
     queued = tuple(
-        QueuedTask(r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at, ran_s=r.ran_s or 0.0)
+        QueuedTask(
+            r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at, ran_s=r.ran_s or 0.0
+        )
         for r in queued_rows
     )
     quotas = tuple(

@@ -31,8 +31,8 @@ from hai_server.backends.base import (
 )
 from hai_server.db import models as m
 from hai_server.db.session import Sessions
-from hai_server.reconciler.judge import TaskView, judge
 from hai_server.db.snapshot import decayed, load_snapshot
+from hai_server.reconciler.judge import TaskView, judge
 from hai_server.scheduler import plan as make_plan
 from hai_server.scheduler.model import Hold, PolicyConfig, Start, Suspend, priority_name
 from hai_server.services import lifecycle as lc

@@ -37,7 +37,11 @@ class WhyService:
         try:
             exp = explain(snapshot, self._config, now, task_id)
         except KeyError:
-            return base | {"decision": "none", "summary": "changing state right now; ask again", "lines": []}
+            return base | {
+                "decision": "none",
+                "summary": "changing state right now; ask again",
+                "lines": [],
+            }
         data = dataclasses.asdict(exp)
         return base | data | {"summary": exp.rule, "lines": explanation_lines(data)}
 

@@ -35,7 +35,9 @@ class Platform:
         self.workdir = home / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)
 
-    def cli(self, *args: str, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*_cli_command(), *args],
             capture_output=True,
@@ -48,7 +50,9 @@ class Platform:
 
     def ok(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         res = self.cli(*args, **kw)
-        assert res.returncode == 0, f"hai-cli {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
+        assert res.returncode == 0, (
+            f"hai-cli {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
+        )
         return res
 
     def json(self, *args: str) -> Any:
@@ -61,7 +65,13 @@ class Platform:
     def task(self, task_id: int) -> dict[str, Any]:
         return self.json("status", str(task_id))
 
-    def wait(self, task_id: int, pred: Callable[[dict[str, Any]], bool], timeout: float = 60, what: str = "") -> dict[str, Any]:
+    def wait(
+        self,
+        task_id: int,
+        pred: Callable[[dict[str, Any]], bool],
+        timeout: float = 60,
+        what: str = "",
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         task: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -69,7 +79,9 @@ class Platform:
             if pred(task):
                 return task
             time.sleep(0.1)
-        raise AssertionError(f"task {task_id} never reached {what or pred}: last seen {json.dumps(task)[:2000]}")
+        raise AssertionError(
+            f"task {task_id} never reached {what or pred}: last seen {json.dumps(task)[:2000]}"
+        )
 
     def wait_state(self, task_id: int, *states: str, timeout: float = 60) -> dict[str, Any]:
         return self.wait(task_id, lambda t: t["state"] in states, timeout, f"state in {states}")
@@ -88,7 +100,9 @@ class Platform:
                 self.cli("stop", *live)
                 for task_id in live:
                     with contextlib.suppress(AssertionError):
-                        self.wait(int(task_id), lambda t: t["state"] in TERMINAL | {"queued"}, timeout=15)
+                        self.wait(
+                            int(task_id), lambda t: t["state"] in TERMINAL | {"queued"}, timeout=15
+                        )
         self.cli("server", "stop", timeout=30)
         # safety net: no rank may outlive the test session
         for pid_file in self.home.glob("runs/*/rank*/pid"):
@@ -109,7 +123,9 @@ def start_platform(root: Path, nodes: int, **settings: str) -> Platform:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One virtual node, a 3 s suspend grace period."""
-    plat = start_platform(tmp_path_factory.mktemp("e2e"), 1, scheduler__grace_s="3", scheduler__kill_grace_s="2")
+    plat = start_platform(
+        tmp_path_factory.mktemp("e2e"), 1, scheduler__grace_s="3", scheduler__kill_grace_s="2"
+    )
     yield plat
     plat.stop_everything()
 

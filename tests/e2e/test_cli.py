@@ -17,15 +17,17 @@ def _count(platform: Platform) -> int:
 
 
 def test_json_contracts(platform: Platform) -> None:
-    task_id = platform.submit(TRAIN, "--steps", "1", "--step-time", "0", opts=("--name", "json-check", "-p", "HIGH"))
+    task_id = platform.submit(
+        TRAIN, "--steps", "1", "--step-time", "0", opts=("--name", "json-check", "-p", "HIGH")
+    )
     platform.wait_state(task_id, "succeeded")
     page = platform.json("list")
     assert {"tasks", "total", "limit", "offset"} <= page.keys()
     row = next(t for t in page["tasks"] if t["id"] == task_id)
-    assert TASK_KEYS <= row.keys()
+    assert row.keys() >= TASK_KEYS
     assert row["name"] == "json-check" and row["priority"] == "HIGH" and row["state"] == "succeeded"
     status = platform.json("status", str(task_id))
-    assert TASK_KEYS <= status.keys() and {"attempts", "events", "ranks"} <= status.keys()
+    assert status.keys() >= TASK_KEYS and {"attempts", "events", "ranks"} <= status.keys()
     assert status["attempts"][0]["outcome"] == "succeeded"
     only = platform.json("list", "--state", "succeeded")
     assert all(t["state"] == "succeeded" for t in only["tasks"])
@@ -34,12 +36,29 @@ def test_json_contracts(platform: Platform) -> None:
 
 
 def test_options_before_file_and_script_args(platform: Platform) -> None:
-    res = platform.ok("python", "-n", "1", "--name", "before", str(TRAIN), "--steps", "2", "--step-time", "0", "--", "-p", "LOW", "--json")
+    res = platform.ok(
+        "python",
+        "-n",
+        "1",
+        "--name",
+        "before",
+        str(TRAIN),
+        "--steps",
+        "2",
+        "--step-time",
+        "0",
+        "--",
+        "-p",
+        "LOW",
+        "--json",
+    )
     task = json.loads(res.stdout)
     assert task["name"] == "before" and task["priority"] == "LOW"
     assert task["command"][-4:] == ["--steps", "2", "--step-time", "0"]
     platform.wait_state(task["id"], "succeeded")
-    numeric = json.loads(platform.ok("python", str(TRAIN), "--steps", "1", "--", "-p", "40", "--json").stdout)
+    numeric = json.loads(
+        platform.ok("python", str(TRAIN), "--steps", "1", "--", "-p", "40", "--json").stdout
+    )
     assert numeric["priority"] == "VERY_HIGH"
     platform.wait_state(numeric["id"], "succeeded")
     text = platform.ok("list").stdout
@@ -57,7 +76,11 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(platform: Platform) -> 
         (["python", str(TRAIN), "--", "-p", "URGENT"], 2, "unknown priority 'URGENT'"),
         (["python", str(TRAIN), "--", "-n", "5"], 2, "asks for 5 nodes but group 'default' has 1"),
         (["python", str(TRAIN), "--", "-n", "0"], 2, "--nodes must be at least 1"),
-        (["python", str(TRAIN), "--", "-e", "NOEQUALS"], 2, "bad -e value 'NOEQUALS': expected KEY=VALUE"),
+        (
+            ["python", str(TRAIN), "--", "-e", "NOEQUALS"],
+            2,
+            "bad -e value 'NOEQUALS': expected KEY=VALUE",
+        ),
         (["python", str(TRAIN), "--", "-e", "1BAD=x"], 2, "bad environment variable name '1BAD'"),
         (["list", "--state", "sleeping"], 2, "unknown state 'sleeping'"),
         (["list", "--limit", "0"], 2, "limit must be between 1 and 1000"),
@@ -100,27 +123,39 @@ def test_wrong_token_and_unreachable_server(platform: Platform) -> None:
     assert garbage.returncode == 2 and "bad server URL" in garbage.stderr
 
 
-def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:  # noqa: ANN001
+def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:
     url = platform.json("whoami")["url"]
     token = (platform.home / "embedded.token").read_text().strip()
     other = dict(platform.env, HAI_HOME=str(tmp_path / "client-home"))
-    res = subprocess.run(["hai-cli", "init", token, "--url", url], capture_output=True, text=True, env=other, timeout=60)
+    res = subprocess.run(
+        ["hai-cli", "init", token, "--url", url],
+        capture_output=True,
+        text=True,
+        env=other,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert oct(os.stat(tmp_path / "client-home" / "client.toml").st_mode & 0o777) == "0o600"
-    who = subprocess.run(["hai-cli", "whoami", "--json"], capture_output=True, text=True, env=other, timeout=60)
+    who = subprocess.run(
+        ["hai-cli", "whoami", "--json"], capture_output=True, text=True, env=other, timeout=60
+    )
     assert json.loads(who.stdout)["url"] == url
     # no embedded server was started for that home
     assert not (tmp_path / "client-home" / "server.json").exists()
 
 
-def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:  # noqa: ANN001
+def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:
     home = tmp_path / "stale"
     home.mkdir()
     (home / "server.json").write_text(json.dumps({"pid": 999999, "url": "http://127.0.0.1:9"}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")} | {"HAI_HOME": str(home)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")} | {
+        "HAI_HOME": str(home)
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["hai-cli", *args], capture_output=True, text=True, env=env, timeout=90)
+        return subprocess.run(
+            ["hai-cli", *args], capture_output=True, text=True, env=env, timeout=90
+        )
 
     status = cli("server", "status")
     assert status.returncode == 1 and "stale pid file" in status.stdout

@@ -20,7 +20,9 @@ def test_two_rank_task_starts_together_and_rendezvouses(platform2: Platform) -> 
 
 
 def test_rank_environment(platform2: Platform) -> None:
-    task_id = platform2.submit(SCRIPTS / "envdump.py", opts=("-n", "2", "-e", "MY_VAR=a=b c", "--name", "env"))
+    task_id = platform2.submit(
+        SCRIPTS / "envdump.py", opts=("-n", "2", "-e", "MY_VAR=a=b c", "--name", "env")
+    )
     platform2.wait_state(task_id, "succeeded", timeout=60)
     envs = []
     for rank in (0, 1):
@@ -41,7 +43,9 @@ def test_rank_environment(platform2: Platform) -> None:
 
 
 def test_gang_waits_for_all_nodes_and_a_failing_rank_fails_the_task(platform2: Platform) -> None:
-    one = platform2.submit(EXAMPLES / "train.py", "--steps", "30", "--step-time", "0.1", opts=("--name", "one"))
+    one = platform2.submit(
+        EXAMPLES / "train.py", "--steps", "30", "--step-time", "0.1", opts=("--name", "one")
+    )
     platform2.wait_state(one, "running")
     gang = platform2.submit(EXAMPLES / "rendezvous.py", opts=("-n", "2", "--name", "gang"))
     waiting = platform2.wait(gang, lambda t: t["reason"] not in (None, "new"), what="a reason")
@@ -56,7 +60,10 @@ def test_gang_waits_for_all_nodes_and_a_failing_rank_fails_the_task(platform2: P
     bad = platform2.submit(SCRIPTS / "exit_code.py", "0,7", opts=("-n", "2"))
     task = platform2.wait_state(bad, "failed", timeout=60)
     assert task["exit_code"] == 7
-    assert any(e["kind"] == "rank_failed" and "rank 1 exited with code 7" in e["message"] for e in task["events"])
+    assert any(
+        e["kind"] == "rank_failed" and "rank 1 exited with code 7" in e["message"]
+        for e in task["events"]
+    )
     assert {r["rank"]: r["exit_code"] for r in task["ranks"]}[1] == 7
 
 

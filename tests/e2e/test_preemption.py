@@ -14,9 +14,15 @@ def _events(task: dict) -> list[str]:
 
 
 def test_low_task_checkpoints_yields_to_high_and_resumes(platform: Platform) -> None:
-    low = platform.submit(TRAIN, "--steps", "40", "--step-time", "0.1", opts=("-p", "LOW", "--name", "low"))
-    platform.wait(low, lambda t: t["state"] == "running" and "step 5 " in platform.log(low), what="step 5")
-    high = platform.submit(TRAIN, "--steps", "5", "--step-time", "0.05", opts=("-p", "HIGH", "--name", "high"))
+    low = platform.submit(
+        TRAIN, "--steps", "40", "--step-time", "0.1", opts=("-p", "LOW", "--name", "low")
+    )
+    platform.wait(
+        low, lambda t: t["state"] == "running" and "step 5 " in platform.log(low), what="step 5"
+    )
+    high = platform.submit(
+        TRAIN, "--steps", "5", "--step-time", "0.05", opts=("-p", "HIGH", "--name", "high")
+    )
 
     # the low task gets the notice, saves, calls go_suspend() and goes back to the queue
     low_t = platform.wait(low, lambda t: t["restart_count"] == 1, timeout=30, what="requeued")
@@ -42,8 +48,17 @@ def test_low_task_checkpoints_yields_to_high_and_resumes(platform: Platform) -> 
 
 
 def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platform) -> None:
-    stubborn = platform.submit(EXAMPLES.parent / "tests/e2e/scripts/stubborn.py", "300", "--ignore-term", opts=("-p", "LOW"))
-    platform.wait(stubborn, lambda t: t["state"] == "running" and "step 3" in platform.log(stubborn), what="running")
+    stubborn = platform.submit(
+        EXAMPLES.parent / "tests/e2e/scripts/stubborn.py",
+        "300",
+        "--ignore-term",
+        opts=("-p", "LOW"),
+    )
+    platform.wait(
+        stubborn,
+        lambda t: t["state"] == "running" and "step 3" in platform.log(stubborn),
+        what="running",
+    )
     high = platform.submit(TRAIN, "--steps", "3", "--step-time", "0.05", opts=("-p", "HIGH"))
     task = platform.wait(stubborn, lambda t: t["restart_count"] == 1, timeout=30, what="requeued")
     kinds = _events(task)
@@ -58,7 +73,9 @@ def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platfo
 
 
 def test_suspend_after_rehearsal_exercises_checkpoint_code(platform: Platform) -> None:
-    task_id = platform.submit(TRAIN, "--steps", "15", "--step-time", "0.1", opts=("--suspend-after", "0.5"))
+    task_id = platform.submit(
+        TRAIN, "--steps", "15", "--step-time", "0.1", opts=("--suspend-after", "0.5")
+    )
     task = platform.wait_state(task_id, "succeeded", timeout=60)
     assert task["restart_count"] == 1
     assert any("rehearsal" in e["message"] for e in task["events"])
@@ -68,10 +85,19 @@ def test_suspend_after_rehearsal_exercises_checkpoint_code(platform: Platform) -
 
 def test_user_suspend_resume_and_stop(platform: Platform) -> None:
     task_id = platform.submit(TRAIN, "--steps", "400", "--step-time", "0.05")
-    platform.wait(task_id, lambda t: t["state"] == "running" and "step 2 " in platform.log(task_id), what="running")
+    platform.wait(
+        task_id,
+        lambda t: t["state"] == "running" and "step 2 " in platform.log(task_id),
+        what="running",
+    )
     res = platform.ok("suspend", str(task_id))
     assert "suspend requested" in res.stdout
-    platform.wait(task_id, lambda t: t["restart_count"] == 1 and t["state"] == "running", timeout=30, what="resumed")
+    platform.wait(
+        task_id,
+        lambda t: t["restart_count"] == 1 and t["state"] == "running",
+        timeout=30,
+        what="resumed",
+    )
     platform.ok("stop", str(task_id))
     task = platform.wait_state(task_id, "stopped", timeout=30)
     assert task["ended_at"] is not None

@@ -1,4 +1,5 @@
 """Exits with the code given (rank-specific codes with --rank-codes 0,7)."""
+
 import os
 import sys
 import time

@@ -1,4 +1,5 @@
 """Ignores suspend notices: must be stopped at the deadline (SIGTERM, then SIGKILL)."""
+
 import os
 import signal
 import sys

@@ -1,0 +1,94 @@
+from hai_server.backends.base import AttemptObservation, RankObservation
+from hai_server.reconciler.judge import TaskView, judge
+
+
+def obs(*ranks: tuple[str, int | None], acked: frozenset[int] = frozenset()) -> AttemptObservation:
+    return AttemptObservation(
+        1, 0, tuple(RankObservation(i, f"n{i}", s, c) for i, (s, c) in enumerate(ranks)), acked
+    )
+
+
+def view(state: str = "running", **kw) -> TaskView:
+    return TaskView(state=state, restart_count=0, started_at=100.0, **kw)
+
+
+def test_starting_becomes_running_when_every_rank_runs() -> None:
+    assert (
+        judge(view("starting"), obs(("running", None), ("running", None)), 101).new_state
+        == "running"
+    )
+    assert judge(view("starting"), obs(("running", None), ("pending", None)), 101).new_state is None
+
+
+def test_all_zero_succeeds_and_a_non_zero_rank_fails_fast() -> None:
+    assert judge(view(), obs(("exited", 0), ("exited", 0)), 101).new_state == "succeeded"
+    v = judge(view(), obs(("running", None), ("exited", 7)), 101)
+    assert v.terminate and v.failure_code == 7 and v.new_state is None
+    done = judge(
+        view(failure_code=7, terminate_sent=True), obs(("exited", 143), ("exited", 7)), 102
+    )
+    assert done.new_state == "failed" and done.exit_code == 7
+
+
+def test_suspending_stops_once_every_rank_acknowledged() -> None:
+    v = judge(
+        view("suspending", suspend_deadline=200),
+        obs(("running", None), ("running", None), acked=frozenset({0})),
+        101,
+    )
+    assert not v.terminate
+    v = judge(
+        view("suspending", suspend_deadline=200),
+        obs(("running", None), ("exited", 0), acked=frozenset({0})),
+        101,
+    )
+    assert v.terminate
+    v = judge(
+        view("suspending", terminate_sent=True),
+        obs(("exited", 143), ("exited", 0), acked=frozenset({0})),
+        102,
+    )
+    assert v.new_state == "suspended"
+
+
+def test_deadline_kills_a_task_that_ignores_the_notice() -> None:
+    v = judge(view("suspending", suspend_deadline=150), obs(("running", None)), 151)
+    assert v.terminate and v.events[0][0] == "suspend_deadline"
+    v = judge(
+        view("suspending", suspend_deadline=150, terminate_sent=True), obs(("exited", 137)), 152
+    )
+    assert v.new_state == "suspended"
+
+
+def test_finishing_during_the_grace_period_is_success() -> None:
+    v = judge(view("suspending", suspend_deadline=150), obs(("exited", 0)), 120)
+    assert v.new_state == "succeeded"
+
+
+def test_crash_during_grace_period_fails() -> None:
+    v = judge(view("suspending", suspend_deadline=150), obs(("exited", 2)), 120)
+    assert v.new_state == "failed" and v.exit_code == 2
+
+
+def test_lost_rank_requeues_with_node_failure() -> None:
+    v = judge(view(), obs(("running", None), ("lost", None)), 101)
+    assert v.terminate and v.begin_suspend == "node_failure"
+    v = judge(view(), None, 101)
+    assert v.new_state == "suspended" and v.outcome == "lost"
+
+
+def test_stop_request_and_rehearsal() -> None:
+    v = judge(view(stop_requested=True), obs(("running", None)), 101)
+    assert v.terminate
+    assert (
+        judge(view(stop_requested=True, terminate_sent=True), obs(("exited", 143)), 102).new_state
+        == "stopped"
+    )
+    assert judge(view(suspend_after=5), obs(("running", None)), 104).begin_suspend is None
+    assert judge(view(suspend_after=5), obs(("running", None)), 106).begin_suspend == "rehearsal"
+    assert (
+        judge(
+            TaskView("running", 1, 100.0, suspend_after=5), obs(("running", None)), 106
+        ).begin_suspend
+        is None
+    )

@@ -1,0 +1,64 @@
+"""The task SDK, inside a (simulated) task and outside one."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hai_cli import runtime
+
+
+@pytest.fixture
+def control(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAI_CONTROL_DIR", str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("HAI_RESTART_COUNT", "2")
+    monkeypatch.setenv("HAI_WHOLE_LIFE_STATE", "41")
+    runtime._local_state.clear()
+    yield tmp_path
+    runtime._local_state.clear()
+
+
+def test_inside_a_task(control) -> None:
+    assert runtime.in_task() and runtime.restart_count() == 2
+    assert runtime.get_whole_life_state() == 41
+    assert not runtime.receive_suspend_command()
+    (control / "suspend").write_text(f"{time.time() + 30}\n")
+    assert runtime.receive_suspend_command()
+    assert runtime.suspend_deadline() > time.time()
+    runtime.set_whole_life_state(42)
+    assert (control / "whole_life_state").read_text().strip() == "42"
+    assert runtime.get_whole_life_state() == 42
+    runtime.report_checkpoint()
+    assert float((control / "checkpoint.1").read_text()) <= time.time()
+    runtime.go_suspend(wait=False)
+    assert (control / "ack.1").exists()
+    with pytest.raises(TypeError):
+        runtime.set_whole_life_state("3")  # type: ignore[arg-type]
+
+
+def test_outside_a_task_nothing_crashes() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
+    code = (
+        "from hai_cli import runtime as r\n"
+        "assert not r.in_task() and r.restart_count() == 0 and r.get_whole_life_state() == 0\n"
+        "assert not r.receive_suspend_command() and r.suspend_deadline() is None\n"
+        "r.set_whole_life_state(5); assert r.get_whole_life_state() == 5\n"
+        "r.report_checkpoint(); r.rehearse_suspend(0); assert r.receive_suspend_command()\n"
+        "print('ok'); r.go_suspend(); print('not reached')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_receive_suspend_command_is_cheap(control) -> None:
+    # correctness check only: one stat per call, no caching that could hide a notice
+    assert not runtime.receive_suspend_command()
+    (control / "suspend").write_text("1\n")
+    assert runtime.receive_suspend_command()
+    (control / "suspend").unlink()
+    assert not runtime.receive_suspend_command()
