@@ -39,7 +39,7 @@ runtime.go_suspend()
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def wait_for(pred, timeout: float = 60.0, step: float = 0.0005):
