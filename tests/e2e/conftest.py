@@ -21,7 +21,7 @@ EXAMPLES = REPO / "examples"
 TERMINAL = {"succeeded", "failed", "stopped"}
 
 
-def _cli_command() -> list[str]:
+def cli_command() -> list[str]:
     exe = shutil.which("hai-cli", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "hai_cli.main"]
 
@@ -39,7 +39,7 @@ class Platform:
         self, *args: str, timeout: float = 90, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*_cli_command(), *args],
+            [*cli_command(), *args],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from conftest import EXAMPLES, Platform
+from conftest import EXAMPLES, Platform, cli_command
 
 TRAIN = EXAMPLES / "train.py"
 TASK_KEYS = {"id", "name", "state", "priority", "nodes", "restart_count", "reason", "position"}
@@ -128,7 +128,7 @@ def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:
     token = (platform.home / "embedded.token").read_text().strip()
     other = dict(platform.env, HAI_HOME=str(tmp_path / "client-home"))
     res = subprocess.run(
-        ["hai-cli", "init", token, "--url", url],
+        [*cli_command(), "init", token, "--url", url],
         capture_output=True,
         text=True,
         env=other,
@@ -137,7 +137,7 @@ def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:
     assert res.returncode == 0, res.stderr
     assert oct(os.stat(tmp_path / "client-home" / "client.toml").st_mode & 0o777) == "0o600"
     who = subprocess.run(
-        ["hai-cli", "whoami", "--json"], capture_output=True, text=True, env=other, timeout=60
+        [*cli_command(), "whoami", "--json"], capture_output=True, text=True, env=other, timeout=60
     )
     assert json.loads(who.stdout)["url"] == url
     # no embedded server was started for that home
@@ -154,7 +154,7 @@ def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["hai-cli", *args], capture_output=True, text=True, env=env, timeout=90
+            [*cli_command(), *args], capture_output=True, text=True, env=env, timeout=90
         )
 
     status = cli("server", "status")

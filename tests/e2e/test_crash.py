@@ -14,7 +14,11 @@ def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path) -> None:  # noq
     plat = start_platform(tmp_path, 1)
     try:
         task_id = plat.submit(EXAMPLES / "train.py", "--steps", "40", "--step-time", "0.1")
-        plat.wait(task_id, lambda t: t["state"] == "running" and "step 3 " in plat.log(task_id), what="running")
+        plat.wait(
+            task_id,
+            lambda t: t["state"] == "running" and "step 3 " in plat.log(task_id),
+            what="running",
+        )
         pid = json.loads((plat.home / "server.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
