@@ -164,4 +164,4 @@ def explanation(why: dict[str, Any]) -> None:
         markup=True,
     )
     for line in why.get("lines", []):
-        c.print(f"  {line}", markup=False)
+        c.print(f"  {line}", markup=False, soft_wrap=True)
