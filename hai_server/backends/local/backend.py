@@ -151,6 +151,7 @@ class LocalBackend(Backend):
                 "--",
                 *spec.argv,
             ]
+            wrapper_log = open(rank_dir / "wrapper.log", "wb")  # noqa: SIM115 - closed below
             try:
                 proc = subprocess.Popen(
                     cmd,
@@ -158,12 +159,14 @@ class LocalBackend(Backend):
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
-                    stderr=open(rank_dir / "wrapper.log", "wb"),  # noqa: SIM115 - child keeps it
+                    stderr=wrapper_log,
                     start_new_session=True,
                 )
             except OSError as exc:
                 await self.terminate(spec.task_id, spec.attempt, 0)
                 raise BackendError(f"cannot start rank {r.rank}: {exc}", retryable=False) from exc
+            finally:
+                wrapper_log.close()
             att.procs[r.rank] = proc
             write_atomic(rank_dir / "wrapper_pid", f"{proc.pid}\n")
         write_atomic(
