@@ -26,6 +26,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nodes", type=int, help="local backend: virtual nodes on this machine")
     p.add_argument("--embedded", action="store_true", help="run as hai-cli's embedded server")
     p.add_argument("--state-file", help="write {pid, url} here once listening")
+    p.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="migrate the database, apply this seed file (TOML: users, tokens, quotas), exit",
+    )
     p.add_argument("--log-level", default=os.environ.get("HAI_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -56,6 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     except (ValidationError, ValueError, OSError) as exc:
         print(f"hai-server: bad settings: {exc}", file=sys.stderr)
         sys.exit(2)
+
+    from hai_server.dbprep import prepare_or_exit
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    prepare_or_exit(settings.resolved_database_url, Path(args.seed) if args.seed else None)
+    if args.seed:
+        return
 
     import uvicorn
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,8 @@ class Reconciler:
         self.last_tick_ms = 0.0
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
+        # several replicas: only the one holding the leader lock ticks (see leader.py)
+        self.gate: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def config(self) -> PolicyConfig:
@@ -132,6 +134,8 @@ class Reconciler:
                 await asyncio.sleep(0.2)
 
     async def tick(self) -> None:
+        if self.gate is not None and not await self.gate():
+            return
         t0 = time.perf_counter()
         now = self._clock()
         await self._sync_nodes(now)
