@@ -23,7 +23,9 @@ from hai_server.settings import LocalSettings, SchedulerSettings, Settings
 ADMIN_TOKEN = "hai_test_admin_token_0123456789"
 
 
-def make_settings(home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4) -> Settings:
+def make_settings(
+    home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4
+) -> Settings:
     return Settings(
         home=home,
         database_url=db_url,
@@ -98,7 +100,15 @@ class ServerProc:
     def start(self, wait: bool = True) -> ServerProc:
         out = open(self.log, "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hai_server.main", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "hai_server.main",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             env=self._env,
             stdout=out,
             stderr=subprocess.STDOUT,

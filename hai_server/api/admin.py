@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import Parameter
 
 from hai_server.services.tasks import Caller
 
@@ -102,7 +101,7 @@ class AdminController(Controller):
         self,
         request: Request,
         caller: Caller,
-        principal: str | None = Parameter(query="principal", default=None),
+        principal: str | None = None,
     ) -> dict[str, Any]:
         return {"quotas": await request.app.state.admin.list_quotas(caller, principal)}
 

@@ -40,7 +40,7 @@ def test_stop_suspend_resume(db_url: str, tmp_path: Path) -> None:
 def test_many_tasks_each_start_once(db_url: str, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    script = f'echo x >> {marks}/$HAI_TASK_ID-$HAI_RESTART_COUNT'
+    script = f"echo x >> {marks}/$HAI_TASK_ID-$HAI_RESTART_COUNT"
     with api(tmp_path / "home", db_url, nodes=8) as a:
         ids = [a.submit(["sh", "-c", script], str(tmp_path), kind="exec")["id"] for _ in range(30)]
         for i in ids:
@@ -53,7 +53,9 @@ def test_health_reports_embedded_cluster_parts(db_url: str, tmp_path: Path) -> N
     with api(tmp_path / "home", db_url) as a:
         h = a.client.get("/healthz").json()
         assert h["status"] == "ok" and h["redis"] == "off" and h["leader"] is True
-        assert h["leader_lock"] == ("solo" if db_url.startswith("sqlite") else "postgresql-advisory-lock")
+        assert h["leader_lock"] == (
+            "solo" if db_url.startswith("sqlite") else "postgresql-advisory-lock"
+        )
 
 
 def test_bad_input_is_422_not_500(db_url: str, tmp_path: Path) -> None:

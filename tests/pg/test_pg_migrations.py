@@ -79,7 +79,9 @@ async def _legacy(url: str) -> str:
             await conn.run_sync(Base.metadata.create_all)
         await create_schema(engine)
         async with engine.connect() as conn:
-            return str((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar())
+            return str(
+                (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            )
     finally:
         await engine.dispose()
 
