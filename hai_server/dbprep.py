@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hai_server.db.migrate import SchemaTooNew
+from hai_server.db.revision import SchemaTooNew
 from hai_server.db.session import create_schema, make_engine, make_sessions
 from hai_server.services.errors import ServiceError
 from hai_server.services.seed import apply_seed, load_seed

@@ -24,13 +24,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hai_server.db.revision import SchemaTooNew
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
 MIGRATION_LOCK = 0x4A1_0001  # pg advisory lock key for "migrating"
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was migrated by a newer hai-server than this one."""
+__all__ = ["SchemaTooNew", "alembic_config", "head_revision", "upgrade", "upgrade_sync"]
 
 
 def alembic_config(url: str | None = None) -> Config:

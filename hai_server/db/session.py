@@ -41,6 +41,10 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
 
 async def create_schema(engine: AsyncEngine) -> None:
     """Migrate the database to this version's schema (see :mod:`hai_server.db.migrate`)."""
+    from hai_server.db import revision
+
+    if await revision.current(engine) == revision.HEAD:
+        return  # the common case, without loading Alembic
     from hai_server.db.migrate import upgrade
 
     await upgrade(engine)

@@ -4,4 +4,4 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest_pg import *  # noqa: E402,F403
+from conftest_pg import *  # noqa: F403

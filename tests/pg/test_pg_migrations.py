@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from hai_server.db.migrate import SchemaTooNew, head_revision
 from hai_server.db.models import Base
+from hai_server.db.revision import HEAD
 from hai_server.db.session import create_schema, make_engine
 
 
@@ -33,6 +34,10 @@ async def _migrate_twice_and_diff(url: str) -> tuple[str, list[object]]:
         return str(version), diff
     finally:
         await engine.dispose()
+
+
+def test_revision_constant_is_the_migrations_head() -> None:
+    assert head_revision() == HEAD, "bump hai_server/db/revision.py HEAD with a new migration"
 
 
 def test_empty_database_is_upgraded_to_head_and_matches_the_models(db_url: str) -> None:
