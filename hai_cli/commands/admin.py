@@ -136,7 +136,9 @@ def token_revoke(token: str = typer.Argument(..., metavar="ID|TOKEN")) -> None:
 
 # -- quotas -------------------------------------------------------------------------------
 @quota_app.command(
-    "set", help="Set a quota: PRINCIPAL RESOURCE NODES (e.g. alice node-a100-HIGH 4)."
+    "set",
+    help="Set a quota: PRINCIPAL RESOURCE NODES (e.g. alice node-a100-HIGH 4).",
+    context_settings={"ignore_unknown_options": True},  # so a negative NODES reaches the server
 )
 def quota_set(
     principal: str = typer.Argument(..., metavar="PRINCIPAL"),
