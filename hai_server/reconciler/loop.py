@@ -91,6 +91,7 @@ class Reconciler:
         self.on_change: Callable[[], None] = lambda: None
         # several replicas: only the one holding the leader lock ticks (see leader.py)
         self.gate: Callable[[], Awaitable[bool]] | None = None
+        self._attempts: dict[int, m.Attempt] = {}  # current attempts, loaded per judge pass
 
     @property
     def config(self) -> PolicyConfig:
@@ -201,6 +202,19 @@ class Reconciler:
             tasks = (
                 (await s.execute(select(m.Task).where(m.Task.state.in_(lc.ACTIVE)))).scalars().all()
             )
+            # the current attempt of every active task, in one query (not one per task)
+            self._attempts = {
+                a.task_id: a
+                for a in (
+                    await s.execute(
+                        select(m.Attempt)
+                        .join(m.Task, m.Task.id == m.Attempt.task_id)
+                        .where(
+                            m.Task.state.in_(lc.ACTIVE), m.Attempt.number == m.Task.restart_count
+                        )
+                    )
+                ).scalars()
+            }
             active_keys = set()
             for t in tasks:
                 key = (t.id, t.restart_count)
@@ -304,13 +318,15 @@ class Reconciler:
             }
             for r in obs.ranks
         ]
-        att = (
-            await s.execute(
-                select(m.Attempt).where(
-                    m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count
+        att = self._attempts.get(t.id)
+        if att is None or att.number != t.restart_count:
+            att = (
+                await s.execute(
+                    select(m.Attempt).where(
+                        m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count
+                    )
                 )
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
         if att is not None and att.ranks != ranks:
             att.ranks = ranks
 
