@@ -114,9 +114,8 @@ def _run_clients(url: str, kind: str, total: int, clients: int, ids: list[int] |
     }
 
 
-def bench_api(db_url: str, submissions: int, reads: int, clients: int) -> dict:
+def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="hai-bench-home-"))
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
     env.update(
         {
@@ -129,18 +128,31 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int) -> dict:
             "HAI_LOG_LEVEL": "warning",
         }
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hai_server.main", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+    servers = []
+    for _ in range(replicas):  # the first leads; clients talk to the last one
+        port = _free_port()
+        servers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hai_server.main",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
                 urllib.request.urlopen(url + "/healthz", timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.05)
+    try:
         from hai_cli.client import Client
 
         admin = Client(url, TOKEN)
@@ -153,9 +165,10 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int) -> dict:
         _run_clients(url, "read", 200, clients, ids)
         rd = _run_clients(url, "read", reads, clients, ids)
     finally:
-        server.terminate()
-        server.wait(10)
-    return {"submit": sub, "read": rd}
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+    return {"submit": sub, "read": rd, "replicas": replicas}
 
 
 # -- one tick --------------------------------------------------------------------------------
@@ -302,13 +315,18 @@ def main() -> None:
     p.add_argument("--submissions", type=int, default=3000)
     p.add_argument("--reads", type=int, default=6000)
     p.add_argument("--clients", type=int, default=4)
+    p.add_argument(
+        "--replicas", type=int, default=1, help="2: clients talk to a follower (API only)"
+    )
     p.add_argument("--queued", type=int, default=20_000)
     p.add_argument("--running", type=int, default=2_000)
     p.add_argument("--nodes", type=int, default=2_500)
     p.add_argument("--ticks", type=int, default=4)
     args = p.parse_args()
     admin = admin_url()
-    api = bench_api(fresh_database(admin), args.submissions, args.reads, args.clients)
+    api = bench_api(
+        fresh_database(admin), args.submissions, args.reads, args.clients, args.replicas
+    )
     s, r = api["submit"], api["read"]
     print(
         f"submissions: {s['per_s']:.0f}/s over {s['requests']} with {args.clients} clients "
