@@ -13,13 +13,16 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from hai_server.api.admin import AdminController
 from hai_server.api.auth import current_caller
 from hai_server.api.errors import HANDLERS
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend
+from hai_server.cluster import attach
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.reconciler.loop import Reconciler
+from hai_server.services.admin import AdminService
 from hai_server.services.logs import LogService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
@@ -58,13 +61,16 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
         be = backend or make_backend(settings)
         await be.open()
         reconciler = Reconciler(sessions, be, settings.scheduler, str(settings.resolved_log_dir))
+        cluster = await attach(settings.resolved_database_url, settings.redis_url, reconciler, be)
         app.state.update(
             {
                 "settings": settings,
                 "sessions": sessions,
                 "backend": be,
                 "reconciler": reconciler,
-                "tasks": TaskService(sessions, reconciler.wake, settings.scheduler.default_group),
+                "cluster": cluster,
+                "admin": AdminService(sessions, cluster.wake),
+                "tasks": TaskService(sessions, cluster.wake, settings.scheduler.default_group),
                 "mode": "embedded" if settings.embedded else "cluster",
             }
         )
@@ -78,11 +84,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
+            await cluster.close()
             await be.close()
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[TaskController, healthz, metrics, whoami, nodes],
+        route_handlers=[TaskController, AdminController, healthz, metrics, whoami, nodes],
         dependencies={"caller": Provide(current_caller)},
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

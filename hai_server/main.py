@@ -26,6 +26,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nodes", type=int, help="local backend: virtual nodes on this machine")
     p.add_argument("--embedded", action="store_true", help="run as hai-cli's embedded server")
     p.add_argument("--state-file", help="write {pid, url} here once listening")
+    p.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="migrate the database, apply this seed file (TOML: users, tokens, quotas), exit",
+    )
     p.add_argument("--log-level", default=os.environ.get("HAI_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -57,11 +62,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hai-server: bad settings: {exc}", file=sys.stderr)
         sys.exit(2)
 
+    from hai_server.dbprep import prepare_or_exit
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    prepare_or_exit(settings.resolved_database_url, Path(args.seed) if args.seed else None)
+    if args.seed:
+        return
+
     import uvicorn
 
     from hai_server.app import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says it is TCP; without it every kept-alive response waits ~40 ms
+    # (Nagle + delayed ACK between the header and body writes).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))

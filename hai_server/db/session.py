@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from hai_server.db.models import Base, Token, User
+from hai_server.db.models import Token, User
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -40,8 +40,14 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """Migrate the database to this version's schema (see :mod:`hai_server.db.migrate`)."""
+    from hai_server.db import revision
+
+    if await revision.current(engine) == revision.HEAD:
+        return  # the common case, without loading Alembic
+    from hai_server.db.migrate import upgrade
+
+    await upgrade(engine)
 
 
 def hash_token(token: str) -> str:

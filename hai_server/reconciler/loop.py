@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,9 @@ class Reconciler:
         self.last_tick_ms = 0.0
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
+        # several replicas: only the one holding the leader lock ticks (see leader.py)
+        self.gate: Callable[[], Awaitable[bool]] | None = None
+        self._attempts: dict[int, m.Attempt] = {}  # current attempts, loaded per judge pass
 
     @property
     def config(self) -> PolicyConfig:
@@ -133,6 +136,8 @@ class Reconciler:
                 await asyncio.sleep(0.2)
 
     async def tick(self) -> None:
+        if self.gate is not None and not await self.gate():
+            return
         t0 = time.perf_counter()
         now = self._clock()
         await self._sync_nodes(now)
@@ -198,6 +203,19 @@ class Reconciler:
             tasks = (
                 (await s.execute(select(m.Task).where(m.Task.state.in_(lc.ACTIVE)))).scalars().all()
             )
+            # the current attempt of every active task, in one query (not one per task)
+            self._attempts = {
+                a.task_id: a
+                for a in (
+                    await s.execute(
+                        select(m.Attempt)
+                        .join(m.Task, m.Task.id == m.Attempt.task_id)
+                        .where(
+                            m.Task.state.in_(lc.ACTIVE), m.Attempt.number == m.Task.restart_count
+                        )
+                    )
+                ).scalars()
+            }
             active_keys = set()
             for t in tasks:
                 key = (t.id, t.restart_count)
@@ -301,13 +319,15 @@ class Reconciler:
             }
             for r in obs.ranks
         ]
-        att = (
-            await s.execute(
-                select(m.Attempt).where(
-                    m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count
+        att = self._attempts.get(t.id)
+        if att is None or att.number != t.restart_count:
+            att = (
+                await s.execute(
+                    select(m.Attempt).where(
+                        m.Attempt.task_id == t.id, m.Attempt.number == t.restart_count
+                    )
                 )
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
         if att is not None and att.ranks != ranks:
             att.ranks = ranks
 

@@ -1,0 +1,351 @@
+"""PostgreSQL figures: API submissions/s, status reads/s, one reconciler tick at scale.
+
+1. submissions/s: ``--clients`` processes POST /api/v1/tasks to a real ``hai-server``
+   (cluster mode on PostgreSQL, local backend; every node cordoned so nothing starts and
+   the figure is the API + database path), each on its own kept-alive connection;
+2. status reads/s: the same clients GET /api/v1/tasks/{id} of random tasks;
+3. one reconciler tick (observe + judge + load snapshot + plan + write) with 20,000 queued
+   and 2,000 running tasks on 2,500 nodes, in-process. The backend is an in-memory stand-in
+   that reports the 2,000 attempts as running (no processes), so the figure is the loop's.
+
+Targets (issue 6): >= 500 submissions/s, >= 2,000 reads/s, tick < 500 ms.
+Database: ``HAI_BENCH_DATABASE_URL`` (a PostgreSQL URL whose user may CREATE DATABASE),
+else a throwaway server from the ``pgserver`` wheel.
+
+Usage: python benchmarks/bench_pg.py [--submissions 3000] [--reads 6000] [--clients 4]
+Prints readable figures, then ONE JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from hai_server.backends.base import (  # noqa: E402
+    AttemptObservation,
+    AttemptSpec,
+    Backend,
+    NodeState,
+    RankObservation,
+)
+
+TOKEN = "hai_bench_admin_token_0123456789"
+
+
+# -- database -------------------------------------------------------------------------------
+def admin_url() -> str:
+    url = os.environ.get("HAI_BENCH_DATABASE_URL")
+    if not url:
+        import pgserver
+
+        srv = pgserver.get_server(Path(tempfile.mkdtemp(prefix="hai-bench-pg-")), "delete")
+        url = str(srv.get_uri())
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def fresh_database(admin: str) -> str:
+    import psycopg
+
+    name = f"hai_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    from urllib.parse import urlsplit, urlunsplit
+
+    p = urlsplit(admin)
+    return urlunsplit(("postgresql+psycopg", p.netloc, f"/{name}", p.query, ""))
+
+
+# -- API -------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _client_worker(args: tuple[str, str, int, list[int] | None, Path]) -> list[float]:
+    from hai_cli.client import Client
+
+    url, kind, count, ids, workdir = args
+    c = Client(url, TOKEN)
+    rnd = random.Random(os.getpid())
+    lat = []
+    body = {"argv": ["true"], "workdir": str(workdir), "kind": "exec"}
+    for _ in range(count):
+        t0 = time.perf_counter()
+        if kind == "submit":
+            c.submit(body)
+        else:
+            c.task(rnd.choice(ids or [1]))
+        lat.append(time.perf_counter() - t0)
+    c.close()
+    return lat
+
+
+def _run_clients(url: str, kind: str, total: int, clients: int, ids: list[int] | None) -> dict:
+    per = total // clients
+    with mp.get_context("fork").Pool(clients) as pool:
+        t0 = time.perf_counter()
+        results = pool.map(
+            _client_worker, [(url, kind, per, ids, Path(ROOT)) for _ in range(clients)]
+        )
+        wall = time.perf_counter() - t0
+    lat = sorted(x for r in results for x in r)
+    return {
+        "requests": len(lat),
+        "per_s": len(lat) / wall,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(0.99 * (len(lat) - 1))] * 1000,
+    }
+
+
+def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas: int) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="hai-bench-home-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
+    env.update(
+        {
+            "HAI_HOME": str(home),
+            "HAI_DATABASE_URL": db_url,
+            "HAI_ADMIN_TOKEN": TOKEN,
+            "HAI_ADMIN_USER": "bench",
+            "HAI_LOCAL__NODES": "4",
+            "HAI_LOCAL__GPUS_PER_NODE": "0",
+            "HAI_LOG_LEVEL": "warning",
+        }
+    )
+    servers = []
+    for _ in range(replicas):  # the first leads; clients talk to the last one
+        port = _free_port()
+        servers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hai_server.main",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+    try:
+        from hai_cli.client import Client
+
+        admin = Client(url, TOKEN)
+        for i in range(4):  # nothing starts: the figure is the API and the database
+            admin.request("POST", f"/api/v1/admin/nodes/local-{i}/cordon")
+        _run_clients(url, "submit", 200, clients, None)  # warm-up
+        sub = _run_clients(url, "submit", submissions, clients, None)
+        ids = [t["id"] for t in admin.list_tasks(limit=1000)["tasks"]]
+        admin.close()
+        _run_clients(url, "read", 200, clients, ids)
+        rd = _run_clients(url, "read", reads, clients, ids)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+    return {"submit": sub, "read": rd, "replicas": replicas}
+
+
+# -- one tick --------------------------------------------------------------------------------
+class StandIn(Backend):
+    """Reports the given attempts as running; starts nothing (no processes)."""
+
+    name = "bench"
+
+    def __init__(self, nodes: list[NodeState], running: list[tuple[int, int, str]]) -> None:
+        self._nodes = nodes
+        self._obs = [
+            AttemptObservation(t, a, (RankObservation(0, n, "running"),)) for t, a, n in running
+        ]
+        self.started = 0
+
+    async def inventory(self) -> list[NodeState]:
+        return self._nodes
+
+    async def start(self, spec: AttemptSpec) -> None:
+        self.started += 1
+        ranks = tuple(RankObservation(r.rank, r.node, "running") for r in spec.ranks)
+        self._obs.append(AttemptObservation(spec.task_id, spec.attempt, ranks))
+
+    async def notify_suspend(self, task_id: int, attempt: int, deadline: float) -> None:
+        return None
+
+    async def terminate(self, task_id: int, attempt: int, grace_s: float) -> None:
+        return None
+
+    async def observe(self) -> list[AttemptObservation]:
+        return list(self._obs)
+
+    async def forget(self, task_id: int, attempt: int) -> None:
+        return None
+
+
+async def bench_tick(db_url: str, queued: int, running: int, n_nodes: int, ticks: int) -> dict:
+    from sqlalchemy import insert
+
+    from hai_server.db import models as m
+    from hai_server.db.session import create_schema, make_engine, make_sessions
+    from hai_server.reconciler.loop import Reconciler
+    from hai_server.settings import SchedulerSettings
+
+    engine = make_engine(db_url)
+    await create_schema(engine)
+    sessions = make_sessions(engine)
+    now = time.time()
+    groups = [f"g{i}" for i in range(5)]
+    nodes = [NodeState(f"n{i:05d}", groups[i % 5], f"z{i % 10}", 8) for i in range(n_nodes)]
+    users = [f"user{i}" for i in range(50)]
+    async with sessions.begin() as s:
+        await s.execute(
+            insert(m.User),
+            [
+                {"id": i + 1, "name": u, "role": "internal", "active": True, "created_at": now}
+                for i, u in enumerate(users)
+            ],
+        )
+    t0 = time.perf_counter()
+    rows, attempts, held = [], [], []
+    busy = iter(nodes)
+    for i in range(queued + running):
+        is_running = i < running
+        node = next(busy) if is_running else None
+        user = users[i % len(users)]
+        rows.append(
+            {
+                "id": i + 1,
+                "name": f"t{i}",
+                "user_id": users.index(user) + 1,
+                "user_name": user,
+                "group": node.group if node else groups[i % 5],
+                "nodes": 1,
+                "priority": random.Random(i).choice([0, 10, 20, 30]),
+                "run_priority": 10 if is_running else None,
+                "state": "running" if is_running else "queued",
+                "reason": "",
+                "detail": "",
+                "kind": "exec",
+                "argv": ["true"],
+                "workdir": "/",
+                "env": {},
+                "restart_count": 0,
+                "whole_life_state": 0,
+                "submitted_at": now - 10_000 + i,
+                "started_at": now - 100 if is_running else None,
+                "suspend_reason": "",
+                "stop_requested": False,
+                "suspend_requested": False,
+                "version": 0,
+                "options": {},
+            }
+        )
+        if node is not None:
+            held.append((i + 1, 0, node.name))
+            attempts.append(
+                {
+                    "task_id": i + 1,
+                    "number": 0,
+                    "nodes": [node.name],
+                    "priority": 10,
+                    "started_at": now - 100,
+                    "outcome": "",
+                    "log_dir": "/tmp",
+                    "ranks": [
+                        {
+                            "rank": 0,
+                            "node": node.name,
+                            "state": "running",
+                            "exit_code": None,
+                            "message": "",
+                        }
+                    ],
+                }
+            )
+    async with sessions.begin() as s:
+        for k in range(0, len(rows), 5000):
+            await s.execute(insert(m.Task), rows[k : k + 5000])
+        await s.execute(insert(m.Attempt), attempts)
+    load_s = time.perf_counter() - t0
+    backend = StandIn(nodes, held)
+    rec = Reconciler(sessions, backend, SchedulerSettings(preemption=True), "/tmp/hai-bench-logs")
+    times = []
+    for _ in range(ticks):
+        t1 = time.perf_counter()
+        await rec.tick()
+        times.append((time.perf_counter() - t1) * 1000)
+    await engine.dispose()
+    return {
+        "queued": queued,
+        "running": running,
+        "nodes": n_nodes,
+        "fill_s": round(load_s, 2),
+        "first_tick_ms": round(times[0], 1),
+        "steady_tick_ms": round(statistics.median(times[1:]), 1) if ticks > 1 else None,
+        "ticks_ms": [round(t, 1) for t in times],
+        "starts_in_first_tick": backend.started,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--submissions", type=int, default=3000)
+    p.add_argument("--reads", type=int, default=6000)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument(
+        "--replicas", type=int, default=1, help="2: clients talk to a follower (API only)"
+    )
+    p.add_argument("--queued", type=int, default=20_000)
+    p.add_argument("--running", type=int, default=2_000)
+    p.add_argument("--nodes", type=int, default=2_500)
+    p.add_argument("--ticks", type=int, default=4)
+    args = p.parse_args()
+    admin = admin_url()
+    api = bench_api(
+        fresh_database(admin), args.submissions, args.reads, args.clients, args.replicas
+    )
+    s, r = api["submit"], api["read"]
+    print(
+        f"submissions: {s['per_s']:.0f}/s over {s['requests']} with {args.clients} clients "
+        f"(p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms)  target >= 500/s"
+    )
+    print(
+        f"status reads: {r['per_s']:.0f}/s over {r['requests']} "
+        f"(p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms)  target >= 2000/s"
+    )
+    tick = asyncio.run(
+        bench_tick(fresh_database(admin), args.queued, args.running, args.nodes, args.ticks)
+    )
+    print(
+        f"tick with {tick['queued']} queued, {tick['running']} running on {tick['nodes']} "
+        f"nodes: first {tick['first_tick_ms']} ms (writes every hold reason), steady "
+        f"{tick['steady_tick_ms']} ms; all {tick['ticks_ms']}  target < 500 ms"
+    )
+    print(json.dumps({"bench": "pg", "cpus": os.cpu_count(), "api": api, "tick": tick}))
+
+
+if __name__ == "__main__":
+    main()

