@@ -10,7 +10,7 @@ import time
 from conftest import EXAMPLES, start_platform
 
 
-def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path) -> None:  # noqa: ANN001
+def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path) -> None:
     plat = start_platform(tmp_path, 1)
     try:
         task_id = plat.submit(EXAMPLES / "train.py", "--steps", "40", "--step-time", "0.1")
