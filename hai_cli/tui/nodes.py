@@ -1,0 +1,99 @@
+"""The nodes screen: groups at a glance (usage bar, sparkline), per-node health and holders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from hai_cli.tui.model import bar, clip, group_usage, sparkline
+from hai_cli.tui.widgets import Banner, KeyedTable
+
+NODE_STYLE = {"free": "green", "busy": "cyan", "cordoned": "yellow", "unhealthy": "bold red"}
+NODE_COLUMNS = (
+    ("name", "NODE", 12),
+    ("group", "GROUP", 8),
+    ("zone", "ZONE", 8),
+    ("gpus", "GPUS", 4),
+    ("state", "STATE", 9),
+    ("tasks", "TASKS", 20),
+)
+
+
+def usage_text(
+    nodes: Sequence[dict[str, Any]], history: Mapping[str, Sequence[int]], width: int = 80
+) -> Text:
+    """One line per group: name, bar, busy/total, unhealthy, and the busy-node sparkline."""
+    out = Text()
+    bar_width = 10 if width < 100 else 24
+    for g in group_usage(nodes):
+        out.append(f"{clip(g.name, 8):<8} ", style="bold")
+        out.append(bar(g.busy, g.nodes, bar_width), style="cyan")
+        out.append(f" {g.busy:>2}/{g.nodes:<2} busy")
+        bad = g.unhealthy + g.cordoned
+        out.append(f" {bad:>2} down" if bad else "        ", style="bold red" if bad else "")
+        out.append(f" {len(g.tasks):>3} tasks  ")
+        out.append(sparkline(list(history.get(g.name, []))[-20:], top=g.nodes), style="green")
+        out.append("\n")
+    out.rstrip()
+    return out or Text("no nodes", style="dim")
+
+
+def node_rows(nodes: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+    rows = []
+    for n in nodes:
+        state = str(n.get("state", "?"))
+        tasks = ",".join(map(str, n.get("tasks") or [])) or "-"
+        if n.get("message"):
+            tasks = f"{tasks} ({n['message']})"
+        rows.append(
+            (
+                n["name"],
+                (
+                    n["name"],
+                    n.get("group", ""),
+                    n.get("zone") or "-",
+                    Text(str(n.get("gpus", 0)), justify="right"),
+                    Text(state, style=NODE_STYLE.get(state, "")),
+                    tasks,
+                ),
+            )
+        )
+    return rows
+
+
+class NodesScreen(Screen):
+    BINDINGS = [Binding("escape,n", "app.pop_screen", "Back")]
+
+    DEFAULT_CSS = """
+    NodesScreen #usage { height: auto; max-height: 8; padding: 0 1; border-bottom: solid $primary; }
+    NodesScreen KeyedTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Banner(id="nodesbanner")
+        yield Static(id="usage")
+        yield KeyedTable(id="nodes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(KeyedTable).set_columns(NODE_COLUMNS)
+        self.show_nodes()
+
+    def show_nodes(self) -> None:
+        app: Any = self.app
+        nodes = app.nodes_data
+        self.query_one("#usage", Static).update(
+            usage_text(nodes, app.usage_history, self.app.size.width)
+        )
+        self.query_one(KeyedTable).sync(node_rows(nodes))
+        banner = self.query_one(Banner)
+        if app.error:
+            banner.show(app.error)
+        else:
+            banner.hide()
