@@ -7,6 +7,7 @@ the workers hand back through ``call_from_thread``.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,6 +42,27 @@ class Source(Protocol):
     def submit(self, body: dict[str, Any]) -> dict[str, Any]: ...
     def nodes(self) -> dict[str, Any]: ...
     def follow_logs(self, task_id: int, **kwargs: Any) -> Any: ...
+
+
+class Serialized:
+    """One call at a time: the HTTP client keeps a single connection, so the refresh, detail
+    and action workers must not use it at once. Log streams open their own connection."""
+
+    def __init__(self, client: Source) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.url = client.url
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name == "follow_logs" or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
 
 
 def error_message(exc: BaseException, url: str, retry_s: float) -> str:
@@ -103,7 +125,7 @@ class HaiTui(App):
         live: bool = True,
     ) -> None:
         super().__init__()
-        self.client = client
+        self.client: Source = Serialized(client)  # type: ignore[assignment]
         self.clock = clock
         self.refresh_s = refresh_s
         self.python = python
