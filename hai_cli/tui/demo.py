@@ -157,21 +157,22 @@ class DemoClient:
         t = dict(self._find(task_id))
         nodes = [f"{t['group']}-{k:02d}" for k in range(t["nodes"])]
         started = t["started_at"]
-        attempts = []
-        if started:
-            if t["restart_count"]:
-                attempts.append(
-                    {
-                        "number": 0,
-                        "nodes": nodes,
-                        "priority": t["priority"],
-                        "started_at": started - 900,
-                        "ended_at": started - 300,
-                        "outcome": "suspended",
-                        "exit_code": None,
-                        "ranks": [],
-                    }
-                )
+        attempts: list[dict[str, Any]] = []
+        if started and t["restart_count"]:
+            attempts.append(
+                {
+                    "number": 0,
+                    "nodes": nodes,
+                    "priority": t["priority"],
+                    "started_at": started,
+                    "ended_at": started + 5,
+                    "outcome": "suspended",
+                    "exit_code": None,
+                    "ranks": [],
+                }
+            )
+        if started and not (t["state"] == "suspended" and attempts):
+            again = started + 10 if attempts else started
             ranks = [
                 {
                     "rank": r,
@@ -187,7 +188,7 @@ class DemoClient:
                     "number": len(attempts),
                     "nodes": nodes,
                     "priority": t["priority"],
-                    "started_at": started,
+                    "started_at": again,
                     "ended_at": t["ended_at"],
                     "outcome": t["state"] if t["ended_at"] else "running",
                     "exit_code": t["exit_code"],
@@ -199,22 +200,36 @@ class DemoClient:
         events = [
             {"at": t["submitted_at"], "kind": "submitted", "message": f"submitted by {t['user']}"}
         ]
-        if t["restart_count"]:
+        for a in attempts:
             events.append(
                 {
-                    "at": (started or NOW) - 300,
-                    "kind": "suspended",
-                    "message": "suspended to make room for task 7 (VERY_HIGH); back in the queue",
+                    "at": a["started_at"],
+                    "kind": "start",
+                    "message": f"attempt {a['number']} starting on {','.join(a['nodes'])}",
                 }
             )
-        if started:
-            events.append({"at": started, "kind": "start", "message": f"started on {nodes[0]}"})
+            if a["outcome"] == "suspended":
+                events.append(
+                    {
+                        "at": a["ended_at"],
+                        "kind": "suspended",
+                        "message": "suspended to make room for task 7 (VERY_HIGH); "
+                        "back in the queue in its old place",
+                    }
+                )
         t["events"] = events
         return t
 
     def why(self, task_id: int) -> dict[str, Any]:
         self._check()
         t = self._find(task_id)
+        if t["state"] == "suspended":
+            return {
+                "task_id": task_id,
+                "decision": "hold",
+                "summary": "suspended for a higher-priority task; resumes in its old place",
+                "lines": [f"waits for {t['nodes']} node(s) in {t['group']}"],
+            }
         if t["state"] != "queued":
             return {"task_id": task_id, "decision": "keep", "summary": "running", "lines": []}
         return {

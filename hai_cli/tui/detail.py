@@ -9,6 +9,7 @@ from rich.text import Text
 
 from hai_cli.tui.model import STATE_STYLE, duration, waiting
 
+WAITING_STATES = ("queued", "suspending", "suspended")
 SUSPEND_KINDS = ("suspend", "suspended", "suspending", "preempt", "preempted", "node_failure")
 
 
@@ -77,6 +78,8 @@ def detail_text(
         out.append(f"\n{task['detail']}", style="yellow")
 
     lines = why_lines(why, why_unavailable)
+    if why is not None and not why.get("lines") and state not in WAITING_STATES:
+        lines = []  # a running task's one-word "why" says nothing the state does not
     if lines or state == "queued":
         _heading(out, "why")
         for line in lines or ["(no explanation yet)"]:

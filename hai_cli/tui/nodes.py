@@ -30,7 +30,10 @@ def usage_text(
 ) -> Text:
     """One line per group: name, bar, busy/total, unhealthy, and the busy-node sparkline."""
     out = Text()
-    bar_width = 10 if width < 100 else 24
+    bw = 10 if width < 100 else 24
+    header = f"{'GROUP':<9}{'USAGE':<{bw}}{'  BUSY':<10}{'   DOWN':<8}{'  TASKS':<12}BUSY OVER TIME"
+    out.append(header + "\n", style="bold")
+    bar_width = bw
     for g in group_usage(nodes):
         out.append(f"{clip(g.name, 8):<8} ", style="bold")
         out.append(bar(g.busy, g.nodes, bar_width), style="cyan")
