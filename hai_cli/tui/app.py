@@ -283,13 +283,17 @@ class HaiTui(App):
         try:
             result = self.client.action(task_id, verb)
         except ApiError as exc:
-            self.call_from_thread(self.notify, f"{verb} refused: {exc.message}", severity="error")
+            self.call_from_thread(
+                self.notify, f"{verb} refused: {exc.message}", severity="error", markup=False
+            )
             return
         except Exception as exc:
-            self.call_from_thread(self.notify, f"{verb} failed: {exc}", severity="error")
+            self.call_from_thread(
+                self.notify, f"{verb} failed: {exc}", severity="error", markup=False
+            )
             return
         self.call_from_thread(
-            self.notify, f"task {task_id}: {verb} sent (now {result.get('state')})"
+            self.notify, f"task {task_id}: {verb} sent (now {result.get('state')})", markup=False
         )
         self.call_from_thread(self.refresh_now)
 
@@ -305,13 +309,19 @@ class HaiTui(App):
         try:
             task = self.client.submit(body)
         except ApiError as exc:
-            self.call_from_thread(self.notify, f"submit refused: {exc.message}", severity="error")
+            self.call_from_thread(
+                self.notify, f"submit refused: {exc.message}", severity="error", markup=False
+            )
             return
         except Exception as exc:
-            self.call_from_thread(self.notify, f"submit failed: {exc}", severity="error")
+            self.call_from_thread(
+                self.notify, f"submit failed: {exc}", severity="error", markup=False
+            )
             return
         self.call_from_thread(
-            self.notify, f"submitted task {task['id']} ({task['name']}) to {task['group']}"
+            self.notify,
+            f"submitted task {task['id']} ({task['name']}) to {task['group']}",
+            markup=False,
         )
         self.call_from_thread(self.refresh_now)
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -66,7 +67,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(Text(self.question))
             with Horizontal():
                 yield Button("Yes (y)", variant="warning", id="yes")
                 yield Button("No (n)", id="no")
@@ -187,7 +188,7 @@ class SubmitScreen(ModalScreen[dict[str, Any] | None]):
             cwd=self.cwd,
         )
         if isinstance(body, str):
-            self.query_one("#error", Static).update(body)
+            self.query_one("#error", Static).update(Text(body))
             return
         self.dismiss(body)
 

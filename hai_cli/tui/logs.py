@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -140,7 +141,7 @@ class LogsScreen(Screen):
             text += f" · /{self.needle}: " + (
                 f"line {self.match + 1}" if self.match >= 0 else "no match"
             )
-        self.query_one("#logstatus", Static).update(text)
+        self.query_one("#logstatus", Static).update(Text(text))
 
     # -- actions -------------------------------------------------------------------------
     def action_back(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,7 +14,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from hai_cli.tui.detail import detail_text
-from hai_cli.tui.model import COLUMN_KEYS, COLUMNS, Filter, row_cells, visible, widths
+from hai_cli.tui.model import (
+    COLUMN_KEYS,
+    COLUMNS,
+    Filter,
+    row_cells,
+    row_signature,
+    visible,
+    widths,
+)
 from hai_cli.tui.widgets import Banner, KeyedTable
 
 
@@ -88,13 +98,15 @@ class MainScreen(Screen):
         w = widths(self.app.size.width)
         shown = visible(app.tasks, flt)
         table = self.query_one(KeyedTable)
-        table.sync([(str(t["id"]), row_cells(t, now, w)) for t in shown])
+        table.sync(
+            [(str(t["id"]), row_signature(t, now), partial(row_cells, t, now, w)) for t in shown]
+        )
         me = app.me or {}
         who = f"{me.get('user', '?')} ({me.get('role', '?')})" if me else "connecting…"
         count = f"{len(shown)}/{app.total} tasks"
         if app.total > len(app.tasks):
             count += f" (newest {len(app.tasks)})"
-        self.query_one("#status", Static).update(f"{who} · {flt.describe()} · {count}")
+        self.query_one("#status", Static).update(Text(f"{who} · {flt.describe()} · {count}"))
         banner = self.query_one(Banner)
         if app.error:
             banner.show(app.error)

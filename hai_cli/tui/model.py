@@ -113,23 +113,48 @@ def waiting(task: dict[str, Any], short: bool = False) -> str:
     return ""
 
 
+def row_signature(task: dict[str, Any], now: float) -> tuple[Any, ...]:
+    """Everything a row shows, cheaply: equal signatures mean equal cells (cells are built
+    only for rows whose signature changed)."""
+    submitted = task.get("submitted_at")
+    return (
+        task.get("state"),
+        task.get("name"),
+        task.get("user"),
+        task.get("priority"),
+        task.get("nodes"),
+        task.get("restart_count"),
+        task.get("reason"),
+        task.get("position"),
+        task.get("exit_code"),
+        task.get("stop_requested"),
+        duration(now - submitted) if submitted else "-",
+    )
+
+
 def row_cells(task: dict[str, Any], now: float, width: dict[str, int]) -> tuple[Any, ...]:
     """The cells of one table row, in COLUMNS order, clipped to the column widths."""
     state = str(task.get("state", "?"))
     prio = str(task.get("priority", ""))
     if width["priority"] < len(prio):
         prio = PRIORITY_SHORT.get(prio, prio)
+    submitted = task.get("submitted_at")
     return (
-        Text(str(task["id"]), justify="right"),
-        clip(str(task.get("name", "")), width["name"]),
-        clip(str(task.get("user", "")), width["user"]),
-        Text(state, style=STATE_STYLE.get(state, "")),
-        clip(prio, width["priority"]),
-        Text(str(task.get("nodes", "")), justify="right"),
-        Text(str(task.get("restart_count", 0)), justify="right"),
-        Text(duration(now - task["submitted_at"]) if task.get("submitted_at") else "-", "dim"),
-        clip(waiting(task, short=width["waiting"] < 20), width["waiting"]),
+        _t(f"{task['id']:>{width['id']}}"),
+        _t(clip(str(task.get("name", "")), width["name"])),
+        _t(clip(str(task.get("user", "")), width["user"])),
+        _t(state, STATE_STYLE.get(state, "")),
+        _t(clip(prio, width["priority"])),
+        _t(f"{task.get('nodes', '')!s:>{width['nodes']}}"),
+        _t(f"{task.get('restart_count', 0)!s:>{width['restarts']}}"),
+        _t(duration(now - submitted) if submitted else "-"),
+        _t(clip(waiting(task, short=width["waiting"] < 20), width["waiting"])),
     )
+
+
+def _t(text: str, style: str = "") -> Text:
+    """A cell that is never read as markup (task names and reasons are user data)."""
+    return Text(text, style=style, no_wrap=True, end="")
 
 
 @dataclass(frozen=True, slots=True)

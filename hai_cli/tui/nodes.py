@@ -58,12 +58,12 @@ def node_rows(nodes: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...
             (
                 n["name"],
                 (
-                    n["name"],
-                    n.get("group", ""),
-                    n.get("zone") or "-",
+                    Text(n["name"]),
+                    Text(n.get("group", "")),
+                    Text(n.get("zone") or "-"),
                     Text(str(n.get("gpus", 0)), justify="right"),
                     Text(state, style=NODE_STYLE.get(state, "")),
-                    tasks,
+                    Text(tasks),
                 ),
             )
         )
@@ -94,7 +94,8 @@ class NodesScreen(Screen):
         self.query_one("#usage", Static).update(
             usage_text(nodes, app.usage_history, self.app.size.width)
         )
-        self.query_one(KeyedTable).sync(node_rows(nodes))
+        rows = node_rows(nodes)
+        self.query_one(KeyedTable).sync([(key, cells, lambda c=cells: c) for key, cells in rows])
         banner = self.query_one(Banner)
         if app.error:
             banner.show(app.error)

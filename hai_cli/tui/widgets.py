@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import DataTable, Static
 
 
@@ -20,6 +21,8 @@ class KeyedTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._cells: dict[str, tuple[Any, ...]] = {}
+        self._sigs: dict[str, Hashable] = {}
+        self._reselect: str | None = None
         self._order: list[str] = []
         self._col_keys: list[str] = []
 
@@ -28,6 +31,7 @@ class KeyedTable(DataTable):
         selected = self.selected_key
         self.clear(columns=True)
         self._cells.clear()
+        self._sigs.clear()
         self._order = []
         self._col_keys = [key for key, _, _ in columns]
         for key, label, width in columns:
@@ -43,28 +47,38 @@ class KeyedTable(DataTable):
         except Exception:
             return None
 
-    def sync(self, rows: Sequence[tuple[str, tuple[Any, ...]]]) -> int:
-        """Show exactly these rows in this order. Returns the number of cells written."""
-        selected = self.selected_key or getattr(self, "_reselect", None)
+    def sync(self, rows: Sequence[tuple[str, Hashable, Callable[[], tuple[Any, ...]]]]) -> int:
+        """Show exactly these rows in this order: (key, signature, make_cells).
+
+        make_cells is called only for new rows and rows whose signature changed; of those,
+        only the cells that differ are written. Returns the number of cells written.
+        """
+        selected = self.selected_key or self._reselect
         self._reselect = None
-        wanted = {key for key, _ in rows}
         writes = 0
-        for key in [k for k in self._cells if k not in wanted]:
-            self.remove_row(key)
-            del self._cells[key]
-            writes += 1
-        for key, cells in rows:
+        if len(rows) != len(self._cells) or any(key not in self._cells for key, _, _ in rows):
+            wanted = {key for key, _, _ in rows}
+            for key in [k for k in self._cells if k not in wanted]:
+                self.remove_row(key)
+                del self._cells[key]
+                del self._sigs[key]
+                writes += 1
+        for key, sig, make in rows:
+            if self._sigs.get(key) == sig:
+                continue
+            cells = make()
             old = self._cells.get(key)
             if old is None:
                 self.add_row(*cells, key=key)
                 writes += len(cells)
-            elif old != cells:
+            else:
                 for col, new, was in zip(self._col_keys, cells, old, strict=True):
                     if new != was:
                         self.update_cell(key, col, new)
                         writes += 1
             self._cells[key] = cells
-        order = [key for key, _ in rows]
+            self._sigs[key] = sig
+        order = [key for key, _, _ in rows]
         if order != self._order:
             rank = {key: i for i, key in enumerate(order)}
             # the first cell of a row shows its key (task id, node name): sort by it
@@ -78,7 +92,7 @@ class KeyedTable(DataTable):
 
 
 def _plain(cell: Any) -> str:
-    return cell.plain if hasattr(cell, "plain") else str(cell)
+    return (cell.plain if hasattr(cell, "plain") else str(cell)).strip()
 
 
 class Banner(Static):
@@ -97,7 +111,7 @@ class Banner(Static):
     """
 
     def show(self, message: str) -> None:
-        self.update(message)
+        self.update(Text(message))
         self.add_class("-shown")
 
     def hide(self) -> None:

@@ -224,3 +224,19 @@ async def test_server_down_shows_a_banner(unused_port: int) -> None:
         assert app.screen.query_one(Banner).shown
         await pilot.press("escape", "x")
         assert app.is_running
+
+
+async def test_names_that_look_like_markup_are_shown_as_typed(live: Server) -> None:
+    weird = "[/red] [b]odd[x"
+    t = live.submit("sleeper.py", weird)
+    client = live.client()
+    app = build_app(live.client(), refresh_s=0.3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: state_of(app, t) == "running")
+        await until(pilot, lambda: "[/red] [b]odd[x" in screen_text(app))
+        await pilot.press("x")
+        assert weird in screen_text(app)  # in the confirmation too
+        await pilot.press("y")
+        await until(pilot, lambda: client.task(t)["state"] == "stopped")
+        await until(pilot, lambda: state_of(app, t) == "stopped")
+        assert app.is_running

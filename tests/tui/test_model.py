@@ -28,8 +28,9 @@ def test_row_cells_fit_80_columns_and_explain_queued_tasks() -> None:
     task = make_tasks(40)[35]  # id 36: queued
     cells = row_cells(task, NOW, w)
     assert cells[3].plain == "queued" and cells[3].style == "yellow"
-    assert cells[-1].startswith("#") and "no_capac" in cells[-1]
+    assert cells[-1].plain.startswith("#") and "no_capac" in cells[-1].plain
     assert all(len(getattr(c, "plain", c)) <= w[k] for c, k in zip(cells, w, strict=True))
+    assert cells[0].plain == "  36"  # right-aligned in its column
 
 
 def test_waiting_notes() -> None:
