@@ -8,6 +8,8 @@ import typer
 
 from hai_cli import ui
 
+REQUEST_TIMEOUT_S = 8.0
+
 
 def register(app: typer.Typer) -> None:
     @app.command("tui", help="Open the live terminal UI: tasks, details, logs, nodes, actions.")
@@ -27,12 +29,20 @@ def register(app: typer.Typer) -> None:
 
             client = DemoClient(40)
         else:
-            from hai_cli import config
+            from hai_cli import config, embedded
+            from hai_cli.client import Client
 
             with ui.errors():
-                client = ui.connect()
-                if config.configured_target() is not None:
+                target = config.configured_target()
+                if target is not None:
                     python = "python3"  # a remote server runs tasks with its own interpreter
+                else:
+                    target = embedded.ensure()
+                try:
+                    # short timeout: quitting waits for requests in flight
+                    client = Client(target.url, target.token, timeout=REQUEST_TIMEOUT_S)
+                except ValueError as exc:
+                    ui.die(str(exc), ui.EXIT_USAGE)
         from hai_cli.tui.app import build_app
 
         build_app(client, refresh_s=refresh, python=python).run()

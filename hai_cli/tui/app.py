@@ -25,6 +25,7 @@ from hai_cli.tui.main import MainScreen
 from hai_cli.tui.model import Filter, group_usage
 from hai_cli.tui.nodes import NodesScreen
 
+DETAIL_DEBOUNCE_S = 0.1
 LIST_LIMIT = 1000  # the newest tasks matching the server-side filter
 HISTORY = 60  # usage samples kept per group for the sparkline
 
@@ -52,6 +53,7 @@ class Serialized:
         self._client = client
         self._lock = threading.Lock()
         self.url = client.url
+        self.closed = False  # set on quit: calls still waiting for the lock give up
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -60,6 +62,8 @@ class Serialized:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
+                if self.closed:
+                    raise ConnectionFailed("the TUI is closing")
                 return attr(*args, **kwargs)
 
         return call
@@ -144,6 +148,9 @@ class HaiTui(App):
         self.error: str | None = None
         self.updates = 0
         self._fetching = False
+        self._fetch_again = False
+        self._detail_busy = False
+        self._detail_timer: Any = None
 
     def _clock_now(self) -> float:
         return time.monotonic()
@@ -159,10 +166,18 @@ class HaiTui(App):
 
     # -- polling -------------------------------------------------------------------------
     def refresh_now(self) -> None:
+        """Fetch now; while a fetch is in flight, fetch once more when it lands."""
         if self._fetching:
+            self._fetch_again = True
             return
         self._fetching = True
+        self._fetch_again = False
         self._fetch(self.filter, self.selected)
+
+    def _fetch_done(self) -> None:
+        self._fetching = False
+        if self._fetch_again:
+            self.refresh_now()
 
     def action_refresh_now(self) -> None:
         self.refresh_now()
@@ -190,55 +205,75 @@ class HaiTui(App):
         self.call_from_thread(self.apply, snap, flt)
 
     def _failed(self, message: str) -> None:
-        self._fetching = False
-        self.error = message
-        self._render()
+        try:
+            self.error = message
+            self._render()
+        finally:
+            self._fetch_done()
 
     def apply(self, snap: Snapshot, flt: Filter | None = None) -> None:
         """Take a fetched snapshot and render it (the cost the benchmark measures)."""
-        self._fetching = False
-        self.error = None
-        self.me = snap.me
-        if flt is None or (flt.states, flt.all_users) == (
-            self.filter.states,
-            self.filter.all_users,
-        ):
-            self.tasks, self.total = snap.tasks, snap.total
-        self.nodes_data = snap.nodes
-        for g in group_usage(snap.nodes):
-            self.usage_history.setdefault(g.name, deque(maxlen=HISTORY)).append(g.busy)
-        if snap.detail is not None:
-            self._set_detail(snap.detail, snap.why, snap.why_unavailable)
-        self.updates += 1
-        self._render()
+        try:
+            self.error = None
+            self.me = snap.me
+            if flt is None or (flt.states, flt.all_users) == (
+                self.filter.states,
+                self.filter.all_users,
+            ):
+                self.tasks, self.total = snap.tasks, snap.total
+            self.nodes_data = snap.nodes
+            for g in group_usage(snap.nodes):
+                self.usage_history.setdefault(g.name, deque(maxlen=HISTORY)).append(g.busy)
+            if snap.detail is not None:
+                self._set_detail(snap.detail, snap.why, snap.why_unavailable)
+            self.updates += 1
+            self._render()
+        finally:
+            self._fetch_done()
 
     def _render(self) -> None:
         self.main.show()
         if isinstance(self.screen, NodesScreen):
             self.screen.show_nodes()
 
-    @work(thread=True, exit_on_error=False, group="detail", exclusive=True)
-    def fetch_detail(self) -> None:
-        selected = self.selected
-        if selected is None:
-            return
-        try:
-            detail, why, unavailable = fetch_detail(self.client, selected)
-        except Exception:
-            return  # the next refresh shows the banner if the server is gone
-        self.call_from_thread(self._detail_arrived, detail, why, unavailable)
+    def selection_changed(self, selected: int | None) -> None:
+        """Fetch the new selection's detail once the cursor rests (100 ms), one at a time."""
+        self.selected = selected
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_S, self._start_detail)
 
-    def _detail_arrived(
-        self, detail: dict[str, Any] | None, why: dict[str, Any] | None, unavailable: str | None
-    ) -> None:
-        self._set_detail(detail, why, unavailable)
-        self.main.show_detail()
+    def _start_detail(self) -> None:
+        if self.selected is None or self._detail_busy:
+            return
+        self._detail_busy = True
+        self._fetch_detail(self.selected)
+
+    @work(thread=True, exit_on_error=False, group="detail")
+    def _fetch_detail(self, selected: int) -> None:
+        try:
+            got = fetch_detail(self.client, selected)
+        except Exception:
+            got = None  # the next refresh shows the banner if the server is gone
+        self.call_from_thread(self._detail_arrived, selected, got)
+
+    def _detail_arrived(self, selected: int, got: tuple[Any, Any, str | None] | None) -> None:
+        self._detail_busy = False
+        if got is not None and selected == self.selected:
+            self._set_detail(*got)
+            self.main.show_detail()
+        elif selected != self.selected:
+            self._start_detail()  # the cursor moved on meanwhile
 
     def _set_detail(
         self, detail: dict[str, Any] | None, why: dict[str, Any] | None, unavailable: str | None
     ) -> None:
         self.detail, self.why, self.why_unavailable = detail, why, unavailable
         self.why_for = detail.get("id") if detail else None
+
+    async def action_quit(self) -> None:
+        self.client.closed = True  # type: ignore[attr-defined]
+        await super().action_quit()
 
     # -- screens -------------------------------------------------------------------------
     def action_help(self) -> None:

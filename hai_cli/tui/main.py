@@ -92,6 +92,8 @@ class MainScreen(Screen):
     # -- rendering -----------------------------------------------------------------------
     def show(self) -> None:
         """Render the app's current data (called after every fetch and filter change)."""
+        if self._wide is None:
+            return  # not mounted yet: on_mount renders
         app = self.hai
         now = app.clock()
         flt: Filter = app.filter
@@ -132,9 +134,8 @@ class MainScreen(Screen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         selected = self.selected_id()
         if selected != self.hai.selected:
-            self.hai.selected = selected
+            self.hai.selection_changed(selected)
             self.show_detail()
-            self.hai.fetch_detail()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.toggle_class("-zoom")
