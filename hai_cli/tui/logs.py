@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Any
 
 from rich.text import Text
@@ -65,6 +67,7 @@ class LogsScreen(Screen):
         self._follower: LogFollower | None = None
         self._buffer = LineBuffer()
         self._retry_at: float | None = None
+        self.drain_s: deque[float] = deque(maxlen=1000)  # UI time spent per batch
 
     def compose(self) -> ComposeResult:
         yield Banner(id="logbanner")
@@ -102,6 +105,7 @@ class LogsScreen(Screen):
         follower = self._follower
         if follower is None:
             return
+        started = time.perf_counter()
         data = follower.take()
         lines = self._buffer.feed(data) if data else []
         if follower.done and not data:
@@ -112,6 +116,7 @@ class LogsScreen(Screen):
             if len(lines) > MAX_LINES:
                 lines = lines[-MAX_LINES:]
             log.write_lines(lines)
+            self.drain_s.append(time.perf_counter() - started)
         if follower.done and follower.error:
             self._on_stream_error(follower.error)
         self._show_status()

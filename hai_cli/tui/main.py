@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -18,8 +17,8 @@ from hai_cli.tui.model import (
     COLUMN_KEYS,
     COLUMNS,
     Filter,
-    row_cells,
-    row_signature,
+    cell,
+    row_values,
     visible,
     widths,
 )
@@ -56,6 +55,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._wide: bool | None = None
+        self._shown: dict[str, Text] = {}
 
     @property
     def hai(self) -> Any:
@@ -86,7 +86,10 @@ class MainScreen(Screen):
             return False
         self._wide = wide
         w = widths(width)
-        self.query_one(KeyedTable).set_columns([(c.key, c.label, w[c.key]) for c in COLUMNS])
+        self.query_one(KeyedTable).set_columns(
+            [(c.key, c.label, w[c.key]) for c in COLUMNS],
+            lambda column, value: cell(column, value, w[column]),
+        )
         return True
 
     # -- rendering -----------------------------------------------------------------------
@@ -100,15 +103,14 @@ class MainScreen(Screen):
         w = widths(self.app.size.width)
         shown = visible(app.tasks, flt)
         table = self.query_one(KeyedTable)
-        table.sync(
-            [(str(t["id"]), row_signature(t, now), partial(row_cells, t, now, w)) for t in shown]
-        )
+        short = w["waiting"] < 20
+        table.sync([(str(t["id"]), row_values(t, now, short)) for t in shown])
         me = app.me or {}
         who = f"{me.get('user', '?')} ({me.get('role', '?')})" if me else "connecting…"
         count = f"{len(shown)}/{app.total} tasks"
         if app.total > len(app.tasks):
             count += f" (newest {len(app.tasks)})"
-        self.query_one("#status", Static).update(Text(f"{who} · {flt.describe()} · {count}"))
+        self._update_if_changed("#status", Text(f"{who} · {flt.describe()} · {count}"))
         banner = self.query_one(Banner)
         if app.error:
             banner.show(app.error)
@@ -124,7 +126,13 @@ class MainScreen(Screen):
             task = next((t for t in app.tasks if t["id"] == selected), None)
         why = app.why if task is not None and app.why_for == selected else None
         body = detail_text(task, why, app.clock(), why_unavailable=app.why_unavailable)
-        self.query_one("#detail-body", Static).update(body)
+        self._update_if_changed("#detail-body", body)
+
+    def _update_if_changed(self, selector: str, text: Text) -> None:
+        """Static.update relayouts the screen: skip it when nothing changed."""
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def selected_id(self) -> int | None:
         key = self.query_one(KeyedTable).selected_key

@@ -113,48 +113,41 @@ def waiting(task: dict[str, Any], short: bool = False) -> str:
     return ""
 
 
-def row_signature(task: dict[str, Any], now: float) -> tuple[Any, ...]:
-    """Everything a row shows, cheaply: equal signatures mean equal cells (cells are built
-    only for rows whose signature changed)."""
+def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[str, ...]:
+    """What each column of a task's row says, in COLUMNS order: cheap to build and compare,
+    so that only the cells whose value changed are rebuilt and written."""
     submitted = task.get("submitted_at")
     return (
-        task.get("state"),
-        task.get("name"),
-        task.get("user"),
-        task.get("priority"),
-        task.get("nodes"),
-        task.get("restart_count"),
-        task.get("reason"),
-        task.get("position"),
-        task.get("exit_code"),
-        task.get("stop_requested"),
+        str(task["id"]),
+        str(task.get("name", "")),
+        str(task.get("user", "")),
+        str(task.get("state", "?")),
+        str(task.get("priority", "")),
+        str(task.get("nodes", "")),
+        str(task.get("restart_count", 0)),
         duration(now - submitted) if submitted else "-",
+        waiting(task, short=short),
     )
 
 
-def row_cells(task: dict[str, Any], now: float, width: dict[str, int]) -> tuple[Any, ...]:
+RIGHT = frozenset({"id", "nodes", "restarts"})
+
+
+def cell(column: str, value: str, width: int) -> Text:
+    """One cell: clipped to its width, aligned, coloured. Never read as markup (user data)."""
+    if column == "state":
+        return Text(value, style=STATE_STYLE.get(value, ""), no_wrap=True, end="")
+    if column == "priority" and len(value) > width:
+        value = PRIORITY_SHORT.get(value, value)
+    if column in RIGHT:
+        return Text(f"{value:>{width}}", no_wrap=True, end="")
+    return Text(clip(value, width), no_wrap=True, end="")
+
+
+def row_cells(task: dict[str, Any], now: float, width: dict[str, int]) -> tuple[Text, ...]:
     """The cells of one table row, in COLUMNS order, clipped to the column widths."""
-    state = str(task.get("state", "?"))
-    prio = str(task.get("priority", ""))
-    if width["priority"] < len(prio):
-        prio = PRIORITY_SHORT.get(prio, prio)
-    submitted = task.get("submitted_at")
-    return (
-        _t(f"{task['id']:>{width['id']}}"),
-        _t(clip(str(task.get("name", "")), width["name"])),
-        _t(clip(str(task.get("user", "")), width["user"])),
-        _t(state, STATE_STYLE.get(state, "")),
-        _t(clip(prio, width["priority"])),
-        _t(f"{task.get('nodes', '')!s:>{width['nodes']}}"),
-        _t(f"{task.get('restart_count', 0)!s:>{width['restarts']}}"),
-        _t(duration(now - submitted) if submitted else "-"),
-        _t(clip(waiting(task, short=width["waiting"] < 20), width["waiting"])),
-    )
-
-
-def _t(text: str, style: str = "") -> Text:
-    """A cell that is never read as markup (task names and reasons are user data)."""
-    return Text(text, style=style, no_wrap=True, end="")
+    values = row_values(task, now, short=width["waiting"] < 20)
+    return tuple(cell(c, v, width[c]) for c, v in zip(COLUMN_KEYS, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,27 +47,31 @@ def usage_text(
     return out or Text("no nodes", style="dim")
 
 
-def node_rows(nodes: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+def node_rows(nodes: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
+    """(key, values) rows for the node table, in NODE_COLUMNS order."""
     rows = []
     for n in nodes:
-        state = str(n.get("state", "?"))
         tasks = ",".join(map(str, n.get("tasks") or [])) or "-"
         if n.get("message"):
             tasks = f"{tasks} ({n['message']})"
-        rows.append(
-            (
-                n["name"],
-                (
-                    Text(n["name"]),
-                    Text(n.get("group", "")),
-                    Text(n.get("zone") or "-"),
-                    Text(str(n.get("gpus", 0)), justify="right"),
-                    Text(state, style=NODE_STYLE.get(state, "")),
-                    Text(tasks),
-                ),
-            )
+        values = (
+            str(n["name"]),
+            str(n.get("group", "")),
+            str(n.get("zone") or "-"),
+            str(n.get("gpus", 0)),
+            str(n.get("state", "?")),
+            tasks,
         )
+        rows.append((values[0], values))
     return rows
+
+
+def node_cell(column: str, value: str) -> Text:
+    if column == "state":
+        return Text(value, style=NODE_STYLE.get(value, ""), no_wrap=True, end="")
+    if column == "gpus":
+        return Text(value, justify="right", no_wrap=True, end="")
+    return Text(value, no_wrap=True, end="")
 
 
 class NodesScreen(Screen):
@@ -85,7 +89,7 @@ class NodesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(KeyedTable).set_columns(NODE_COLUMNS)
+        self.query_one(KeyedTable).set_columns(NODE_COLUMNS, node_cell)
         self.show_nodes()
 
     def show_nodes(self) -> None:
@@ -94,8 +98,7 @@ class NodesScreen(Screen):
         self.query_one("#usage", Static).update(
             usage_text(nodes, app.usage_history, self.app.size.width)
         )
-        rows = node_rows(nodes)
-        self.query_one(KeyedTable).sync([(key, cells, lambda c=cells: c) for key, cells in rows])
+        self.query_one(KeyedTable).sync(node_rows(nodes))
         banner = self.query_one(Banner)
         if app.error:
             banner.show(app.error)

@@ -52,3 +52,18 @@ async def test_non_admin_cannot_switch_to_all_users() -> None:
         await until(pilot, lambda: app.updates > 0)
         await pilot.press("m")
         assert not app.filter.all_users
+
+
+async def test_resize_switches_layout_and_keeps_the_selection() -> None:
+    app = build_app(DemoClient(12), clock=lambda: NOW, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.updates > 0)
+        await pilot.press("down", "down")
+        selected = app.main.selected_id()
+        await until(pilot, lambda: "VHIGH" in screen_text(app))  # short names at 80 columns
+        await pilot.resize_terminal(120, 40)
+        await until(pilot, lambda: "VERY_HIGH" in screen_text(app))
+        assert app.main.selected_id() == selected
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: "VHIGH" in screen_text(app))
+        assert app.main.selected_id() == selected
