@@ -152,9 +152,6 @@ class HaiTui(App):
         self._detail_busy = False
         self._detail_timer: Any = None
 
-    def _clock_now(self) -> float:
-        return time.monotonic()
-
     def get_default_screen(self) -> MainScreen:
         self.main = MainScreen()
         return self.main

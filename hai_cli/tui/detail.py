@@ -10,7 +10,9 @@ from rich.text import Text
 from hai_cli.tui.model import STATE_STYLE, duration, waiting
 
 WAITING_STATES = ("queued", "suspending", "suspended")
-SUSPEND_KINDS = ("suspend", "suspended", "suspending", "preempt", "preempted", "node_failure")
+SUSPEND_KINDS = frozenset(
+    {"suspend", "suspend_ack", "suspended", "requeued", "preempted", "node_failure", "lost"}
+)
 
 
 def clock(ts: float | None) -> str:

@@ -122,7 +122,7 @@ class LogsScreen(Screen):
         self._show_status()
 
     def _on_stream_error(self, error: str) -> None:
-        now = self.app._clock_now()  # type: ignore[attr-defined]
+        now = time.monotonic()
         if self._retry_at is None:
             self._retry_at = now + RETRY_S
             self.query_one(Banner).show(f"log stream lost: {error}; retrying in {RETRY_S:g} s")

@@ -8,7 +8,7 @@ from conftest import screen_text, until
 from hai_cli.client import ApiError
 from hai_cli.tui.app import build_app
 from hai_cli.tui.demo import NOW, DemoClient
-from hai_cli.tui.widgets import Banner
+from hai_cli.tui.widgets import Banner, KeyedTable
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,3 +67,17 @@ async def test_resize_switches_layout_and_keeps_the_selection() -> None:
         await pilot.resize_terminal(80, 24)
         await until(pilot, lambda: "VHIGH" in screen_text(app))
         assert app.main.selected_id() == selected
+
+
+async def test_clicking_a_header_sorts_by_that_column() -> None:
+    app = build_app(DemoClient(12), clock=lambda: NOW, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.updates > 0)
+        table = app.main.query_one(KeyedTable)
+        await pilot.click(KeyedTable, offset=(9, 0))  # the NAME header
+        assert app.filter.sort_key == "name" and not app.filter.sort_reverse
+        await until(pilot, lambda: "sort: name↑" in screen_text(app))
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert names == sorted(names)
+        await pilot.click(KeyedTable, offset=(9, 0))
+        assert app.filter.sort_reverse
