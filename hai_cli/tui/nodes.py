@@ -21,7 +21,7 @@ NODE_COLUMNS = (
     ("zone", "ZONE", 8),
     ("gpus", "GPUS", 4),
     ("state", "STATE", 9),
-    ("tasks", "TASKS", 20),
+    ("tasks", "HELD BY", 24),
 )
 
 
@@ -47,11 +47,16 @@ def usage_text(
     return out or Text("no nodes", style="dim")
 
 
-def node_rows(nodes: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
-    """(key, values) rows for the node table, in NODE_COLUMNS order."""
+def node_rows(
+    nodes: Sequence[dict[str, Any]], owners: Mapping[int, str] | None = None
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(key, values) rows for the node table, in NODE_COLUMNS order; holders are shown as
+    ``id user`` when the task is known (owners: task id -> user)."""
+    owners = owners or {}
     rows = []
     for n in nodes:
-        tasks = ",".join(map(str, n.get("tasks") or [])) or "-"
+        held = [f"{t} {owners[t]}" if t in owners else str(t) for t in n.get("tasks") or []]
+        tasks = ", ".join(held) or "-"
         if n.get("message"):
             tasks = f"{tasks} ({n['message']})"
         values = (
@@ -98,7 +103,8 @@ class NodesScreen(Screen):
         self.query_one("#usage", Static).update(
             usage_text(nodes, app.usage_history, self.app.size.width)
         )
-        self.query_one(KeyedTable).sync(node_rows(nodes))
+        owners = {t["id"]: str(t.get("user", "")) for t in app.tasks}
+        self.query_one(KeyedTable).sync(node_rows(nodes, owners))
         banner = self.query_one(Banner)
         if app.error:
             banner.show(app.error)
