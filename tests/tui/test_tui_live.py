@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Server, screen_text, until
 from textual.widgets import Input, Log
+from tui_helpers import Server, screen_text, until
 
 from hai_cli.client import Client
 from hai_cli.tui.app import build_app

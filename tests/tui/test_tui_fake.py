@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import screen_text, until
+from tui_helpers import screen_text, until
 
 from hai_cli.client import ApiError
 from hai_cli.tui.app import build_app
