@@ -103,6 +103,7 @@ class MainScreen(Screen):
         w = widths(self.app.size.width)
         shown = visible(app.tasks, flt)
         table = self.query_one(KeyedTable)
+        table.mark_sorted(flt.sort_key, flt.sort_reverse)
         short = w["waiting"] < 20
         table.sync([(str(t["id"]), row_values(t, now, short)) for t in shown])
         me = app.me or {}

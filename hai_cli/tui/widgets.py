@@ -46,6 +46,15 @@ class KeyedTable(DataTable):
             self.add_column(label, key=key, width=width)
         self._reselect = selected
 
+    def mark_sorted(self, key: str, reverse: bool) -> None:
+        """Show ▲/▼ after the label of the column the rows are sorted by."""
+        for col_key, column in self.columns.items():
+            plain = column.label.plain.rstrip(" ▲▼")
+            label = f"{plain}{'▼' if reverse else '▲'}" if col_key.value == key else plain
+            if label != column.label.plain:
+                column.label = Text(label)
+                self.refresh()
+
     @property
     def selected_key(self) -> str | None:
         if not self.row_count:
