@@ -1,0 +1,1 @@
+"""``hai-cli tui``: a live terminal monitor built with Textual (see app.build_app)."""
