@@ -80,8 +80,8 @@ def detail_text(
         out.append(f"\n{task['detail']}", style="yellow")
 
     lines = why_lines(why, why_unavailable)
-    if why is not None and not why.get("lines") and state not in WAITING_STATES:
-        lines = []  # a running task's one-word "why" says nothing the state does not
+    if state not in WAITING_STATES:
+        lines = []  # for a task holding nodes "it keeps its nodes" says nothing the state does not
     if lines or state == "queued":
         _heading(out, "why")
         for line in lines or ["(no explanation yet)"]:
