@@ -39,6 +39,7 @@ from hai_server.services import lifecycle as lc
 from hai_server.settings import SchedulerSettings
 
 log = logging.getLogger("hai.reconciler")
+COALESCE_S = 0.025  # shortest pause between two ticks brought on by wake-ups
 
 
 def policy_config(s: SchedulerSettings) -> PolicyConfig:
@@ -116,9 +117,15 @@ class Reconciler:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._backend.set_wakeup(self.wake)
+        last_end = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=self._settings.tick_s)
+            # a burst of wake-ups (hundreds of submits a second) makes one tick, not hundreds:
+            # leave the API at least COALESCE_S of the event loop between two ticks
+            gap = last_end + COALESCE_S - self._loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)
             self._event.clear()
             try:
                 await self.tick()
@@ -134,6 +141,7 @@ class Reconciler:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("reconciler tick failed")
                 await asyncio.sleep(0.2)
+            last_end = self._loop.time()
 
     async def tick(self) -> None:
         if self.gate is not None and not await self.gate():

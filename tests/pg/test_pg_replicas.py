@@ -189,3 +189,33 @@ def test_redis_down_scheduling_continues_and_recovers(pg_url: str, home: Path) -
         a.stop()
         b.stop()
         redis.stop()
+
+
+def test_a_follower_started_mid_run_takes_over_cleanly(pg_url: str, home: Path) -> None:
+    """B opens the backend while A's ranks run; A finishes and forgets them, then dies."""
+    marks = home.parent / "marks"
+    env = server_env(home, pg_url, None, nodes=4)
+    a = ServerProc(home, env, free_port(), "replica-a").start()
+    b = None
+    try:
+        client = Client(a.url, ADMIN_TOKEN)
+        script = f"echo $HAI_RESTART_COUNT >> {marks}/$HAI_TASK_ID; sleep 4"
+        body = {"argv": ["sh", "-c", script], "workdir": str(home), "kind": "exec"}
+        first = [client.submit(body)["id"] for _ in range(4)]
+        deadline = time.monotonic() + 20
+        while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        b = ServerProc(home, env, free_port(), "replica-b").start()  # sees A's attempts
+        assert any(t["state"] == "running" for t in _states(a.url).values())
+        _wait_all(a.url, first, timeout=30)
+        time.sleep(0.5)  # A forgets the finished attempts (their run directories go)
+        a.kill()
+        assert _leader([b]) is b
+        more = _submit_many([b.url], home.parent, marks, 6)
+        states = _wait_all(b.url, more, timeout=30)
+        assert all(states[i]["state"] == "succeeded" for i in more), states
+        assert b.health()["reconciler"]["error"] == ""
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()

@@ -80,6 +80,9 @@ class LocalBackend(Backend):
 
     async def open(self) -> None:
         self._runs.mkdir(parents=True, exist_ok=True)
+        # open() runs again when a replica becomes the leader: drop the attempts another
+        # replica has forgotten since (their directories are gone), then read the rest
+        self._attempts = {k: a for k, a in self._attempts.items() if a.directory.exists()}
         for spec_file in sorted(self._runs.glob("*/spec.json")):
             with contextlib.suppress(OSError, ValueError, KeyError):
                 data = json.loads(spec_file.read_text())
@@ -192,6 +195,9 @@ class LocalBackend(Backend):
             return
         kill_file = att.directory / "kill_at"
         if kill_file.exists():
+            return
+        if not att.directory.exists():  # forgotten by another replica: nothing left to stop
+            self._attempts.pop((task_id, attempt), None)
             return
         write_atomic(kill_file, f"{time.time() + grace_s:.3f}\n")
         self._signal_all(att, signal.SIGTERM)
