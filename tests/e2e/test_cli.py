@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from conftest import EXAMPLES, Platform, cli_command
+from e2e_helpers import EXAMPLES, Platform, cli_command
 
 TRAIN = EXAMPLES / "train.py"
 TASK_KEYS = {"id", "name", "state", "priority", "nodes", "restart_count", "reason", "position"}

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from conftest import EXAMPLES, start_platform
+from e2e_helpers import EXAMPLES, start_platform
 
 
 def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import EXAMPLES, Platform
+from e2e_helpers import EXAMPLES, Platform
 
 TRAIN = EXAMPLES / "train.py"
 

@@ -124,6 +124,18 @@ class LocalBackend(Backend):
         Path(spec.log_dir).mkdir(parents=True, exist_ok=True)
         master_port = _free_port()
         self._attempts[spec.key] = att
+        # written before any rank starts, so a replica that takes over finds every launched rank
+        write_atomic(
+            directory / "spec.json",
+            json.dumps(
+                {
+                    "task_id": spec.task_id,
+                    "attempt": spec.attempt,
+                    "ranks": [{"rank": r.rank, "node": r.node} for r in spec.ranks],
+                    "master_port": master_port,
+                }
+            ),
+        )
         for r in spec.ranks:
             rank_dir = att.rank_dir(r.rank)
             rank_dir.mkdir()
@@ -172,17 +184,6 @@ class LocalBackend(Backend):
                 wrapper_log.close()
             att.procs[r.rank] = proc
             write_atomic(rank_dir / "wrapper_pid", f"{proc.pid}\n")
-        write_atomic(
-            directory / "spec.json",
-            json.dumps(
-                {
-                    "task_id": spec.task_id,
-                    "attempt": spec.attempt,
-                    "ranks": [{"rank": r.rank, "node": r.node} for r in spec.ranks],
-                    "master_port": master_port,
-                }
-            ),
-        )
 
     async def notify_suspend(self, task_id: int, attempt: int, deadline: float) -> None:
         att = self._attempts.get((task_id, attempt))
