@@ -90,7 +90,11 @@ def notice_latency(client: Client, work: Path, n: int) -> list[float]:
                 "name": "victim",
             }
         )
-        wait_for(lambda v=victim["id"]: client.task(v)["state"] == "running", step=0.01)
+        try:
+            wait_for(lambda v=victim["id"]: client.task(v)["state"] == "running", step=0.01)
+        except TimeoutError:
+            print(json.dumps(client.list_tasks(limit=5), indent=1)[:3000], file=sys.stderr)
+            raise
         wait_for(
             lambda v=victim["id"]: (
                 "victim up" in client.logs(v["id"] if isinstance(v, dict) else v)
@@ -112,7 +116,13 @@ def notice_latency(client: Client, work: Path, n: int) -> list[float]:
         out.append((seen - t0) * 1000)
         wait_for(lambda h=high["id"]: client.task(h)["state"] == "succeeded", step=0.01)
         client.action(victim["id"], "stop")
-        wait_for(lambda v=victim["id"]: client.task(v)["state"] == "stopped", step=0.01)
+        try:
+            wait_for(
+                lambda v=victim["id"]: client.task(v)["state"] == "stopped", step=0.01, timeout=20
+            )
+        except TimeoutError:
+            print(json.dumps(client.task(victim["id"]), indent=1)[-4000:], file=sys.stderr)
+            raise
     return out
 
 
@@ -165,7 +175,10 @@ def main() -> None:
         help_wall = list_wall(home, 5, env, ["--help"])
     finally:
         embedded.stop(home)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("HAI_BENCH_KEEP"):
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     result = {
         "submit_to_first_line_ms": {
             "p50": round(statistics.median(first), 1),

@@ -109,8 +109,14 @@ class Task(Base):
     terminate_sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_checkpoint_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ran_s: Mapped[float] = mapped_column(Float, default=0.0)  # run time of earlier attempts
-    version: Mapped[int] = mapped_column(Integer, default=0)  # guarded writes
+    version: Mapped[int] = mapped_column(Integer, default=0)  # guarded writes (see below)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # Every ORM UPDATE of a task is guarded: "... WHERE id = ? AND version = ?" and bumps the
+    # version; a write that finds the row changed since it was read raises StaleDataError and
+    # its whole transaction is rolled back (the reconciler retries on its next tick, the API
+    # retries the use case). No lost updates between the API and any replica's reconciler.
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Attempt(Base):

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.backends.base import (
     AttemptObservation,
@@ -132,6 +133,11 @@ class Reconciler:
                 self.last_error = ""
             except asyncio.CancelledError:
                 raise
+            except StaleDataError:
+                # a guarded write lost a race (API or another replica): nothing was written;
+                # the next tick works from fresh rows
+                log.info("tick lost a race on a task row; retrying")
+                self._event.set()
             except BackendError as exc:
                 # e.g. the cluster API is unreachable: one line, keep ticking on the timer
                 if self.last_error != f"backend: {exc}":
@@ -259,7 +265,6 @@ class Reconciler:
                 if verdict.new_state is not None and verdict.new_state != t.state:
                     lc.check(t.state, verdict.new_state)
                     t.state = verdict.new_state
-                    t.version += 1
                     changed = True
                     if verdict.new_state not in lc.ACTIVE:
                         await self._close_attempt(
@@ -295,7 +300,6 @@ class Reconciler:
     ) -> None:
         lc.check(t.state, lc.SUSPENDING)
         t.state = lc.SUSPENDING
-        t.version += 1
         t.suspend_requested = False
         t.suspend_reason = reason
         t.suspend_deadline = now + self._settings.grace_s
@@ -376,7 +380,6 @@ class Reconciler:
                 lc.check(t.state, lc.QUEUED)
                 t.state = lc.QUEUED
                 t.restart_count += 1
-                t.version += 1
                 t.reason, t.position = "", None
                 t.started_at = None
                 s.add(
@@ -438,15 +441,17 @@ class Reconciler:
                     and current[h.task_id] != (h.reason, h.position, h.detail)
                 ]
                 if dirty:
+                    # display-only columns: plain executemany, outside the row versioning, and
+                    # only while the task still waits
+                    table = m.Task.__table__
                     await s.execute(
-                        update(m.Task),
+                        update(table)
+                        .where(table.c.id == bindparam("tid"), table.c.state == lc.QUEUED)
+                        .values(
+                            reason=bindparam("r"), position=bindparam("p"), detail=bindparam("d")
+                        ),
                         [
-                            {
-                                "id": h.task_id,
-                                "reason": h.reason,
-                                "position": h.position,
-                                "detail": h.detail,
-                            }
+                            {"tid": h.task_id, "r": h.reason, "p": h.position, "d": h.detail}
                             for h in dirty
                         ],
                     )
@@ -455,7 +460,6 @@ class Reconciler:
     async def _reserve_start(self, s: Any, t: m.Task, d: Start, now: float) -> AttemptSpec:
         lc.check(t.state, lc.STARTING)
         t.state = lc.STARTING
-        t.version += 1
         t.run_priority = d.priority
         t.started_at = now
         t.reason, t.position, t.detail = "", None, ""
@@ -566,7 +570,6 @@ class Reconciler:
             target = lc.QUEUED if exc.retryable else lc.FAILED
             lc.check(t.state, target)
             t.state = target
-            t.version += 1
             if target == lc.QUEUED:
                 t.reason = "start_failed"
                 t.detail = str(exc)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
 from hai_server.db.session import Sessions
@@ -16,6 +19,7 @@ from hai_server.scheduler.model import parse_priority, priority_name
 from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
+T = TypeVar("T")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 MAX_PAGE = 1000
@@ -44,6 +48,21 @@ class SubmitRequest:
     kind: str = "python"
     suspend_after: float | None = None
     image: str | None = None
+
+
+def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Retry a use case whose guarded write lost a race with the reconciler (or a replica)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(5):
+            try:
+                return await fn(*args, **kwargs)
+            except StaleDataError:
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise Conflict("the task kept changing while it was being updated; try again")
+
+    return wrapper
 
 
 class TaskService:
@@ -202,6 +221,7 @@ class TaskService:
         return t
 
     # -- control -----------------------------------------------------------------------
+    @guarded
     async def stop(self, caller: Caller, task_id: int) -> dict[str, Any]:
         async with self._sessions.begin() as s:
             t = await self._owned(s, caller, task_id)
@@ -209,7 +229,6 @@ class TaskService:
             if t.state in (lc.QUEUED, lc.SUSPENDED):
                 lc.check(t.state, lc.STOPPED)
                 t.state, t.ended_at, t.reason, t.position = lc.STOPPED, now, "", None
-                t.version += 1
                 s.add(
                     m.Event(
                         task_id=t.id,
@@ -221,7 +240,6 @@ class TaskService:
             elif t.state in lc.ACTIVE:
                 if not t.stop_requested:
                     t.stop_requested = True
-                    t.version += 1
                     s.add(
                         m.Event(
                             task_id=t.id,
@@ -236,6 +254,7 @@ class TaskService:
         self._wake()
         return out
 
+    @guarded
     async def suspend(self, caller: Caller, task_id: int) -> dict[str, Any]:
         async with self._sessions.begin() as s:
             t = await self._owned(s, caller, task_id)
@@ -246,11 +265,11 @@ class TaskService:
             if t.stop_requested:
                 raise Conflict(f"task {task_id} is being stopped")
             t.suspend_requested = True
-            t.version += 1
             out = task_json(t)
         self._wake()
         return out
 
+    @guarded
     async def resume(self, caller: Caller, task_id: int) -> dict[str, Any]:
         async with self._sessions.begin() as s:
             t = await self._owned(s, caller, task_id)
@@ -270,7 +289,6 @@ class TaskService:
                 None,
             )
             t.started_at = None
-            t.version += 1
             s.add(
                 m.Event(
                     task_id=t.id,
