@@ -174,6 +174,10 @@ def main() -> None:
         listed_all = list_wall(home, max(3, args.list_runs // 3), env, ["--limit", "1000"])
         help_wall = list_wall(home, 5, env, ["--help"])
     finally:
+        for t in client.list_tasks(limit=1000)["tasks"]:
+            if t["state"] in ("queued", "starting", "running", "suspending"):
+                client.action(t["id"], "stop")
+        time.sleep(1.0)  # let the stop reach the ranks before the server goes away
         embedded.stop(home)
         if os.environ.get("HAI_BENCH_KEEP"):
             print(f"kept {tmp}", file=sys.stderr)

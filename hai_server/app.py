@@ -29,6 +29,7 @@ from hai_server.services.why import WhyService
 from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
+SHUTDOWN_STEP_S = 5.0
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -82,11 +83,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
             yield
         finally:
             loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
-            await cluster.close()
-            await be.close()
-            await engine.dispose()
+            # each step bounded: a stuck close must never keep a stopping server alive
+            for step in (loop_task, cluster.close(), be.close(), engine.dispose()):
+                try:
+                    await asyncio.wait_for(step, timeout=SHUTDOWN_STEP_S)
+                except (asyncio.CancelledError, TimeoutError):
+                    pass
+                except Exception:
+                    log.exception("error during shutdown")
 
     return Litestar(
         route_handlers=[TaskController, AdminController, healthz, metrics, whoami, nodes],

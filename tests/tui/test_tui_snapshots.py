@@ -50,6 +50,11 @@ def keys_then_settle(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settled(pilot)
+        from textual.widgets import Input
+
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor makes the picture depend on timing
+        await pilot.pause()
         await pilot.wait_for_scheduled_animations()
 
     return run
