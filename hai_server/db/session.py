@@ -32,7 +32,8 @@ def make_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # no pre-ping round trip per checkout: recycle instead, and the loop survives a dropped connection
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
