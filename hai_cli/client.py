@@ -85,7 +85,8 @@ class Client:
         conn = self._connection(timeout=None)
         try:
             conn.request("GET", self._target(path, params), headers=self._headers(None))
-            conn.sock.settimeout(None) if conn.sock else None
+            if conn.sock is not None:
+                conn.sock.settimeout(None)  # a followed log may be quiet for long
             resp = conn.getresponse()
             if resp.status >= 400:
                 _decode(resp.status, resp.getheader("content-type", ""), resp.read())

@@ -35,7 +35,7 @@ from hai_server.db.session import Sessions
 from hai_server.db.snapshot import decayed, load_snapshot
 from hai_server.reconciler.judge import TaskView, judge
 from hai_server.scheduler import plan as make_plan
-from hai_server.scheduler.model import Hold, PolicyConfig, Start, Suspend, priority_name
+from hai_server.scheduler.model import PolicyConfig, Start, priority_name
 from hai_server.services import lifecycle as lc
 from hai_server.settings import SchedulerSettings
 
@@ -601,4 +601,4 @@ class Reconciler:
             s.add(m.Event(task_id=task_id, at=now, kind=kind, message=message))
 
 
-__all__ = ["Hold", "Reconciler", "Suspend", "policy_config"]
+__all__ = ["Reconciler", "policy_config"]

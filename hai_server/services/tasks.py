@@ -166,15 +166,15 @@ class TaskService:
         for st in states or []:
             if st not in lc.STATES:
                 raise Invalid(f"unknown state {st!r}; use one of {', '.join(lc.STATES)}")
-        query = select(m.Task)
-        count = select(func.count()).select_from(m.Task)
+        filters = []
         if not all_users:
-            query = query.where(m.Task.user_id == caller.user_id)
-            count = count.where(m.Task.user_id == caller.user_id)
+            filters.append(m.Task.user_id == caller.user_id)
         if states:
-            query = query.where(m.Task.state.in_(states))
-            count = count.where(m.Task.state.in_(states))
-        query = query.order_by(m.Task.id.desc()).limit(limit).offset(offset)
+            filters.append(m.Task.state.in_(states))
+        query = (
+            select(m.Task).where(*filters).order_by(m.Task.id.desc()).limit(limit).offset(offset)
+        )
+        count = select(func.count()).select_from(m.Task).where(*filters)
         async with self._sessions() as s:
             rows = (await s.execute(query)).scalars().all()
             total = (await s.execute(count)).scalar_one()
