@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
+from hai_server.db.reads import Reads
 from hai_server.db.session import Sessions
 from hai_server.scheduler.model import parse_priority, priority_name
 from hai_server.services import lifecycle as lc
@@ -67,11 +68,16 @@ def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 class TaskService:
     def __init__(
-        self, sessions: Sessions, wake: Callable[[], None], default_group: str = "default"
+        self,
+        sessions: Sessions,
+        wake: Callable[[], None],
+        default_group: str = "default",
+        reads: Reads | None = None,
     ) -> None:
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
+        self._reads = reads or Reads(sessions.kw["bind"])
 
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
@@ -171,13 +177,7 @@ class TaskService:
             filters.append(m.Task.user_id == caller.user_id)
         if states:
             filters.append(m.Task.state.in_(states))
-        query = (
-            select(m.Task).where(*filters).order_by(m.Task.id.desc()).limit(limit).offset(offset)
-        )
-        count = select(func.count()).select_from(m.Task).where(*filters)
-        async with self._sessions() as s:
-            rows = (await s.execute(query)).scalars().all()
-            total = (await s.execute(count)).scalar_one()
+        rows, total = await self._reads.task_page(filters, limit, offset)
         return {
             "tasks": [task_json(t) for t in rows],
             "total": total,
@@ -186,28 +186,10 @@ class TaskService:
         }
 
     async def get(self, caller: Caller, task_id: int) -> dict[str, Any]:
-        async with self._sessions() as s:
-            t = await self._owned(s, caller, task_id)
-            attempts = (
-                (
-                    await s.execute(
-                        select(m.Attempt)
-                        .where(m.Attempt.task_id == task_id)
-                        .order_by(m.Attempt.number)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            events = (
-                (
-                    await s.execute(
-                        select(m.Event).where(m.Event.task_id == task_id).order_by(m.Event.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        found = await self._reads.task_detail(task_id)
+        if found is None or not _visible(found[0], caller):
+            raise NotFound(f"no task {task_id}")
+        t, attempts, events = found
         out = task_json(t)
         out["attempts"] = [attempt_json(a) for a in attempts]
         out["events"] = [{"at": e.at, "kind": e.kind, "message": e.message} for e in events]
@@ -216,7 +198,7 @@ class TaskService:
 
     async def _owned(self, s: Any, caller: Caller, task_id: int) -> m.Task:
         t = await s.get(m.Task, task_id)
-        if t is None or (t.user_id != caller.user_id and not caller.admin):
+        if t is None or not _visible(t, caller):
             raise NotFound(f"no task {task_id}")
         return t
 
@@ -301,9 +283,16 @@ class TaskService:
         self._wake()
         return out
 
-    async def check_access(self, caller: Caller, task_id: int) -> m.Task:
-        async with self._sessions() as s:
-            return await self._owned(s, caller, task_id)
+    async def check_access(self, caller: Caller, task_id: int) -> Any:
+        """The task's row (read-only) if the caller may see it; else NotFound."""
+        t = await self._reads.task(task_id)
+        if t is None or not _visible(t, caller):
+            raise NotFound(f"no task {task_id}")
+        return t
+
+
+def _visible(t: Any, caller: Caller) -> bool:
+    return bool(t.user_id == caller.user_id or caller.admin)
 
 
 def _default_name(argv: list[str]) -> str:
@@ -313,7 +302,7 @@ def _default_name(argv: list[str]) -> str:
     return argv[0].rsplit("/", 1)[-1][:255]
 
 
-def task_json(t: m.Task) -> dict[str, Any]:
+def task_json(t: Any) -> dict[str, Any]:
     """The stable task record of the API and of ``hai-cli --json`` (documented in the README)."""
     queued = t.state == lc.QUEUED
     return {
@@ -346,7 +335,7 @@ def task_json(t: m.Task) -> dict[str, Any]:
     }
 
 
-def attempt_json(a: m.Attempt) -> dict[str, Any]:
+def attempt_json(a: Any) -> dict[str, Any]:
     return {
         "number": a.number,
         "nodes": list(a.nodes),
