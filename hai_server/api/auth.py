@@ -1,4 +1,4 @@
-"""Bearer-token authentication: the token's hash is looked up on every request."""
+"""Bearer-token authentication: the token's hash, looked up (cached: see db/callers.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ async def current_caller(request: Request) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    row = await request.app.state.reads.caller(hash_token(token.strip()))
+    state = request.app.state
+    digest = hash_token(token.strip())
+    row = state.callers.get(digest)
+    if row is None:
+        generation = state.callers.generation
+        row = await state.reads.caller(digest)
+        if row is not None:
+            state.callers.put(digest, row, generation)
     if row is None:
         raise Unauthorized("invalid or revoked token")
     if not row.active:

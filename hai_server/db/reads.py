@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hai_server.db import models as m
@@ -32,10 +32,20 @@ def make_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
     )
 
 
+# built once, with bound parameters: building a statement per request costs more than
+# running it
 _CALLER = (
     select(m.User.id, m.User.name, m.User.role, m.User.active)
     .join(m.Token, m.Token.user_id == m.User.id)
-    .where(m.Token.revoked_at.is_(None))
+    .where(m.Token.revoked_at.is_(None), m.Token.token_hash == bindparam("h"))
+)
+_GROUP_SIZE = select(func.count()).select_from(m.Node).where(m.Node.group == bindparam("g"))
+_TASK = select(_T).where(_T.c.id == bindparam("tid"))
+_ATTEMPTS = select(_A).where(_A.c.task_id == bindparam("tid")).order_by(_A.c.number)
+_EVENTS = (
+    select(_E.c.at, _E.c.kind, _E.c.message)
+    .where(_E.c.task_id == bindparam("tid"))
+    .order_by(_E.c.id)
 )
 
 
@@ -45,34 +55,38 @@ class Reads:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """Autocommit on PostgreSQL: a single statement is its own transaction."""
+        return self._engine
+
+    async def group_size(self, group: str) -> int:
+        async with self._engine.connect() as c:
+            return int((await c.execute(_GROUP_SIZE, {"g": group})).scalar_one())
+
+    async def groups(self) -> list[str]:
+        async with self._engine.connect() as c:
+            return sorted(set((await c.execute(select(m.Node.group))).scalars()))
+
     async def caller(self, token_hash: str) -> Row[Any] | None:
         """(id, name, role, active) of the live token's user, or None."""
         async with self._engine.connect() as c:
-            res = await c.execute(_CALLER.where(m.Token.token_hash == token_hash))
-            return res.first()
+            return (await c.execute(_CALLER, {"h": token_hash})).first()
 
     async def task(self, task_id: int) -> Row[Any] | None:
         async with self._engine.connect() as c:
-            return (await c.execute(select(_T).where(_T.c.id == task_id))).first()
+            return (await c.execute(_TASK, {"tid": task_id})).first()
 
     async def task_detail(
         self, task_id: int
     ) -> tuple[Row[Any], Sequence[Row[Any]], Sequence[Row[Any]]] | None:
         """The task row, its attempts (by number) and its events (in order), or None."""
         async with self._engine.connect() as c:
-            task = (await c.execute(select(_T).where(_T.c.id == task_id))).first()
+            task = (await c.execute(_TASK, {"tid": task_id})).first()
             if task is None:
                 return None
-            attempts = (
-                await c.execute(select(_A).where(_A.c.task_id == task_id).order_by(_A.c.number))
-            ).all()
-            events = (
-                await c.execute(
-                    select(_E.c.at, _E.c.kind, _E.c.message)
-                    .where(_E.c.task_id == task_id)
-                    .order_by(_E.c.id)
-                )
-            ).all()
+            attempts = (await c.execute(_ATTEMPTS, {"tid": task_id})).all()
+            events = (await c.execute(_EVENTS, {"tid": task_id})).all()
         return task, attempts, events
 
     async def task_page(

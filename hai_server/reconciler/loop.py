@@ -218,8 +218,10 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=self._settings.tick_s)
             # a burst of wake-ups (hundreds of submits a second) makes one tick, not hundreds:
-            # leave the API at least COALESCE_S of the event loop between two ticks
-            gap = last_end + COALESCE_S - self._loop.time()
+            # between two ticks leave the API at least COALESCE_S, and at least as long as
+            # the last tick took, so a long queue never takes more than half the event loop
+            pause = max(COALESCE_S, self.last_tick_ms / 1000)
+            gap = last_end + pause - self._loop.time()
             if gap > 0:
                 await asyncio.sleep(gap)
             self._event.clear()

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hai_server.db import models as m
+from hai_server.db.callers import announce_auth_change
 from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -85,9 +86,15 @@ def token_json(t: m.Token, user: str) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(self, sessions: Sessions, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        wake: Callable[[], None],
+        on_auth_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._sessions = sessions
         self._wake = wake
+        self._auth_changed = on_auth_change  # after commit: drop this replica's cached tokens
 
     @staticmethod
     def _require(caller: Caller) -> None:
@@ -155,6 +162,7 @@ class AdminService:
             if not active and user.id == caller.user_id:
                 raise Conflict("you cannot disable yourself")
             user.active = active
+            await announce_auth_change(s)
             groups = list(
                 (
                     await s.execute(
@@ -162,7 +170,9 @@ class AdminService:
                     )
                 ).scalars()
             )
-            return user_json(user, groups)
+            out = user_json(user, groups)
+        self._auth_changed()
+        return out
 
     async def set_role(self, caller: Caller, name: str, role: str) -> dict[str, Any]:
         self._require(caller)
@@ -172,7 +182,10 @@ class AdminService:
             if user.id == caller.user_id and role != "admin":
                 raise Conflict("you cannot remove your own admin role")
             user.role = role
-            return user_json(user, [])
+            await announce_auth_change(s)
+            out = user_json(user, [])
+        self._auth_changed()
+        return out
 
     async def set_groups(self, caller: Caller, name: str, groups: list[str]) -> dict[str, Any]:
         self._require(caller)
@@ -233,7 +246,10 @@ class AdminService:
             if row.revoked_at is not None:
                 raise Conflict(f"token {row.id} is already revoked")
             row.revoked_at = time.time()
-            return token_json(row, name)
+            await announce_auth_change(s)
+            out = token_json(row, name)
+        self._auth_changed()
+        return out
 
     # -- quotas --------------------------------------------------------------------------
     async def set_quota(

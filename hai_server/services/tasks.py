@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
 from hai_server.db.reads import Reads
 from hai_server.db.session import Sessions
+from hai_server.db.submit import insert_task
 from hai_server.scheduler.model import parse_priority, priority_name
 from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -82,50 +82,36 @@ class TaskService:
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
         priority, group, name = self._validate(req)
-        async with self._sessions.begin() as s:
-            size = (
-                await s.execute(
-                    select(func.count()).select_from(m.Node).where(m.Node.group == group)
-                )
-            ).scalar_one()
-            if size == 0:
-                groups = sorted(set((await s.execute(select(m.Node.group))).scalars()))
-                raise Invalid(
-                    f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}"
-                )
-            if req.nodes > size:
-                raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
-            now = time.time()
-            task = m.Task(
-                name=name,
-                user_id=caller.user_id,
-                user_name=caller.name,
-                group=group,
-                nodes=req.nodes,
-                priority=priority,
-                state=lc.QUEUED,
-                reason="new",
-                kind=req.kind,
-                argv=list(req.argv),
-                workdir=req.workdir,
-                env=dict(req.env),
-                submitted_at=now,
-                suspend_after=req.suspend_after,
-                options={"image": req.image} if req.image else {},
-            )
-            s.add(task)
-            await s.flush()
-            s.add(
-                m.Event(
-                    task_id=task.id,
-                    at=now,
-                    kind="submitted",
-                    message=f"submitted by {caller.name}: {req.nodes} node(s) in {group} at {priority_name(priority)}",
-                )
-            )
-            out = task_json(task)
+        size = await self._reads.group_size(group)
+        if size == 0:
+            groups = await self._reads.groups()
+            raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
+        if req.nodes > size:
+            raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+        values = {
+            "name": name,
+            "user_id": caller.user_id,
+            "user_name": caller.name,
+            "group": group,
+            "nodes": req.nodes,
+            "priority": priority,
+            "state": lc.QUEUED,
+            "reason": "new",
+            "kind": req.kind,
+            "argv": list(req.argv),
+            "workdir": req.workdir,
+            "env": dict(req.env),
+            "submitted_at": time.time(),
+            "suspend_after": req.suspend_after,
+            "options": {"image": req.image} if req.image else {},
+        }
+        message = (
+            f"submitted by {caller.name}: {req.nodes} node(s) in {group} "
+            f"at {priority_name(priority)}"
+        )
+        task = await insert_task(self._reads.engine, values, message)
         self._wake()
-        return out
+        return task_json(task)
 
     def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
         if not req.argv or not all(isinstance(a, str) for a in req.argv):
