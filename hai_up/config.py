@@ -133,7 +133,7 @@ def _source(path: Path | None, env: dict[str, str]) -> dict[str, str]:
         raise ConfigError([f"cannot source the configuration with bash: {exc}"]) from None
     if out.returncode != 0:
         lines = out.stderr.decode(errors="replace").strip().splitlines()
-        why = lines[-1] if lines else f"bash exited with {out.returncode}"
+        why = " ".join(ln.strip() for ln in lines[-3:]) or f"bash exited with {out.returncode}"
         raise ConfigError([f"config file {path}: {why}"])
     values: dict[str, str] = {}
     for item in out.stdout.decode(errors="replace").split("\0"):
