@@ -28,12 +28,12 @@ WORKLOADS = (
 def _preflight(cfg: UpConfig, cluster: Cluster) -> None:
     """Reachable, allowed, and every listed node exists: checked before any change."""
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
-    missing = [(node, group) for node, group in cfg.node_groups if cluster.read_node(node) is None]
+    listed = [(n, "TRAINING_NODES") for n in cfg.training_nodes]
+    listed += [(n, "JUPYTER_NODES") for n in cfg.jupyter_nodes]
+    listed += [(n, "MANAGER_NODES") for n in cfg.manager_nodes]
+    missing = [(node, var) for node, var in listed if cluster.read_node(node) is None]
     if missing:
-        names = ", ".join(
-            f"{node!r} ({'TRAINING_NODES' if g == cfg.training_group else 'JUPYTER_NODES'})"
-            for node, g in missing
-        )
+        names = ", ".join(f"{node!r} ({var})" for node, var in missing)
         raise UpError(
             f"not in the cluster: node {names}; expected existing node names", EXIT_CONFIG
         )

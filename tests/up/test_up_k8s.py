@@ -99,7 +99,13 @@ def env(tmp_path: Path) -> Iterator[Env]:
     emu = EmulatorThread(PlatformEmulator)
     try:
         e = Env(emu, tmp_path)
-        for name, group in [("gpu-1", "x"), ("gpu-2", "x"), ("cpu-1", "x"), ("other", "x")]:
+        for name, group in [
+            ("gpu-1", "x"),
+            ("gpu-2", "x"),
+            ("cpu-1", "x"),
+            ("mgr-1", "x"),
+            ("other", "x"),
+        ]:
             e.core.create_node(node(name, group, label="zone-label"))
         yield e
     finally:
@@ -213,10 +219,11 @@ def test_failure_mid_apply_rolls_back_this_runs_objects(env: Env) -> None:
 
 
 def test_missing_node_changes_nothing(env: Env) -> None:
-    r = hai_up("run", "-c", str(env.config_file(TRAINING_NODES="gpu-1 gpu-9")))
+    r = hai_up("run", "-c", str(env.config_file(TRAINING_NODES="gpu-1 gpu-9", MANAGER_NODES="m2")))
     assert r.exit_code == 2
     assert r.stderr.strip() == (
-        "hai-up: not in the cluster: node 'gpu-9' (TRAINING_NODES); expected existing node names"
+        "hai-up: not in the cluster: node 'gpu-9' (TRAINING_NODES), 'm2' (MANAGER_NODES); "
+        "expected existing node names"
     )
     assert env.objects() == {} and not env.platform.exists()
 
