@@ -25,6 +25,15 @@ WORKLOADS = (
 )
 
 
+def _backend(cfg: UpConfig) -> None:
+    if cfg.hai_backend != "kubernetes":
+        raise UpError(
+            f"bad configuration: HAI_BACKEND={cfg.hai_backend!r}: expected kubernetes with -p k8s "
+            "(the local backend runs ranks inside the server container: use -p docker-compose)",
+            EXIT_CONFIG,
+        )
+
+
 def _preflight(cfg: UpConfig, cluster: Cluster) -> None:
     """Reachable, allowed, and every listed node exists: checked before any change."""
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
@@ -76,6 +85,7 @@ def _apply(cfg: UpConfig, cluster: Cluster, objs: list[Obj]) -> list[str]:
 
 
 def run(cfg: UpConfig, files: dict[str, str]) -> None:
+    _backend(cfg)
     cluster = connect(cfg)
     _preflight(cfg, cluster)
     write_files(cfg.hai_platform_path, files)
@@ -85,6 +95,7 @@ def run(cfg: UpConfig, files: dict[str, str]) -> None:
 
 def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
     """New image / config: replace the objects (the servers roll and migrate at start)."""
+    _backend(cfg)
     cluster = connect(cfg)
     _preflight(cfg, cluster)
     server = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from up_helpers import values
+from up_helpers import BAD, values
 
 from hai_up import cli
 from hai_up.cli import app
@@ -20,7 +20,7 @@ COMMANDS = ["config", "dryrun", "run", "up", "status", "down", "upgrade"]
 
 
 def write_config(tmp_path: Path, **overrides: str) -> Path:
-    v = values(tmp_path, HAI_PLATFORM_PATH=str(tmp_path / "platform"), **overrides)
+    v = values(tmp_path, **{"HAI_PLATFORM_PATH": str(tmp_path / "platform"), **overrides})
     path = tmp_path / "config.sh"
     path.write_text("".join(f"export {k}={json.dumps(val)}\n" for k, val in v.items()))
     return path
@@ -86,6 +86,16 @@ def test_bad_config_one_line_exit_2(tmp_path: Path, command: str) -> None:
         "hai-up: bad configuration: node 'gpu-1' is listed in two groups "
         "(TRAINING_NODES and JUPYTER_NODES): expected each node in one group\n"
     )
+    assert not (tmp_path / "platform").exists()
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD, ids=[next(iter(o)) for o, _ in BAD])
+def test_bad_variable_run_exits_2_and_writes_nothing(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    r = runner.invoke(app, ["run", "-c", str(write_config(tmp_path, **overrides))])
+    assert r.exit_code == 2
+    assert r.stderr == f"hai-up: bad configuration: {message}\n"
     assert not (tmp_path / "platform").exists()
 
 

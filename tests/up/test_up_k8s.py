@@ -228,6 +228,16 @@ def test_missing_node_changes_nothing(env: Env) -> None:
     assert env.objects() == {} and not env.platform.exists()
 
 
+def test_local_backend_is_refused_on_kubernetes(env: Env) -> None:
+    r = hai_up("run", "-c", str(env.config_file(HAI_BACKEND="local")))
+    assert r.exit_code == 2
+    assert r.stderr == (
+        "hai-up: bad configuration: HAI_BACKEND='local': expected kubernetes with -p k8s "
+        "(the local backend runs ranks inside the server container: use -p docker-compose)\n"
+    )
+    assert env.objects() == {} and not env.platform.exists()
+
+
 def test_bad_config_touches_nothing(env: Env) -> None:
     r = hai_up("run", "-c", str(env.config_file(SERVER_PORT="abc", USER_INFO="bob")))
     assert r.exit_code == 2
