@@ -130,7 +130,18 @@ def _run_clients(
     }
 
 
-def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas: int) -> dict:
+def _with_children(pids: list[int]) -> list[int]:
+    """These processes and their direct children (hai-server --workers forks them)."""
+    out = list(pids)
+    for pid in pids:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            out += [int(c) for c in fh.read().split()]
+    return out
+
+
+def bench_api(
+    db_url: str, submissions: int, reads: int, clients: int, replicas: int, workers: int = 1
+) -> dict:
     home = Path(tempfile.mkdtemp(prefix="hai-bench-home-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
     env.update(
@@ -142,6 +153,7 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas:
             "HAI_LOCAL__NODES": "4",
             "HAI_LOCAL__GPUS_PER_NODE": "0",
             "HAI_LOG_LEVEL": "warning",
+            "HAI_WORKERS": str(workers),
         }
     )
     servers = []
@@ -174,7 +186,7 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas:
         admin = Client(url, TOKEN)
         for i in range(4):  # nothing starts: the figure is the API and the database
             admin.request("POST", f"/api/v1/admin/nodes/local-{i}/cordon")
-        pids = [p.pid for p in servers]
+        pids = _with_children([p.pid for p in servers])
         _run_clients(url, "submit", 200, clients, None, pids)  # warm-up
         sub = _run_clients(url, "submit", submissions, clients, None, pids)
         ids = [t["id"] for t in admin.list_tasks(limit=1000)["tasks"]]
@@ -185,7 +197,7 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas:
         for server in servers:
             server.terminate()
             server.wait(10)
-    return {"submit": sub, "read": rd, "replicas": replicas}
+    return {"submit": sub, "read": rd, "replicas": replicas, "workers": workers}
 
 
 # -- one tick --------------------------------------------------------------------------------
@@ -343,6 +355,7 @@ def main() -> None:
     p.add_argument("--running", type=int, default=2_000)
     p.add_argument("--nodes", type=int, default=2_500)
     p.add_argument("--ticks", type=int, default=4)
+    p.add_argument("--workers", type=int, default=1, help="hai-server --workers")
     p.add_argument("--only", choices=["api", "tick"], help="run one part only")
     args = p.parse_args()
     admin = admin_url()
@@ -350,7 +363,12 @@ def main() -> None:
     tick: dict | None = None
     if args.only != "tick":
         api = bench_api(
-            fresh_database(admin), args.submissions, args.reads, args.clients, args.replicas
+            fresh_database(admin),
+            args.submissions,
+            args.reads,
+            args.clients,
+            args.replicas,
+            args.workers,
         )
         _print_api(api, args.clients)
     if args.only != "api":

@@ -37,6 +37,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="migrate the database, run this SQL file in one transaction (hai-up's init.sql), exit",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="replicas in this process group sharing the port (PostgreSQL only; default 1)",
+    )
     p.add_argument("--log-level", default=os.environ.get("HAI_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -58,12 +63,19 @@ def main(argv: list[str] | None = None) -> None:
         overrides["home"] = Path(args.home)
     if args.embedded:
         overrides["embedded"] = True
+    if args.workers is not None:
+        overrides["workers"] = args.workers
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         if args.nodes is not None:
             settings.local = settings.local.model_copy(update={"nodes": args.nodes})
             if not 1 <= args.nodes <= 256:
                 raise ValueError("--nodes must be between 1 and 256")
+        if settings.workers > 1 and not settings.resolved_database_url.startswith("postgresql"):
+            raise ValueError(
+                f"--workers {settings.workers} needs PostgreSQL (HAI_DATABASE_URL): "
+                "workers are replicas, and SQLite serves one process"
+            )
     except (ValidationError, ValueError, OSError) as exc:
         print(f"hai-server: bad settings: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -99,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     sock.listen(512)
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
+    if settings.workers > 1:
+        from hai_server.workers import fork_workers
+
+        fork_workers(settings.workers)  # returns in each worker only
     app = create_app(settings)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
