@@ -328,6 +328,7 @@ async def bench_tick(db_url: str, queued: int, running: int, n_nodes: int, ticks
         times.append((time.perf_counter() - t1) * 1000)
         cpu.append((time.process_time() - c1) * 1000)
         phases.append({k: round(v, 1) for k, v in rec.last_tick_phases.items()})
+        phases[-1]["queued_rows_read"] = rec._queued_rows.fetched
     await engine.dispose()
     return {
         "queued": queued,

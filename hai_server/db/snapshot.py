@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hai_server.db import models as m
-from hai_server.scheduler.model import Node, QueuedTask, QuotaRow, RunningTask, Snapshot
+from hai_server.db.queued import QueuedRows, Shown
+from hai_server.scheduler.model import Node, QuotaRow, RunningTask, Snapshot
 from hai_server.services import lifecycle as lc
 
 
@@ -18,17 +19,16 @@ def decayed(value: float, dt_s: float, half_life_s: float) -> float:
     return value * 2.0 ** (-dt_s / half_life_s)
 
 
-Shown = dict[int, tuple[str, int | None, str]]  # queued task id -> (reason, position, detail)
-
-
 async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snapshot:
     return (await load_snapshot_shown(s, now, half_life_s))[0]
 
 
 async def load_snapshot_shown(
-    s: AsyncSession, now: float, half_life_s: float
+    s: AsyncSession, now: float, half_life_s: float, queued_rows: QueuedRows | None = None
 ) -> tuple[Snapshot, Shown]:
-    """The snapshot, and the hold reason/position/detail each queued task shows now."""
+    """The snapshot, and the hold reason/position/detail each queued task shows now.
+
+    ``queued_rows`` keeps the queued tasks between calls (see queued.py)."""
     nodes = tuple(
         Node(*row)
         for row in await s.execute(
@@ -78,30 +78,7 @@ async def load_snapshot_shown(
         )
         for r in active_rows
     )
-    queued_rows = (
-        await s.execute(  # 20,000 rows at scale: tuples, unpacked once
-            select(
-                m.Task.id,
-                m.Task.user_name,
-                m.Task.group,
-                m.Task.priority,
-                m.Task.nodes,
-                m.Task.submitted_at,
-                m.Task.ran_s,
-                m.Task.reason,
-                m.Task.position,
-                m.Task.detail,
-            ).where(m.Task.state == lc.QUEUED)
-        )
-    ).all()
-    shown: Shown = {}
-    queued_list = []
-    for tid, user, group, priority, size, submitted, ran, reason, position, detail in queued_rows:
-        shown[tid] = (reason, position, detail)
-        queued_list.append(
-            QueuedTask(tid, user, group, priority, size, submitted, False, ran or 0.0)
-        )
-    queued = tuple(queued_list)
+    queued, shown = await (queued_rows or QueuedRows()).load(s)
     quotas = tuple(
         QuotaRow(q.principal, q.resource, q.quota, q.expires_at)
         for q in await s.execute(

@@ -32,6 +32,7 @@ from hai_server.backends.base import (
 )
 from hai_server.db import models as m
 from hai_server.db.holds import write_holds
+from hai_server.db.queued import QueuedRows
 from hai_server.db.session import Sessions
 from hai_server.db.snapshot import decayed, load_snapshot_shown
 from hai_server.reconciler.judge import TaskView, judge
@@ -185,6 +186,7 @@ class Reconciler:
         self.last_tick_ms = 0.0
         self.last_tick_phases: dict[str, float] = {}  # ms spent per phase of the last tick
         self._positions_at = 0.0  # when queue positions were last all written
+        self._queued_rows = QueuedRows()  # the queue, re-read incrementally
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
         # several replicas: only the one holding the leader lock ticks (see leader.py)
@@ -514,7 +516,9 @@ class Reconciler:
     ) -> bool:
         async with self._sessions.begin() as s:
             await self._update_usage(s, now)
-            snapshot, shown = await load_snapshot_shown(s, now, self._config.usage_half_life_s)
+            snapshot, shown = await load_snapshot_shown(
+                s, now, self._config.usage_half_life_s, self._queued_rows
+            )
         _lap(phases, "load", t0)
         if not snapshot.queued and not snapshot.running:
             return False
