@@ -197,35 +197,19 @@ class Planner:
                 decisions[t.id] = Hold(t.id, reason, position, detail)
             return
         may_preempt, strict_fifo = self.may_preempt, self.config.strict_fifo
-        auto = self._auto
         victims = group.victims
         assert victims is not None
         bounds = victims.bounds
         free_pool, freeing_pool = group.free, group.freeing
-        size, free_at_start = group.size, group.free_at_start
+        free_at_start = group.free_at_start
         # quota.fits() inlined (hot loop): limits cached per (user, level)
         fit_cache: dict[tuple[str, int], tuple[str, int | None, int | None]] = {}
         used, total = quota.used, quota.total
         for position, (_, tid, eff, t) in enumerate(entries, start=1):
-            n = t.nodes
-            prio: int | None = t.priority
-            if prio == AUTO:
-                prio = auto[tid]
-            if tracing:
-                eff_or_none = None if prio is None else eff
-                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
-            if t.held:
-                decisions[tid] = Hold(tid, REASON_HELD, position)
-                continue
-            if n > size:
-                decisions[tid] = Hold(
-                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
-                )
-                continue
+            prio = self._admit(name, group, tid, eff, t, position)
             if prio is None:
-                info = quota.info(t.user, name, LOW, n)
-                self._hold_quota(t, position, info, "no priority level has quota room")
                 continue
+            n = t.nodes
             user = t.user
             limits = fit_cache.get((user, prio))
             if limits is None:
@@ -271,34 +255,45 @@ class Planner:
                     continue
             self._wait(name, group, t, prio, eff, position)
 
+    def _admit(
+        self, name: str, group: _Group, tid: int, eff: int, t: QueuedTask, position: int
+    ) -> int | None:
+        """The checks every queued task passes first, in order: its priority level (AUTO
+        resolved), its trace, held, too large for the group, no level with quota room.
+        Returns the level to go on with, or None when a hold was decided."""
+        prio: int | None = t.priority
+        if prio == AUTO:
+            prio = self._auto[tid]
+        if self.tracing:
+            eff_or_none = None if prio is None else eff
+            self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=group.free_at_start)
+        if t.held:
+            self.decisions[tid] = Hold(tid, REASON_HELD, position)
+            return None
+        if t.nodes > group.size:
+            self.decisions[tid] = Hold(
+                tid, REASON_TOO_LARGE, position, f"group {name} has {group.size} nodes"
+            )
+            return None
+        if prio is None:
+            info = self.quota.info(t.user, name, LOW, t.nodes)
+            self._hold_quota(t, position, info, "no priority level has quota room")
+            return None
+        return prio
+
     def _hold_rest(self, name: str, group: _Group, entries: list[Entry], done: int) -> None:
         """Hold ``entries[done:]`` of a saturated group: the checks of the main loop that can
         still matter (held, too large, quota), in the same order, and the capacity reason."""
-        decisions, quota, tracing, auto = self.decisions, self.quota, self.tracing, self._auto
-        size, free_at_start = group.size, group.free_at_start
+        decisions, quota, tracing = self.decisions, self.quota, self.tracing
+        free_at_start = group.free_at_start
         verdicts: dict[tuple[str, int, int], QuotaInfo | None] = {}  # quota use is frozen now
         position = done
         for _, tid, eff, t in entries[done:]:
             position += 1
-            n = t.nodes
-            prio: int | None = t.priority
-            if prio == AUTO:
-                prio = auto[tid]
-            if tracing:
-                eff_or_none = None if prio is None else eff
-                self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=free_at_start)
-            if t.held:
-                decisions[tid] = Hold(tid, REASON_HELD, position)
-                continue
-            if n > size:
-                decisions[tid] = Hold(
-                    tid, REASON_TOO_LARGE, position, f"group {name} has {size} nodes"
-                )
-                continue
+            prio = self._admit(name, group, tid, eff, t, position)
             if prio is None:
-                info = quota.info(t.user, name, LOW, n)
-                self._hold_quota(t, position, info, "no priority level has quota room")
                 continue
+            n = t.nodes
             key = (t.user, prio, n)
             if key in verdicts:
                 over = verdicts[key]
