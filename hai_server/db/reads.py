@@ -11,9 +11,10 @@ SQLite (embedded, one process) uses the main engine: there a read costs microsec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hai_server.db import models as m
@@ -38,6 +39,16 @@ _CALLER = (
     select(m.User.id, m.User.name, m.User.role, m.User.active)
     .join(m.Token, m.Token.user_id == m.User.id)
     .where(m.Token.revoked_at.is_(None), m.Token.token_hash == bindparam("h"))
+)
+# PostgreSQL: the task with its attempts and events as JSON arrays, in one statement
+_PG_DETAIL = text(
+    "SELECT t.*,"
+    " (SELECT coalesce(json_agg(a ORDER BY a.number), '[]'::json)"
+    "  FROM attempts a WHERE a.task_id = t.id) AS hai_attempts,"
+    " (SELECT coalesce(json_agg(json_build_object('at', e.at, 'kind', e.kind,"
+    "  'message', e.message) ORDER BY e.id), '[]'::json)"
+    "  FROM events e WHERE e.task_id = t.id) AS hai_events"
+    " FROM tasks t WHERE t.id = :tid"
 )
 _GROUP_SIZE = select(func.count()).select_from(m.Node).where(m.Node.group == bindparam("g"))
 _TASK = select(_T).where(_T.c.id == bindparam("tid"))
@@ -77,11 +88,16 @@ class Reads:
         async with self._engine.connect() as c:
             return (await c.execute(_TASK, {"tid": task_id})).first()
 
-    async def task_detail(
-        self, task_id: int
-    ) -> tuple[Row[Any], Sequence[Row[Any]], Sequence[Row[Any]]] | None:
+    async def task_detail(self, task_id: int) -> tuple[Any, Sequence[Any], Sequence[Any]] | None:
         """The task row, its attempts (by number) and its events (in order), or None."""
         async with self._engine.connect() as c:
+            if c.dialect.name == "postgresql":  # one round trip
+                row = (await c.execute(_PG_DETAIL, {"tid": task_id})).first()
+                if row is None:
+                    return None
+                attempts = [SimpleNamespace(**a) for a in row.hai_attempts]
+                events = [SimpleNamespace(**e) for e in row.hai_events]
+                return row, attempts, events
             task = (await c.execute(_TASK, {"tid": task_id})).first()
             if task is None:
                 return None
@@ -92,10 +108,21 @@ class Reads:
     async def task_page(
         self, filters: list[Any], limit: int, offset: int
     ) -> tuple[Sequence[Row[Any]], int]:
-        """Tasks matching ``filters`` (newest first) and how many match in all."""
-        query = select(_T).where(*filters).order_by(_T.c.id.desc()).limit(limit).offset(offset)
-        count = select(func.count()).select_from(_T).where(*filters)
+        """Tasks matching ``filters`` (newest first) and how many match in all.
+
+        One round trip: the total rides along as a window count; only a page past the end
+        (no rows to carry it) needs a second statement."""
+        total_col = func.count().over().label("hai_total")
+        query = (
+            select(_T, total_col)
+            .where(*filters)
+            .order_by(_T.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         async with self._engine.connect() as c:
             rows = (await c.execute(query)).all()
-            total = (await c.execute(count)).scalar_one()
-        return rows, total
+            if rows:
+                return rows, int(rows[0].hai_total)
+            count = select(func.count()).select_from(_T).where(*filters)
+            return rows, int((await c.execute(count)).scalar_one())
