@@ -31,6 +31,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="migrate the database, apply this seed file (TOML: users, tokens, quotas), exit",
     )
+    p.add_argument(
+        "--init-sql",
+        metavar="FILE",
+        help="migrate the database, run this SQL file in one transaction (hai-up's init.sql), exit",
+    )
     p.add_argument("--log-level", default=os.environ.get("HAI_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -65,8 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     from hai_server.dbprep import prepare_or_exit
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    prepare_or_exit(settings.resolved_database_url, Path(args.seed) if args.seed else None)
-    if args.seed:
+    prepare_or_exit(
+        settings.resolved_database_url,
+        Path(args.seed) if args.seed else None,
+        Path(args.init_sql) if args.init_sql else None,
+    )
+    if args.seed or args.init_sql:
         return
 
     import uvicorn
