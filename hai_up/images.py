@@ -237,9 +237,13 @@ def _uv() -> list[str]:
     if path:
         return [path]
     for python in (sys.executable, shutil.which("python3")):
-        if python and subprocess.run(
-            [python, "-m", "uv", "--version"], capture_output=True, check=False
-        ).returncode == 0:
+        if (
+            python
+            and subprocess.run(
+                [python, "-m", "uv", "--version"], capture_output=True, check=False
+            ).returncode
+            == 0
+        ):
             return [python, "-m", "uv"]
     raise UpError("cannot make the wheelhouse: uv not found (python3 -m pip install uv)", 2)
 

@@ -13,6 +13,7 @@ script always exits 0, so the real binary is linked, never the wrapper).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import time
@@ -25,13 +26,13 @@ import yaml
 from python_on_whales import DockerClient, DockerException
 
 from hai_up.config import UpConfig
-from hai_up.errors import UpError
+from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.images import ImageSpec, Progress, ensure_images
+from hai_up.render.compose import host_dirs
 
-EXIT_BAD_INPUT = 2
-EXIT_ENGINE = 4
+EXIT_BAD_INPUT = EXIT_CONFIG
+EXIT_ENGINE = EXIT_UNREACHABLE
 ALLOWED_NETWORK_MODES = ("host", "none")
-PLATFORM_SUBDIRS = ("postgres", "redis", "log", "home", "workspace")
 HEALTH_TIMEOUT_S = 180.0
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -156,7 +157,7 @@ def server_urls(compose: dict[str, Any]) -> dict[str, str]:
         if not command or command[0] != "server":
             continue
         host, port = "127.0.0.1", None
-        for flag, value in zip(command, command[1:], strict=False):
+        for flag, value in itertools.pairwise(command):
             if flag == "--host":
                 host = value
             elif flag == "--port":
@@ -205,8 +206,8 @@ def _write_files(cfg: UpConfig, files: dict[str, str]) -> None:
     root = Path(cfg.hai_platform_path)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for sub in PLATFORM_SUBDIRS:
-            (root / sub).mkdir(exist_ok=True)
+        for sub in host_dirs(cfg).values():
+            sub.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             target = root / name
             tmp = target.with_name(f".{target.name}.tmp")
@@ -239,16 +240,32 @@ def _wait_healthy(
             return
         for container in _containers(docker, cfg.compose_project):
             service = container.config.labels.get(SERVICE_LABEL, "")
-            if container.state.status in ("exited", "dead"):
+            crashed = container.state.status in ("exited", "dead")
+            looping = (container.restart_count or 0) >= 2  # restart policy hides the exit
+            if crashed or looping:
+                how = (
+                    f"stopped (exit {container.state.exit_code})"
+                    if crashed
+                    else f"keeps restarting ({container.restart_count} restarts)"
+                )
                 raise UpError(
-                    f"service {service} stopped (exit {container.state.exit_code}) while "
-                    f"waiting for the servers; its last lines:\n{_logs_tail(docker, container)}",
+                    f"service {service} {how} while waiting for the servers; its last "
+                    f"lines:\n{_logs_tail(docker, container)}",
                     1,
                 )
         elapsed = time.monotonic() - start
         if elapsed > HEALTH_TIMEOUT_S:
+            logs = [
+                f"--- {c.config.labels.get(SERVICE_LABEL, c.name)} ({c.state.status}):\n"
+                + _logs_tail(docker, c)
+                for c in _containers(docker, cfg.compose_project)
+                if c.config.labels.get(SERVICE_LABEL) in pending
+            ]
             raise UpError(
-                f"servers not healthy after {HEALTH_TIMEOUT_S:.0f} s: " + ", ".join(pending), 1
+                f"servers not healthy after {HEALTH_TIMEOUT_S:.0f} s: "
+                + ", ".join(pending)
+                + ("\n" + "\n".join(logs) if logs else ""),
+                1,
             )
         if elapsed - last_report >= 5:
             last_report = elapsed

@@ -110,9 +110,7 @@ def start_private_engine(base: Path) -> PrivateEngine:
         "hai-up-test-plugins",
     ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     engine = PrivateEngine(base, sock, proc, log, lock)
     client = engine.client()
     start = time.monotonic()
