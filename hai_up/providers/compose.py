@@ -27,6 +27,7 @@ from python_on_whales import DockerClient, DockerException
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
+from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
 from hai_up.render.compose import host_dirs
 
@@ -192,7 +193,7 @@ def _project_client(cfg: UpConfig) -> DockerClient:
 
 
 def _containers(docker: DockerClient, project: str) -> list[Any]:
-    return docker.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    return docker.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={project}")])
 
 
 def _image_specs(cfg: UpConfig) -> list[ImageSpec]:
@@ -203,18 +204,14 @@ def _image_specs(cfg: UpConfig) -> list[ImageSpec]:
 
 
 def _write_files(cfg: UpConfig, files: dict[str, str]) -> None:
+    """The host directories of the services, then the rendered files (mode 600: secrets)."""
     root = Path(cfg.hai_platform_path)
     try:
-        root.mkdir(parents=True, exist_ok=True)
         for sub in host_dirs(cfg).values():
             sub.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            target = root / name
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
     except OSError as exc:
         raise UpError(f"cannot prepare HAI_PLATFORM_PATH {root}: {exc}", EXIT_BAD_INPUT) from None
+    write_files(root, files)
 
 
 def _logs_tail(docker: DockerClient, container: Any, lines: int = 20) -> str:

@@ -1,0 +1,217 @@
+"""hai-up with docker-compose on a real (private) Docker engine, end to end.
+
+Build the images (cached), ``hai-up run -p docker-compose -c config.sh``, submit a task with
+``hai-cli`` to the deployed server, see it succeed, stop PostgreSQL (clean fast shutdown),
+``hai-up upgrade`` (data kept), ``hai-up down`` (nothing left, data still on disk).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from up_docker_engine import PrivateEngine
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+BIN = Path(sys.executable).parent
+USER, USER_TOKEN = "alice", "alice-token-0123456789abcdef"
+PROJECT = "hai-up-e2e"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _hai_up(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    start = time.monotonic()
+    res = subprocess.run(
+        [str(BIN / "hai-up"), *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=600,
+        check=False,
+    )
+    print(f"\n$ hai-up {' '.join(args)}  ({time.monotonic() - start:.1f} s, exit {res.returncode})")
+    print(res.stdout + res.stderr, flush=True)
+    return res
+
+
+def _healthz(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _project_containers(engine: PrivateEngine) -> list[Any]:
+    return engine.client().container.list(
+        all=True, filters=[("label", f"com.docker.compose.project={PROJECT}")]
+    )
+
+
+def _write_config(path: Path, platform: Path, images: dict[str, str]) -> int:
+    server, pg, redis = _free_ports(3)
+    path.write_text(
+        "\n".join(
+            [
+                f'export HAI_PLATFORM_PATH="{platform}"',
+                'export HAI_BACKEND="local"',
+                f'export BASE_IMAGE="{images["platform"]}"',
+                f'export TRAIN_IMAGE="{images["train"]}"',
+                'export BUILD_IMAGES="1"',
+                'export BIND_ADDRESS="127.0.0.1"',
+                f'export SERVER_PORT="{server}"',
+                f'export POSTGRES_PORT="{pg}"',
+                f'export REDIS_PORT="{redis}"',
+                f'export COMPOSE_PROJECT="{PROJECT}"',
+                f'export USER_INFO="{USER}:10020:internal:{USER_TOKEN}"',
+                'export ADMIN_TOKEN="admin-token-0123456789abcdef"',
+                'export POSTGRES_PASSWORD="pg-secret-e2e"',
+                'export REDIS_PASSWORD="redis-secret-e2e"',
+                "",
+            ]
+        )
+    )
+    return server
+
+
+def test_compose_platform_end_to_end(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    start = time.monotonic()
+    platform = tmp_path / "platform"
+    config = tmp_path / "config.sh"
+    port = _write_config(config, platform, built_images)
+    url = f"http://127.0.0.1:{port}"
+    up = ("-p", "docker-compose", "-c", str(config))
+    try:
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        run_s = time.monotonic() - start
+        health = _healthz(url)
+        assert health["status"] == "ok" and health["database"] == "ok", health
+        assert health["redis"] == "up", health
+
+        # idempotent: a second run leaves the running deployment as it is
+        ids = sorted(c.id for c in _project_containers(docker_engine))
+        assert _hai_up("run", *up).returncode == 0
+        assert sorted(c.id for c in _project_containers(docker_engine)) == ids
+
+        # a task from hai-cli, as the USER_INFO user, its script in the workspace
+        workspace = platform / "workspace"
+        script = workspace / "hello.py"
+        script.write_text(
+            "import pathlib, socket\n"
+            "print('hello from', socket.gethostname(), flush=True)\n"
+            "pathlib.Path('done.txt').write_text('ok')\n"
+        )
+        cli_env = {
+            **os.environ,
+            "HAI_SERVER_URL": url,
+            "HAI_TOKEN": USER_TOKEN,
+            "HAI_HOME": str(tmp_path / "cli-home"),
+        }
+        sub = subprocess.run(
+            [str(BIN / "hai-cli"), "python", "--name", "hello-e2e", str(script), "--", "-f"],
+            cwd=workspace,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        print(sub.stdout + sub.stderr)
+        assert sub.returncode == 0, sub.stdout + sub.stderr
+        assert "hello from" in sub.stdout
+        assert (workspace / "done.txt").read_text() == "ok"  # ran in the server's container
+        listed = json.loads(
+            subprocess.run(
+                [str(BIN / "hai-cli"), "list", "--json"],
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        task = next(t for t in listed["tasks"] if t["name"] == "hello-e2e")
+        assert task["state"] == "succeeded"
+
+        # status: every service running, the server healthy
+        res = _hai_up("status", *up)
+        assert res.returncode == 0, res.stderr
+        state = json.loads(res.stdout)
+        assert {s: v["state"] for s, v in state["services"].items()} == {
+            "postgres": "running",
+            "redis": "running",
+            "server-0": "running",
+        }
+        assert state["services"]["server-0"]["healthz"]["status"] == "ok"
+
+        # PostgreSQL stops cleanly on TERM (fast shutdown, exit 0)
+        client = docker_engine.client()
+        (pg,) = [c for c in _project_containers(docker_engine) if c.name.endswith("-postgres-1")]
+        client.container.stop(pg, time=30)
+        pg.reload()
+        assert pg.state.exit_code == 0, client.container.logs(pg, tail=20)
+        pg_log = client.container.logs(pg)
+        assert "database system is shut down" in pg_log, pg_log[-2000:]
+
+        # upgrade: re-render, re-up; the task is still there (PostgreSQL data kept)
+        res = _hai_up("upgrade", *up)
+        assert res.returncode == 0, res.stderr
+        assert _healthz(url)["status"] == "ok"
+        listed = json.loads(
+            subprocess.run(
+                [str(BIN / "hai-cli"), "list", "--json"],
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        assert [t["state"] for t in listed["tasks"] if t["id"] == task["id"]] == ["succeeded"]
+
+        # down: no container of the project left, data still under HAI_PLATFORM_PATH
+        res = _hai_up("down", *up)
+        assert res.returncode == 0, res.stderr
+        assert _project_containers(docker_engine) == []
+        assert (platform / "postgres" / "PG_VERSION").is_file()
+        assert (workspace / "done.txt").is_file()
+        total = time.monotonic() - start
+        print(f"\nhai-up e2e: run {run_s:.1f} s, whole test {total:.1f} s (images built before)")
+    finally:
+        left = _project_containers(docker_engine)
+        if left:  # a failure above: leave nothing running on the engine
+            docker_engine.client().container.remove(left, force=True)
+
+
+def test_unreachable_engine_exit_4(tmp_path: Path) -> None:
+    if shutil.which("docker") is None:
+        print("SKIP: the docker CLI is not installed (apt-get install docker.io)")
+        pytest.skip("the docker CLI is not installed (apt-get install docker.io)")
+    config = tmp_path / "config.sh"
+    _write_config(config, tmp_path / "platform", {"platform": "x:1", "train": "y:1"})
+    dead = tmp_path / "dead.sock"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{dead}"}
+    for verb in ("run", "status", "down"):
+        res = _hai_up(verb, "-p", "docker-compose", "-c", str(config), env=env)
+        assert res.returncode == 4, (verb, res.stdout, res.stderr)
+        assert f"unix://{dead}" in res.stderr and "Docker engine" in res.stderr
+    assert not (tmp_path / "platform").exists()  # nothing written before the engine answered
