@@ -21,6 +21,11 @@ from typing import Any
 import pytest
 from up_docker_engine import PrivateEngine
 
+from hai_up.config import load_config
+from hai_up.errors import UpError
+from hai_up.providers import compose
+from hai_up.render import render_all
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
@@ -60,13 +65,15 @@ def _healthz(url: str) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
-def _project_containers(engine: PrivateEngine) -> list[Any]:
+def _project_containers(engine: PrivateEngine, project: str = PROJECT) -> list[Any]:
     return engine.client().container.list(
-        all=True, filters=[("label", f"com.docker.compose.project={PROJECT}")]
+        all=True, filters=[("label", f"com.docker.compose.project={project}")]
     )
 
 
-def _write_config(path: Path, platform: Path, images: dict[str, str]) -> int:
+def _write_config(
+    path: Path, platform: Path, images: dict[str, str], project: str = PROJECT
+) -> int:
     server, pg, redis = _free_ports(3)
     path.write_text(
         "\n".join(
@@ -80,7 +87,7 @@ def _write_config(path: Path, platform: Path, images: dict[str, str]) -> int:
                 f'export SERVER_PORT="{server}"',
                 f'export POSTGRES_PORT="{pg}"',
                 f'export REDIS_PORT="{redis}"',
-                f'export COMPOSE_PROJECT="{PROJECT}"',
+                f'export COMPOSE_PROJECT="{project}"',
                 f'export USER_INFO="{USER}:10020:internal:{USER_TOKEN}"',
                 'export ADMIN_TOKEN="admin-token-0123456789abcdef"',
                 'export POSTGRES_PASSWORD="pg-secret-e2e"',
@@ -199,6 +206,32 @@ def test_compose_platform_end_to_end(
     finally:
         left = _project_containers(docker_engine)
         if left:  # a failure above: leave nothing running on the engine
+            docker_engine.client().container.remove(left, force=True)
+
+
+def test_failed_start_is_removed(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """A server that cannot start (its init.sql fails): error with its log, nothing left."""
+    project = "hai-up-broken"
+    config = tmp_path / "config.sh"
+    _write_config(config, tmp_path / "platform", built_images, project)
+    cfg = load_config(config, {})
+    files = render_all(cfg)
+    files["init.sql"] = "INSERT INTO no_such_table VALUES (1);\n"
+    start = time.monotonic()
+    try:
+        with pytest.raises(UpError) as err:
+            compose.run(cfg, files)
+        print(f"\nfailed start reported in {time.monotonic() - start:.1f} s:\n{err.value.message}")
+        assert err.value.exit_code == 1
+        assert "server-0" in err.value.message and "no_such_table" in err.value.message
+        assert "half-started deployment was removed" in err.value.message
+        assert _project_containers(docker_engine, project) == []
+        assert (tmp_path / "platform" / "postgres" / "PG_VERSION").is_file()  # data kept
+    finally:
+        left = _project_containers(docker_engine, project)
+        if left:
             docker_engine.client().container.remove(left, force=True)
 
 
