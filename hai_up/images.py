@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,7 @@ def wheelhouse(root: Path, cache: Path, progress: Progress) -> tuple[Path, Path]
     deps = cache / "wheels" / f"deps-{deps_key(root)}"
     project = cache / "wheels" / f"project-{source_key(root)}"
     if deps.is_dir():
+        os.utime(deps)
         progress.say(f"dependency wheels: cached ({deps.name})")
     else:
         python = _pip_python()
@@ -321,6 +323,7 @@ def wheelhouse(root: Path, cache: Path, progress: Progress) -> tuple[Path, Path]
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     if project.is_dir():
+        os.utime(project)
         progress.say(f"project wheel: cached ({project.name})")
     else:
         python = _pip_python()
@@ -451,8 +454,25 @@ def ensure_images(
         return []
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    import_rootfs(docker, cache, progress)
-    deps, project = wheelhouse(root, cache, progress)
+    # the wheelhouse (network, host) while debootstrap and import run (disk, engine)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheelhouse") as pool:
+        wheels = pool.submit(wheelhouse, root, cache, progress)
+        import_rootfs(docker, cache, progress)
+        deps, project = wheels.result()
     for spec, key in todo:
         _build(docker, spec, key, root, deps, project, cache, progress)
+    # our own garbage only: earlier builds of these tags, now untagged
+    with progress.step("removing earlier builds of these images (dangling, ours only)"):
+        docker.image.prune(filters=[("label", KEY_LABEL)])
+    _prune_wheel_cache(cache / "wheels", keep={deps.name, project.name})
     return [spec.tag for spec, _ in todo]
+
+
+def _prune_wheel_cache(wheels: Path, keep: set[str], max_age_s: float = 7 * 86400) -> None:
+    """Drop wheel sets unused for a week (another checkout may still use a recent one)."""
+    now = time.time()
+    for entry in wheels.glob("*-*"):
+        if entry.name in keep or not entry.is_dir():
+            continue
+        if now - entry.stat().st_mtime > max_age_s:
+            shutil.rmtree(entry, ignore_errors=True)

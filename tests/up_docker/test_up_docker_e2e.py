@@ -23,6 +23,7 @@ from up_docker_engine import PrivateEngine
 
 from hai_up.config import load_config
 from hai_up.errors import UpError
+from hai_up.images import KEY_LABEL
 from hai_up.providers import compose
 from hai_up.render import render_all
 
@@ -109,8 +110,17 @@ def test_compose_platform_end_to_end(
     url = f"http://127.0.0.1:{port}"
     up = ("-p", "docker-compose", "-c", str(config))
     try:
+        # the deployment starts on an older build of the platform image (another label):
+        # run keeps it, upgrade must rebuild it and recreate the containers
+        old = tmp_path / "old-image"
+        old.mkdir()
+        (old / "Dockerfile").write_text(
+            f"FROM {built_images['platform']}\nLABEL {KEY_LABEL}=older-build\n"
+        )
+        docker_engine.client().legacy_build(old, tags=built_images["platform"], network="none")
         res = _hai_up("run", *up)
         assert res.returncode == 0, res.stderr
+        assert "present (older build, kept)" in res.stdout
         run_s = time.monotonic() - start
         health = _healthz(url)
         assert health["status"] == "ok" and health["database"] == "ok", health
@@ -180,9 +190,16 @@ def test_compose_platform_end_to_end(
         pg_log = client.container.logs(pg)
         assert "database system is shut down" in pg_log, pg_log[-2000:]
 
-        # upgrade: re-render, re-up; the task is still there (PostgreSQL data kept)
+        # upgrade: the older image is rebuilt, every container recreated on the new one, the
+        # task still there (PostgreSQL data kept)
+        before = {c.name: c.id for c in _project_containers(docker_engine)}
         res = _hai_up("upgrade", *up)
         assert res.returncode == 0, res.stderr
+        assert f"building platform image {built_images['platform']}" in res.stdout
+        after = {c.name: c.id for c in _project_containers(docker_engine)}
+        assert after.keys() == before.keys() and not set(after.values()) & set(before.values())
+        image = client.image.inspect(built_images["platform"])
+        assert image.config.labels[KEY_LABEL] != "older-build"
         assert _healthz(url)["status"] == "ok"
         listed = json.loads(
             subprocess.run(

@@ -51,8 +51,21 @@ class PrivateEngine:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        _unmount_under(self.root / "exec")  # dockerd leaves its netns mount behind
         fcntl.flock(self.lock, fcntl.LOCK_UN)
         self.lock.close()
+
+
+def _unmount_under(root: Path) -> None:
+    prefix = str(root.resolve())
+    try:
+        with open("/proc/mounts", encoding="utf-8") as fh:
+            points = [line.split()[1] for line in fh]
+    except OSError:
+        return
+    for point in sorted(points, key=len, reverse=True):
+        if point == prefix or point.startswith(prefix + "/"):
+            subprocess.run(["umount", point], capture_output=True, check=False)
 
 
 def _log_tail(path: Path, lines: int = 8) -> str:
