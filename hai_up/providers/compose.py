@@ -333,6 +333,7 @@ def status(cfg: UpConfig) -> dict[str, Any]:
         services[name] = {
             "container": container.name,
             "state": container.state.status,
+            "restarts": container.restart_count or 0,
             "image": container.config.image,
         }
     compose_file = Path(cfg.hai_platform_path) / "docker-compose.yaml"
