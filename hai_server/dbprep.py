@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hai_server.db.revision import SchemaTooNew
@@ -91,6 +91,10 @@ def prepare_or_exit(url: str, seed: Path | None = None, init_sql: Path | None = 
         sys.exit(2)
     except OSError as exc:
         print(f"hai-server: cannot open the database: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except (OperationalError, InterfaceError) as exc:  # unreachable, refused, bad credentials
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"hai-server: cannot open the database: {first}", file=sys.stderr)
         sys.exit(1)
     for user, token in tokens.items():
         print(f"seeded user {user}; token (shown once): {token}")

@@ -24,6 +24,7 @@ from hai_up.render.k8s import render_manifests, render_node_labels
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Deploy HAI Platform: 'hai-up config > config.sh', edit it, 'hai-up run -c config.sh'.",
 )
 

@@ -9,7 +9,9 @@ The image's entrypoint is kept: containers get ``args`` (its CMD), never ``comma
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ SECRET = "hai-platform"
 CONFIGMAP = "hai-platform-config"
 SERVICE = "hai-platform-svc"
 SERVICE_ACCOUNT = "hai-server"
+CONFIG_HASH = "hai.platform/config-sha256"
 MANAGED = {"app.kubernetes.io/part-of": "hai-platform", "app.kubernetes.io/managed-by": "hai-up"}
 
 
@@ -182,7 +185,7 @@ def _redis(cfg: UpConfig) -> list[Obj]:
     ]
 
 
-def _server(cfg: UpConfig) -> Obj:
+def _server(cfg: UpConfig, config_hash: str) -> Obj:
     container = {
         "name": "server",
         "image": cfg.base_image,
@@ -235,7 +238,10 @@ def _server(cfg: UpConfig) -> Obj:
             {"name": "home", "emptyDir": {}},
         ],
     }
-    return _workload(cfg, "Deployment", "hai-server", cfg.server_replicas, pod)
+    server = _workload(cfg, "Deployment", "hai-server", cfg.server_replicas, pod)
+    # a new init.sql / override.toml / secret rolls the servers (they apply them at start)
+    server["spec"]["template"]["metadata"]["annotations"] = {CONFIG_HASH: config_hash}
+    return server
 
 
 def _ingress(cfg: UpConfig) -> Obj:
@@ -258,7 +264,7 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
         for ns in namespaces
     ]
     out += _rbac(cfg)
-    secret = {
+    secret: dict[str, str] = {
         "database-url": database_url(cfg),
         "redis-url": redis_url(cfg),
         "admin-token": cfg.admin_token,
@@ -266,6 +272,8 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
         "redis-password": cfg.redis_password,
         "init.sql": render_init_sql(cfg),
     }
+    override = render_override(cfg, for_kubernetes=True)
+    digest = hashlib.sha256(json.dumps([secret, override], sort_keys=True).encode()).hexdigest()
     out.append(
         {
             "apiVersion": "v1",
@@ -280,14 +288,14 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": _meta(CONFIGMAP, cfg.platform_namespace, "config"),
-            "data": {"override.toml": render_override(cfg, for_kubernetes=True)},
+            "data": {"override.toml": override},
         }
     )
     if not cfg.external_database_url:
         out += _postgres(cfg)
     if not cfg.external_redis_url:
         out += _redis(cfg)
-    out.append(_server(cfg))
+    out.append(_server(cfg, digest))
     out.append(_service(cfg, SERVICE, "hai-server", 80, cfg.server_port))
     out.append(_ingress(cfg))
     return out

@@ -128,3 +128,18 @@ def test_split_sql_respects_quotes_and_comments() -> None:
     ]
     with pytest.raises(InitSqlError, match="not terminated by ';': 'SELECT 2'"):
         split_sql("SELECT 1;\nSELECT 2\n")
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    from conftest_pg import free_port
+
+    url = f"postgresql+psycopg://hai:pw@127.0.0.1:{free_port()}/hai"  # nothing listens there
+    path = tmp_path / "init.sql"
+    path.write_text(render_init_sql(config()))
+    out = init_sql(url, path, tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .startswith("hai-server: cannot open the database: connection failed")
+    )
