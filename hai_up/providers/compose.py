@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 from python_on_whales import DockerClient, DockerException
+from python_on_whales.client_config import ClientNotFoundError
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
@@ -57,7 +58,7 @@ def check_engine(docker: DockerClient) -> None:
         raise UpError(
             f"cannot reach the Docker engine at {_docker_host()}: {reason}", EXIT_ENGINE
         ) from None
-    except FileNotFoundError:
+    except (FileNotFoundError, ClientNotFoundError):
         raise UpError(
             "cannot reach the Docker engine: the docker CLI is not installed "
             "(apt-get install docker.io)",

@@ -130,3 +130,10 @@ def test_wheels_target_bookworm() -> None:
 def test_cache_dir_from_environment(tmp_path: Path) -> None:
     assert images.cache_dir({"HAI_UP_CACHE": str(tmp_path)}) == tmp_path
     assert images.cache_dir({}).parts[-2:] == (".cache", "hai-up")
+
+
+def test_missing_docker_cli_is_exit_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker binary anywhere
+    with pytest.raises(UpError) as err:
+        compose.check_engine(compose.DockerClient())
+    assert err.value.exit_code == 4 and "docker CLI is not installed" in err.value.message
