@@ -72,6 +72,18 @@ def _project_containers(engine: PrivateEngine, project: str = PROJECT) -> list[A
     )
 
 
+def _tasks(cli_env: dict[str, str]) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(BIN / "hai-cli"), "list", "--json"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)["tasks"]
+
+
 def _write_config(
     path: Path, platform: Path, images: dict[str, str], project: str = PROJECT
 ) -> int:
@@ -158,16 +170,7 @@ def test_compose_platform_end_to_end(
         assert sub.returncode == 0, sub.stdout + sub.stderr
         assert "hello from" in sub.stdout
         assert (workspace / "done.txt").read_text() == "ok"  # ran in the server's container
-        listed = json.loads(
-            subprocess.run(
-                [str(BIN / "hai-cli"), "list", "--json"],
-                env=cli_env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        task = next(t for t in listed["tasks"] if t["name"] == "hello-e2e")
+        task = next(t for t in _tasks(cli_env) if t["name"] == "hello-e2e")
         assert task["state"] == "succeeded"
 
         # status: every service running, the server healthy
@@ -201,16 +204,7 @@ def test_compose_platform_end_to_end(
         image = client.image.inspect(built_images["platform"])
         assert image.config.labels[KEY_LABEL] != "older-build"
         assert _healthz(url)["status"] == "ok"
-        listed = json.loads(
-            subprocess.run(
-                [str(BIN / "hai-cli"), "list", "--json"],
-                env=cli_env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        assert [t["state"] for t in listed["tasks"] if t["id"] == task["id"]] == ["succeeded"]
+        assert [t["state"] for t in _tasks(cli_env) if t["id"] == task["id"]] == ["succeeded"]
 
         # down: no container of the project left, data still under HAI_PLATFORM_PATH
         res = _hai_up("down", *up)
@@ -218,6 +212,13 @@ def test_compose_platform_end_to_end(
         assert _project_containers(docker_engine) == []
         assert (platform / "postgres" / "PG_VERSION").is_file()
         assert (workspace / "done.txt").is_file()
+
+        # run again on the kept data: the same task, the same user's token still valid
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        assert [t["state"] for t in _tasks(cli_env) if t["id"] == task["id"]] == ["succeeded"]
+        assert _hai_up("down", *up).returncode == 0
+        assert _project_containers(docker_engine) == []
         total = time.monotonic() - start
         print(f"\nhai-up e2e: run {run_s:.1f} s, whole test {total:.1f} s (images built before)")
     finally:
