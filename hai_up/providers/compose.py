@@ -102,6 +102,7 @@ def ensure_compose(docker: DockerClient) -> None:
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(binary)
+    print(f"hai-up: docker compose v2: linked {binary} as {link}", flush=True)
     try:
         docker.compose.version()
     except DockerException as exc:

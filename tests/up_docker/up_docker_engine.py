@@ -51,7 +51,7 @@ class PrivateEngine:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        _unmount_under(self.root / "exec")  # dockerd leaves its netns mount behind
+        _unmount_under(self.root)  # dockerd leaves its netns (and on a failed start, data) mounts
         fcntl.flock(self.lock, fcntl.LOCK_UN)
         self.lock.close()
 
