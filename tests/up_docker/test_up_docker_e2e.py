@@ -1,8 +1,10 @@
 """hai-up with docker-compose on a real (private) Docker engine, end to end.
 
-Build the images (cached), ``hai-up run -p docker-compose -c config.sh``, submit a task with
-``hai-cli`` to the deployed server, see it succeed, stop PostgreSQL (clean fast shutdown),
-``hai-up upgrade`` (data kept), ``hai-up down`` (nothing left, data still on disk).
+Build the images (cached), ``hai-up run -p docker-compose -c config.sh`` with two server
+replicas, submit a task with ``hai-cli`` to the deployed server, see it succeed, stop
+PostgreSQL (clean fast shutdown), ``hai-up upgrade`` (older image rebuilt, containers
+recreated, data kept), ``hai-up down`` (nothing left, data still on disk), run again on the
+kept data. Also: a server that cannot start is removed, an unreachable engine is exit 4.
 """
 
 from __future__ import annotations
@@ -84,10 +86,24 @@ def _tasks(cli_env: dict[str, str]) -> list[dict[str, Any]]:
     return json.loads(out.stdout)["tasks"]
 
 
+def _port_pair() -> int:
+    """A free port whose successor is free too (replica i listens on SERVER_PORT + i)."""
+    for _ in range(50):
+        (port,) = _free_ports(1)
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no two consecutive free ports on 127.0.0.1")
+
+
 def _write_config(
-    path: Path, platform: Path, images: dict[str, str], project: str = PROJECT
+    path: Path, platform: Path, images: dict[str, str], project: str = PROJECT, replicas: int = 1
 ) -> int:
-    server, pg, redis = _free_ports(3)
+    server = _port_pair()
+    pg, redis = _free_ports(2)
     path.write_text(
         "\n".join(
             [
@@ -98,6 +114,7 @@ def _write_config(
                 'export BUILD_IMAGES="1"',
                 'export BIND_ADDRESS="127.0.0.1"',
                 f'export SERVER_PORT="{server}"',
+                f'export SERVER_REPLICAS="{replicas}"',
                 f'export POSTGRES_PORT="{pg}"',
                 f'export REDIS_PORT="{redis}"',
                 f'export COMPOSE_PROJECT="{project}"',
@@ -118,7 +135,7 @@ def test_compose_platform_end_to_end(
     start = time.monotonic()
     platform = tmp_path / "platform"
     config = tmp_path / "config.sh"
-    port = _write_config(config, platform, built_images)
+    port = _write_config(config, platform, built_images, replicas=2)
     url = f"http://127.0.0.1:{port}"
     up = ("-p", "docker-compose", "-c", str(config))
     try:
@@ -181,8 +198,15 @@ def test_compose_platform_end_to_end(
             "postgres": "running",
             "redis": "running",
             "server-0": "running",
+            "server-1": "running",
         }
         assert state["services"]["server-0"]["healthz"]["status"] == "ok"
+        assert state["services"]["server-1"]["healthz"]["status"] == "ok"
+        assert {state["services"][f"server-{i}"]["healthz"]["leader"] for i in (0, 1)} == {
+            True,
+            False,
+        }  # two replicas, one leader
+        assert all(v["restarts"] == 0 for v in state["services"].values()), state
 
         # PostgreSQL stops cleanly on TERM (fast shutdown, exit 0)
         client = docker_engine.client()
