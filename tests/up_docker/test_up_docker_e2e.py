@@ -251,6 +251,28 @@ def test_compose_platform_end_to_end(
             docker_engine.client().container.remove(left, force=True)
 
 
+def test_train_image_runs_a_rank(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """The train image: the backend's rank wrapper runs a command that imports the SDK."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    script = (
+        "python3 -m hai_cli.rankrun --log /shared/rank0.log --status-dir /shared/rank0 -- "
+        "python3 -c 'import hai_cli.runtime, sys; print(\"sdk ok\", sys.version_info[:3])'"
+    )
+    docker_engine.client().run(
+        built_images["train"],
+        ["sh", "-c", script],
+        remove=True,
+        networks=["none"],
+        volumes=[(shared, "/shared")],
+    )
+    assert (shared / "rank0" / "exit_code").read_text().strip() == "0"
+    log = (shared / "rank0.log").read_text()
+    assert "sdk ok (3, 11, 2)" in log, log  # bookworm's Python, the wheels resolved for it
+
+
 def test_failed_start_is_removed(
     docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
 ) -> None:
