@@ -448,7 +448,9 @@ def ensure_images(
         if current is None or (rebuild_stale and current != key):
             todo.append((spec, key))
         else:
-            state = "current" if current == key else "present (older build, kept)"
+            state = (
+                "current" if current == key else "present (older build, kept; upgrade rebuilds it)"
+            )
             progress.say(f"image {spec.tag}: {state}")
     if not todo:
         return []

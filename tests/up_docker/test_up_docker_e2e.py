@@ -149,7 +149,7 @@ def test_compose_platform_end_to_end(
         docker_engine.client().legacy_build(old, tags=built_images["platform"], network="none")
         res = _hai_up("run", *up)
         assert res.returncode == 0, res.stderr
-        assert "present (older build, kept)" in res.stdout
+        assert "present (older build, kept; upgrade rebuilds it)" in res.stdout
         run_s = time.monotonic() - start
         health = _healthz(url)
         assert health["status"] == "ok" and health["database"] == "ok", health
