@@ -57,6 +57,9 @@ def _service(cfg: UpConfig, command: list[str], volumes: list[str]) -> Service:
         "image": cfg.base_image,
         "command": command,
         "network_mode": "host",
+        # docker-init as PID 1: reaps rank processes whose wrapper died (the local backend
+        # runs ranks inside the server container) and forwards signals
+        "init": True,
         "restart": "unless-stopped",
         "stop_grace_period": "60s",
         "environment": environment(cfg),
