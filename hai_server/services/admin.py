@@ -1,24 +1,36 @@
-"""Admin use cases: users, tokens, roles, user groups, quotas, node cordons, seeding.
+"""Admin use cases: users, tokens, roles, user groups, quotas, nodes, seeding.
 
 Every method takes the :class:`Caller` and refuses non-admins with 403. Tokens are stored
 as SHA-256 digests; a new token's text is returned once, at creation, and never again.
 Writes wake the reconciler (a quota or a cordon changes what may run).
+
+Nodes: the backend's inventory is the authority on the nodes it reports (the reconciler
+copies their group, zone, GPUs and health; on Kubernetes the group comes from a node
+label). ``add_node`` registers a node the backend does not report (yet): it is listed as
+unhealthy ("registered; not reported by the backend") and nothing is scheduled on it.
+Once the backend reports that name, the node is an ordinary one, with the backend's group,
+zone and GPUs. A cordon is the admin's own and survives either way, so a node can be
+registered and cordoned before it joins. ``remove_node`` deletes the record of a node
+the backend does not report (a registration, a decommissioned machine) when no active
+task holds it.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hai_server.backends.base import BackendError, NodeState
 from hai_server.db import models as m
 from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
-from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
+from hai_server.services import lifecycle as lc
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from hai_server.services.tasks import Caller
 
 ROLES = ("admin", "internal", "external")
@@ -28,6 +40,9 @@ _GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
 _LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
 _RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
 MAX_QUOTA = 1_000_000
+_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MAX_GPUS = 1024
+REGISTERED = "registered by an admin; not reported by the backend"
 
 
 def check_resource(resource: str) -> str:
@@ -62,6 +77,51 @@ def _check_group(group: str) -> str:
     return group
 
 
+def check_node_name(name: str) -> str:
+    if not _NODE.match(name):
+        raise Invalid(
+            f"bad node name {name!r}: 1-128 letters, digits, _ . -, starting with a letter or digit"
+        )
+    return name
+
+
+def node_json(n: m.Node, tasks: list[int]) -> dict[str, Any]:
+    """A node as ``GET /api/v1/nodes`` lists it."""
+    state = (
+        "unhealthy" if not n.healthy else "cordoned" if n.cordoned else "busy" if tasks else "free"
+    )
+    return {
+        "name": n.name,
+        "group": n.group,
+        "zone": n.zone,
+        "gpus": n.gpus,
+        "healthy": n.healthy,
+        "cordoned": n.cordoned,
+        "state": state,
+        "tasks": sorted(tasks),
+        "message": n.message,
+    }
+
+
+async def node_holders(s: Any) -> dict[str, list[int]]:
+    """{node name: ids of the active tasks whose current attempt holds it}."""
+    held = (
+        await s.execute(
+            select(m.Task.id, m.Attempt.nodes)
+            .join(
+                m.Attempt,
+                (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count),
+            )
+            .where(m.Task.state.in_(lc.ACTIVE))
+        )
+    ).all()
+    holders: dict[str, list[int]] = {}
+    for task_id, names in held:
+        for name in names:
+            holders.setdefault(name, []).append(task_id)
+    return holders
+
+
 def user_json(u: m.User, groups: list[str]) -> dict[str, Any]:
     return {
         "id": u.id,
@@ -85,9 +145,16 @@ def token_json(t: m.Token, user: str) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(self, sessions: Sessions, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        wake: Callable[[], None],
+        inventory: Callable[[], Awaitable[list[NodeState]]] | None = None,
+    ) -> None:
+        """``inventory``: the backend's nodes (``Backend.inventory``); None knows no node."""
         self._sessions = sessions
         self._wake = wake
+        self._inventory = inventory
 
     @staticmethod
     def _require(caller: Caller) -> None:
@@ -301,6 +368,66 @@ class AdminService:
         ]
 
     # -- nodes ---------------------------------------------------------------------------
+    async def add_node(
+        self, caller: Caller, name: str, group: str, gpus: int = 0, zone: str = ""
+    ) -> dict[str, Any]:
+        """Register a node the backend does not report (yet); see the module docstring."""
+        self._require(caller)
+        check_node_name(name)
+        _check_group(group)
+        if zone:
+            _check_group(zone)
+        if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
+            raise Invalid(f"gpus must be a whole number from 0 to {MAX_GPUS}, got {gpus!r}")
+        try:
+            async with self._sessions.begin() as s:
+                if await s.get(m.Node, name) is not None:
+                    raise Conflict(f"node {name} already exists")
+                node = m.Node(
+                    name=name,
+                    group=group,
+                    zone=zone,
+                    gpus=gpus,
+                    healthy=False,
+                    cordoned=False,
+                    message=REGISTERED,
+                    updated_at=time.time(),
+                )
+                s.add(node)
+                await s.flush()
+                out = node_json(node, [])
+        except IntegrityError:  # the reconciler (or another admin) inserted it meanwhile
+            raise Conflict(f"node {name} already exists") from None
+        self._wake()
+        return out
+
+    async def remove_node(self, caller: Caller, name: str) -> dict[str, Any]:
+        """Forget a node the backend does not report and no active task holds."""
+        self._require(caller)
+        reported: set[str] = set()
+        if self._inventory is not None:
+            try:
+                reported = {n.name for n in await self._inventory()}
+            except BackendError as exc:
+                raise Unavailable(f"cannot ask the backend about node {name}: {exc}") from None
+        async with self._sessions.begin() as s:
+            node = await s.get(m.Node, name)
+            if node is None:
+                raise NotFound(f"no node {name}")
+            if name in reported:
+                raise Conflict(
+                    f"node {name} is reported by the backend; remove it there first "
+                    "(or cordon it here)"
+                )
+            tasks = (await node_holders(s)).get(name, [])
+            if tasks:
+                ids = ", ".join(str(t) for t in sorted(tasks))
+                raise Conflict(f"node {name} is held by active task(s) {ids}")
+            out = node_json(node, [])
+            await s.delete(node)
+        self._wake()
+        return out
+
     async def cordon(self, caller: Caller, name: str, cordoned: bool) -> dict[str, Any]:
         """Cordon: nothing new starts on the node; what runs there keeps running."""
         self._require(caller)
@@ -314,11 +441,6 @@ class AdminService:
                 raise NotFound(f"no node {name}")
             node = await s.get(m.Node, name)
             assert node is not None
-            out = {
-                "name": node.name,
-                "group": node.group,
-                "healthy": node.healthy,
-                "cordoned": node.cordoned,
-            }
+            out = node_json(node, (await node_holders(s)).get(name, []))
         self._wake()
         return out

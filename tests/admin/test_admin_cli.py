@@ -1,4 +1,4 @@
-"""``hai-cli admin ...`` against a real hai-server on PostgreSQL, and ``hai-server --seed``."""
+"""``hai-cli admin ...`` against a real hai-server (SQLite and PostgreSQL), ``hai-server --seed``."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def cli(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_admin_cli(pg_url: str, tmp_path: Path) -> None:
-    server = ServerProc(tmp_path, server_env(tmp_path, pg_url, None, nodes=2), free_port(), "s")
+def test_admin_cli(db_url: str, tmp_path: Path) -> None:
+    server = ServerProc(tmp_path, server_env(tmp_path, db_url, None, nodes=2), free_port(), "s")
     server.start()
     try:
         r = cli(server.url, ADMIN_TOKEN, "admin", "user", "add", "alice", "-g", "team-a")
@@ -67,7 +67,7 @@ def test_admin_cli(pg_url: str, tmp_path: Path) -> None:
         server.stop()
 
 
-def test_seed_file_provisions_a_fresh_database(pg_url: str, tmp_path: Path) -> None:
+def test_seed_file_provisions_a_fresh_database(db_url: str, tmp_path: Path) -> None:
     seed = tmp_path / "seed.toml"
     seed.write_text(
         """
@@ -86,7 +86,7 @@ resource = "node-default-NORMAL"
 quota = 2
 """
     )
-    env = server_env(tmp_path, pg_url, None, nodes=2)
+    env = server_env(tmp_path, db_url, None, nodes=2)
     env.pop("HAI_ADMIN_TOKEN")
     run = [sys.executable, "-m", "hai_server.main", "--seed", str(seed)]
     first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
