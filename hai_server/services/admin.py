@@ -31,7 +31,7 @@ from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
 from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from hai_server.services.tasks import Caller
+from hai_server.services.tasks import MAX_ID, Caller
 
 ROLES = ("admin", "internal", "external")
 NODE_LIMIT = "node_limit"
@@ -75,6 +75,11 @@ def _check_group(group: str) -> str:
     if not _GROUP.match(group):
         raise Invalid(f"bad group name {group!r}: letters, digits, _ . - (at most 64)")
     return group
+
+
+def _absent(text: str) -> bool:
+    """True when no row can have this key: PostgreSQL text cannot hold NUL (nor compare it)."""
+    return "\x00" in text
 
 
 def check_node_name(name: str) -> str:
@@ -209,6 +214,8 @@ class AdminService:
         return [user_json(u, groups.get(u.name, [])) for u in users]
 
     async def _user(self, s: Any, name: str) -> m.User:
+        if _absent(name):
+            raise NotFound(f"no user {name!r}")
         user = (await s.execute(select(m.User).where(m.User.name == name))).scalar_one_or_none()
         if user is None:
             raise NotFound(f"no user {name}")
@@ -256,8 +263,8 @@ class AdminService:
     # -- tokens --------------------------------------------------------------------------
     async def new_token(self, caller: Caller, user: str, label: str = "") -> dict[str, Any]:
         self._require(caller)
-        if len(label) > 64:
-            raise Invalid("a token label has at most 64 characters")
+        if len(label) > 64 or "\x00" in label:
+            raise Invalid("a token label has at most 64 characters (and no NUL)")
         text = new_token()
         async with self._sessions.begin() as s:
             u = await self._user(s, user)
@@ -287,6 +294,8 @@ class AdminService:
         self._require(caller)
         if (token_id is None) == (token is None):
             raise Invalid("give exactly one of a token id or the token itself")
+        if token_id is not None and not 0 < token_id <= MAX_ID:
+            raise NotFound(f"no token {token_id}")
         async with self._sessions.begin() as s:
             q = select(m.Token, m.User.name).join(m.User, m.User.id == m.Token.user_id)
             if token_id is not None:
@@ -341,6 +350,8 @@ class AdminService:
 
     async def delete_quota(self, caller: Caller, principal: str, resource: str) -> None:
         self._require(caller)
+        if _absent(principal) or _absent(resource):
+            raise NotFound(f"no quota {resource!r} for {principal!r}")
         async with self._sessions.begin() as s:
             row = await s.get(m.Quota, (principal, resource))
             if row is None:
@@ -404,6 +415,8 @@ class AdminService:
     async def remove_node(self, caller: Caller, name: str) -> dict[str, Any]:
         """Forget a node the backend does not report and no active task holds."""
         self._require(caller)
+        if _absent(name):
+            raise NotFound(f"no node {name!r}")
         reported: set[str] = set()
         if self._inventory is not None:
             try:
@@ -431,6 +444,8 @@ class AdminService:
     async def cordon(self, caller: Caller, name: str, cordoned: bool) -> dict[str, Any]:
         """Cordon: nothing new starts on the node; what runs there keeps running."""
         self._require(caller)
+        if _absent(name):
+            raise NotFound(f"no node {name!r}")
         async with self._sessions.begin() as s:
             result = await s.execute(
                 update(m.Node)
