@@ -7,6 +7,7 @@ import secrets
 import time
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,7 +61,22 @@ def new_token() -> str:
 
 
 async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str | None:
-    """Create the first admin when the database has no user. Returns the new token, if any."""
+    """Create the first admin when the database has no user. Returns the new token, if any.
+
+    Replicas starting together on a fresh PostgreSQL database all read "no user" (READ
+    COMMITTED) and all insert; the losers' unique violation means someone else did it: they
+    read again and find the admin (and the token) in place.
+    """
+    for attempt in range(5):
+        try:
+            return await _ensure_admin_once(sessions, name, token)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _ensure_admin_once(sessions: Sessions, name: str, token: str | None) -> str | None:
     async with sessions.begin() as s:
         if (await s.execute(select(User.id).limit(1))).first() is not None:
             if token is None:

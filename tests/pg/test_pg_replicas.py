@@ -8,6 +8,7 @@ on PostgreSQL only: replicas need its advisory lock (on SQLite a server runs alo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 from conftest_pg import RedisServer, free_port
 from hai_pg_helpers import ADMIN_TOKEN, ServerProc, server_env
+from sqlalchemy import text
 
 from hai_cli.client import Client
+from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 N_TASKS = int(os.environ.get("HAI_TEST_REPLICA_TASKS", "500"))
@@ -221,3 +224,29 @@ def test_a_follower_started_mid_run_takes_over_cleanly(pg_url: str, home: Path) 
         a.stop()
         if b is not None:
             b.stop()
+
+
+async def _four_replicas_ensure_the_admin(url: str) -> tuple[list[object], int, int]:
+    first = make_engine(url)
+    await create_schema(first)
+    engines = [make_engine(url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(ensure_admin(make_sessions(e), "root", ADMIN_TOKEN) for e in engines),
+            return_exceptions=True,
+        )
+        async with first.connect() as conn:
+            users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
+            tokens = (await conn.execute(text("SELECT count(*) FROM tokens"))).scalar_one()
+    finally:
+        for e in [first, *engines]:
+            await e.dispose()
+    return results, users, tokens
+
+
+def test_replicas_starting_together_on_a_fresh_database_make_one_admin(pg_url: str) -> None:
+    """Every replica reads "no user" and inserts: the losers must not fail their start."""
+    results, users, tokens = asyncio.run(_four_replicas_ensure_the_admin(pg_url))
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(results, key=str) == [None, None, None, ADMIN_TOKEN]
+    assert (users, tokens) == (1, 1)
