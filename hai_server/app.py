@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
                 "backend": be,
                 "reconciler": reconciler,
                 "cluster": cluster,
-                "admin": AdminService(sessions, cluster.wake, be.inventory),
+                "admin": AdminService(sessions, cluster.wake),
                 "tasks": TaskService(sessions, cluster.wake, settings.scheduler.default_group),
                 "mode": "embedded" if settings.embedded else "cluster",
             }

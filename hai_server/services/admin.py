@@ -11,26 +11,27 @@ unhealthy ("registered; not reported by the backend") and nothing is scheduled o
 Once the backend reports that name, the node is an ordinary one, with the backend's group,
 zone and GPUs. A cordon is the admin's own and survives either way, so a node can be
 registered and cordoned before it joins. ``remove_node`` deletes the record of a node
-the backend does not report (a registration, a decommissioned machine) when no active
-task holds it.
+the backend does not report (a registration, or a machine the reconciler found missing
+from the backend's inventory) when no active task holds it. Both decisions are read from
+the database, which the leader's reconciler keeps in step with the backend: the API and
+services never ask a backend themselves.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hai_server.backends.base import BackendError, NodeState
 from hai_server.db import models as m
 from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
 from hai_server.services import lifecycle as lc
-from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 from hai_server.services.tasks import MAX_ID, Caller
 
 ROLES = ("admin", "internal", "external")
@@ -43,6 +44,8 @@ MAX_QUOTA = 1_000_000
 _NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_GPUS = 1024
 REGISTERED = "registered by an admin; not reported by the backend"
+# what the reconciler writes on a node that left the backend's inventory (reconciler/loop.py)
+MISSING = "missing from the backend"
 
 
 def check_resource(resource: str) -> str:
@@ -150,16 +153,9 @@ def token_json(t: m.Token, user: str) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(
-        self,
-        sessions: Sessions,
-        wake: Callable[[], None],
-        inventory: Callable[[], Awaitable[list[NodeState]]] | None = None,
-    ) -> None:
-        """``inventory``: the backend's nodes (``Backend.inventory``); None knows no node."""
+    def __init__(self, sessions: Sessions, wake: Callable[[], None]) -> None:
         self._sessions = sessions
         self._wake = wake
-        self._inventory = inventory
 
     @staticmethod
     def _require(caller: Caller) -> None:
@@ -417,17 +413,12 @@ class AdminService:
         self._require(caller)
         if _absent(name):
             raise NotFound(f"no node {name!r}")
-        reported: set[str] = set()
-        if self._inventory is not None:
-            try:
-                reported = {n.name for n in await self._inventory()}
-            except BackendError as exc:
-                raise Unavailable(f"cannot ask the backend about node {name}: {exc}") from None
         async with self._sessions.begin() as s:
             node = await s.get(m.Node, name)
             if node is None:
                 raise NotFound(f"no node {name}")
-            if name in reported:
+            # the record the leader's reconciler keeps: registered, or gone from the inventory
+            if node.healthy or node.message not in (REGISTERED, MISSING):
                 raise Conflict(
                     f"node {name} is reported by the backend; remove it there first "
                     "(or cordon it here)"

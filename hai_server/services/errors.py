@@ -35,10 +35,3 @@ class Conflict(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
-
-
-class Unavailable(ServiceError):
-    """Something the use case depends on (the cluster's API) cannot be reached now."""
-
-    status = 503
-    code = "unavailable"

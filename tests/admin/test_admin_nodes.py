@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from hai_pg_helpers import api
 
-from hai_server.backends.base import NodeState
 from hai_server.db import models as m
 from hai_server.db.session import create_schema, make_engine, make_sessions
 from hai_server.services import lifecycle as lc
-from hai_server.services.admin import REGISTERED, AdminService
+from hai_server.services.admin import MISSING, REGISTERED, AdminService
 from hai_server.services.errors import Conflict, NotFound
 from hai_server.services.tasks import Caller
 
@@ -136,6 +135,20 @@ def test_once_the_backend_reports_it_the_backend_decides_and_the_cordon_stays(
         assert r.status_code == 409, r.text
 
 
+def test_a_node_gone_from_the_backend_can_be_removed(db_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with api(home, db_url, nodes=2):
+        pass
+    # the platform comes back with one machine fewer: the reconciler marks the other missing
+    with api(home, db_url, nodes=1) as root:
+        nodes = {n["name"]: n for n in root.ok("GET", "/api/v1/nodes")["nodes"]}
+        assert (nodes["local-1"]["state"], nodes["local-1"]["message"]) == ("unhealthy", MISSING)
+        r = root.call("DELETE", "/api/v1/admin/nodes/local-0")
+        assert r.status_code == 409 and "reported by the backend" in r.json()["message"]
+        assert root.ok("DELETE", "/api/v1/admin/nodes/local-1")["deleted"]["name"] == "local-1"
+        assert [n["name"] for n in root.ok("GET", "/api/v1/nodes")["nodes"]] == ["local-0"]
+
+
 async def _remove_a_held_node(url: str) -> tuple[str, str]:
     engine = make_engine(url)
     await create_schema(engine)
@@ -146,7 +159,7 @@ async def _remove_a_held_node(url: str) -> tuple[str, str]:
         s.add(user)
         await s.flush()
         for name in ("gone-1", "gone-2"):
-            s.add(m.Node(name=name, group="g", healthy=False, message="missing", updated_at=now))
+            s.add(m.Node(name=name, group="g", healthy=False, message=MISSING, updated_at=now))
         task = m.Task(
             name="t",
             user_id=user.id,
@@ -171,12 +184,8 @@ async def _remove_a_held_node(url: str) -> tuple[str, str]:
                 log_dir="/",
             )
         )
-    reported: list[NodeState] = []  # the backend lost both machines (e.g. deleted from k8s)
-
-    async def inventory() -> list[NodeState]:
-        return reported
-
-    admin = AdminService(sessions, lambda: None, inventory)
+    # both machines left the backend (e.g. deleted from Kubernetes); a task still holds one
+    admin = AdminService(sessions, lambda: None)
     try:
         with pytest.raises(Conflict) as held:
             await admin.remove_node(ADMIN, "gone-1")
