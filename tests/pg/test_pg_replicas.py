@@ -204,7 +204,8 @@ def test_a_follower_started_mid_run_takes_over_cleanly(pg_url: str, home: Path) 
     b = None
     try:
         client = Client(a.url, ADMIN_TOKEN)
-        script = f"echo $HAI_RESTART_COUNT >> {marks}/$HAI_TASK_ID; sleep 4"
+        # long enough to still run once B is up, even on a loaded machine
+        script = f"echo $HAI_RESTART_COUNT >> {marks}/$HAI_TASK_ID; sleep 8"
         body = {"argv": ["sh", "-c", script], "workdir": str(home), "kind": "exec"}
         first = [client.submit(body)["id"] for _ in range(4)]
         deadline = time.monotonic() + 20
