@@ -97,7 +97,20 @@ def _client_worker(args: tuple[str, str, int, list[int] | None, Path]) -> list[f
     return lat
 
 
-def _run_clients(url: str, kind: str, total: int, clients: int, ids: list[int] | None) -> dict:
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _run_clients(
+    url: str, kind: str, total: int, clients: int, ids: list[int] | None, pids: list[int]
+) -> dict:
+    cpu0 = _cpu_s(pids)
     per = total // clients
     with mp.get_context("fork").Pool(clients) as pool:
         t0 = time.perf_counter()
@@ -106,15 +119,29 @@ def _run_clients(url: str, kind: str, total: int, clients: int, ids: list[int] |
         )
         wall = time.perf_counter() - t0
     lat = sorted(x for r in results for x in r)
+    cpu_ms = (_cpu_s(pids) - cpu0) * 1000 / len(lat)
     return {
         "requests": len(lat),
+        "server_cpu_ms": round(cpu_ms, 3),
+        "capacity_per_core_s": round(1000 / cpu_ms) if cpu_ms else None,
         "per_s": len(lat) / wall,
         "p50_ms": statistics.median(lat) * 1000,
         "p99_ms": lat[int(0.99 * (len(lat) - 1))] * 1000,
     }
 
 
-def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas: int) -> dict:
+def _with_children(pids: list[int]) -> list[int]:
+    """These processes and their direct children (hai-server --workers forks them)."""
+    out = list(pids)
+    for pid in pids:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            out += [int(c) for c in fh.read().split()]
+    return out
+
+
+def bench_api(
+    db_url: str, submissions: int, reads: int, clients: int, replicas: int, workers: int = 1
+) -> dict:
     home = Path(tempfile.mkdtemp(prefix="hai-bench-home-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
     env.update(
@@ -126,6 +153,7 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas:
             "HAI_LOCAL__NODES": "4",
             "HAI_LOCAL__GPUS_PER_NODE": "0",
             "HAI_LOG_LEVEL": "warning",
+            "HAI_WORKERS": str(workers),
         }
     )
     servers = []
@@ -158,17 +186,18 @@ def bench_api(db_url: str, submissions: int, reads: int, clients: int, replicas:
         admin = Client(url, TOKEN)
         for i in range(4):  # nothing starts: the figure is the API and the database
             admin.request("POST", f"/api/v1/admin/nodes/local-{i}/cordon")
-        _run_clients(url, "submit", 200, clients, None)  # warm-up
-        sub = _run_clients(url, "submit", submissions, clients, None)
+        pids = _with_children([p.pid for p in servers])
+        _run_clients(url, "submit", 200, clients, None, pids)  # warm-up
+        sub = _run_clients(url, "submit", submissions, clients, None, pids)
         ids = [t["id"] for t in admin.list_tasks(limit=1000)["tasks"]]
         admin.close()
-        _run_clients(url, "read", 200, clients, ids)
-        rd = _run_clients(url, "read", reads, clients, ids)
+        _run_clients(url, "read", 200, clients, ids, pids)
+        rd = _run_clients(url, "read", reads, clients, ids, pids)
     finally:
         for server in servers:
             server.terminate()
             server.wait(10)
-    return {"submit": sub, "read": rd, "replicas": replicas}
+    return {"submit": sub, "read": rd, "replicas": replicas, "workers": workers}
 
 
 # -- one tick --------------------------------------------------------------------------------
@@ -292,11 +321,13 @@ async def bench_tick(db_url: str, queued: int, running: int, n_nodes: int, ticks
     load_s = time.perf_counter() - t0
     backend = StandIn(nodes, held)
     rec = Reconciler(sessions, backend, SchedulerSettings(preemption=True), "/tmp/hai-bench-logs")
-    times = []
+    times, phases, cpu = [], [], []
     for _ in range(ticks):
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         await rec.tick()
         times.append((time.perf_counter() - t1) * 1000)
+        cpu.append((time.process_time() - c1) * 1000)
+        phases.append({k: round(v, 1) for k, v in rec.last_tick_phases.items()})
     await engine.dispose()
     return {
         "queued": queued,
@@ -306,6 +337,8 @@ async def bench_tick(db_url: str, queued: int, running: int, n_nodes: int, ticks
         "first_tick_ms": round(times[0], 1),
         "steady_tick_ms": round(statistics.median(times[1:]), 1) if ticks > 1 else None,
         "ticks_ms": [round(t, 1) for t in times],
+        "phases_ms": phases,
+        "tick_cpu_ms": [round(c, 1) for c in cpu],  # this process only (not PostgreSQL's)
         "starts_in_first_tick": backend.started,
     }
 
@@ -322,29 +355,56 @@ def main() -> None:
     p.add_argument("--running", type=int, default=2_000)
     p.add_argument("--nodes", type=int, default=2_500)
     p.add_argument("--ticks", type=int, default=4)
+    p.add_argument("--workers", type=int, default=1, help="hai-server --workers")
+    p.add_argument("--only", choices=["api", "tick"], help="run one part only")
     args = p.parse_args()
     admin = admin_url()
-    api = bench_api(
-        fresh_database(admin), args.submissions, args.reads, args.clients, args.replicas
-    )
+    api: dict | None = None
+    tick: dict | None = None
+    if args.only != "tick":
+        api = bench_api(
+            fresh_database(admin),
+            args.submissions,
+            args.reads,
+            args.clients,
+            args.replicas,
+            args.workers,
+        )
+        _print_api(api, args.clients)
+    if args.only != "api":
+        tick = asyncio.run(
+            bench_tick(fresh_database(admin), args.queued, args.running, args.nodes, args.ticks)
+        )
+        _print_tick(tick)
+    print(json.dumps({"bench": "pg", "cpus": os.cpu_count(), "api": api, "tick": tick}))
+
+
+def _print_api(api: dict, clients: int) -> None:
     s, r = api["submit"], api["read"]
     print(
-        f"submissions: {s['per_s']:.0f}/s over {s['requests']} with {args.clients} clients "
-        f"(p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms)  target >= 500/s"
+        f"submissions: {s['per_s']:.0f}/s over {s['requests']} with {clients} clients "
+        f"(p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms)  target >= 500/s; "
+        f"server CPU {s['server_cpu_ms']:.2f} ms each"
     )
     print(
         f"status reads: {r['per_s']:.0f}/s over {r['requests']} "
-        f"(p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms)  target >= 2000/s"
+        f"(p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms)  target >= 2000/s; "
+        f"server CPU {r['server_cpu_ms']:.2f} ms each"
     )
-    tick = asyncio.run(
-        bench_tick(fresh_database(admin), args.queued, args.running, args.nodes, args.ticks)
-    )
+
+
+def _print_tick(tick: dict) -> None:
     print(
         f"tick with {tick['queued']} queued, {tick['running']} running on {tick['nodes']} "
         f"nodes: first {tick['first_tick_ms']} ms (writes every hold reason), steady "
         f"{tick['steady_tick_ms']} ms; all {tick['ticks_ms']}  target < 500 ms"
     )
-    print(json.dumps({"bench": "pg", "cpus": os.cpu_count(), "api": api, "tick": tick}))
+    for i, ph in enumerate(tick["phases_ms"]):
+        print(
+            f"  tick {i}: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in ph.items())
+            + f" (ms; CPU of this process {tick['tick_cpu_ms'][i]:.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

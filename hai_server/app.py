@@ -20,6 +20,8 @@ from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend
 from hai_server.cluster import attach
+from hai_server.db.callers import CallerCache
+from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
@@ -54,6 +56,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
         engine = make_engine(settings.resolved_database_url)
         await create_schema(engine)
         sessions = make_sessions(engine)
+        read_engine = make_read_engine(settings.resolved_database_url, engine)
+        reads = Reads(read_engine)
+        callers = CallerCache(settings.resolved_database_url)
+        await callers.start()
         admin_name = settings.admin_user or _login_name()
         new_token = await ensure_admin(sessions, admin_name, settings.admin_token)
         if new_token and not settings.admin_token:
@@ -70,8 +76,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
                 "backend": be,
                 "reconciler": reconciler,
                 "cluster": cluster,
-                "admin": AdminService(sessions, cluster.wake),
-                "tasks": TaskService(sessions, cluster.wake, settings.scheduler.default_group),
+                "admin": AdminService(sessions, cluster.wake, callers.clear),
+                "callers": callers,
+                "reads": reads,
+                "tasks": TaskService(
+                    sessions, cluster.wake, settings.scheduler.default_group, reads
+                ),
                 "mode": "embedded" if settings.embedded else "cluster",
             }
         )
@@ -84,7 +94,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
         finally:
             loop_task.cancel()
             # each step bounded: a stuck close must never keep a stopping server alive
-            for step in (loop_task, cluster.close(), be.close(), engine.dispose()):
+            disposals = [engine.dispose()]
+            if read_engine is not engine:
+                disposals.append(read_engine.dispose())
+            for step in (loop_task, callers.close(), cluster.close(), be.close(), *disposals):
                 try:
                     await asyncio.wait_for(step, timeout=SHUTDOWN_STEP_S)
                 except (asyncio.CancelledError, TimeoutError):

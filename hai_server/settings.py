@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     admin_token: str | None = None
+    workers: int = Field(1, ge=1, le=64, description="replicas sharing the port (PostgreSQL)")
     admin_user: str | None = None
     log_dir: Path | None = None
     config_file: Path | None = None
@@ -111,7 +112,16 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
     """Map an override.toml document onto settings fields (pure)."""
     out: dict[str, Any] = {}
     server = data.get("server", {})
-    for key in ("home", "backend", "host", "port", "database_url", "redis_url", "log_dir"):
+    for key in (
+        "home",
+        "backend",
+        "host",
+        "port",
+        "database_url",
+        "redis_url",
+        "log_dir",
+        "workers",
+    ):
         if key in server:
             out[key] = server[key]
     pg = data.get("database", {}).get("postgres", {}).get("primary")

@@ -1,4 +1,4 @@
-"""Load the scheduler's snapshot from the database in one short read."""
+"""Load the scheduler's snapshot from the database in one short read (Core rows, no ORM)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,24 @@ def decayed(value: float, dt_s: float, half_life_s: float) -> float:
     return value * 2.0 ** (-dt_s / half_life_s)
 
 
+Shown = dict[int, tuple[str, int | None, str]]  # queued task id -> (reason, position, detail)
+
+
 async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snapshot:
+    return (await load_snapshot_shown(s, now, half_life_s))[0]
+
+
+async def load_snapshot_shown(
+    s: AsyncSession, now: float, half_life_s: float
+) -> tuple[Snapshot, Shown]:
+    """The snapshot, and the hold reason/position/detail each queued task shows now."""
     nodes = tuple(
-        Node(n.name, n.group, n.zone, n.gpus, n.healthy, n.cordoned)
-        for n in (await s.execute(select(m.Node))).scalars()
+        Node(*row)
+        for row in await s.execute(
+            select(
+                m.Node.name, m.Node.group, m.Node.zone, m.Node.gpus, m.Node.healthy, m.Node.cordoned
+            )
+        )
     )
     active_rows = (
         await s.execute(
@@ -65,7 +79,7 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
         for r in active_rows
     )
     queued_rows = (
-        await s.execute(
+        await s.execute(  # 20,000 rows at scale: tuples, unpacked once
             select(
                 m.Task.id,
                 m.Task.user_name,
@@ -74,28 +88,37 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
                 m.Task.nodes,
                 m.Task.submitted_at,
                 m.Task.ran_s,
+                m.Task.reason,
+                m.Task.position,
+                m.Task.detail,
             ).where(m.Task.state == lc.QUEUED)
         )
     ).all()
-    queued = tuple(
-        QueuedTask(
-            r.id, r.user_name, r.group, r.priority, r.nodes, r.submitted_at, ran_s=r.ran_s or 0.0
+    shown: Shown = {}
+    queued_list = []
+    for tid, user, group, priority, size, submitted, ran, reason, position, detail in queued_rows:
+        shown[tid] = (reason, position, detail)
+        queued_list.append(
+            QueuedTask(tid, user, group, priority, size, submitted, False, ran or 0.0)
         )
-        for r in queued_rows
-    )
+    queued = tuple(queued_list)
     quotas = tuple(
         QuotaRow(q.principal, q.resource, q.quota, q.expires_at)
-        for q in (await s.execute(select(m.Quota))).scalars()
+        for q in await s.execute(
+            select(m.Quota.principal, m.Quota.resource, m.Quota.quota, m.Quota.expires_at)
+        )
         if q.expires_at is None or q.expires_at > now
     )
     groups: dict[str, list[str]] = defaultdict(list)
-    for ug in (await s.execute(select(m.UserGroup))).scalars():
-        groups[ug.user_name].append(ug.group_name)
+    for user_name, group_name in await s.execute(
+        select(m.UserGroup.user_name, m.UserGroup.group_name)
+    ):
+        groups[user_name].append(group_name)
     usage = {
         u.user_name: decayed(u.value, now - u.updated_at, half_life_s)
-        for u in (await s.execute(select(m.Usage))).scalars()
+        for u in await s.execute(select(m.Usage.user_name, m.Usage.value, m.Usage.updated_at))
     }
-    return Snapshot(
+    snapshot = Snapshot(
         nodes=nodes,
         running=running,
         queued=queued,
@@ -103,3 +126,4 @@ async def load_snapshot(s: AsyncSession, now: float, half_life_s: float) -> Snap
         user_groups={k: tuple(sorted(v)) for k, v in groups.items()},
         usage=usage,
     )
+    return snapshot, shown

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.backends.base import (
@@ -31,8 +31,9 @@ from hai_server.backends.base import (
     rank_env,
 )
 from hai_server.db import models as m
+from hai_server.db.holds import write_holds
 from hai_server.db.session import Sessions
-from hai_server.db.snapshot import decayed, load_snapshot
+from hai_server.db.snapshot import decayed, load_snapshot_shown
 from hai_server.reconciler.judge import TaskView, judge
 from hai_server.scheduler import plan as make_plan
 from hai_server.scheduler.model import PolicyConfig, Start, priority_name
@@ -41,6 +42,98 @@ from hai_server.settings import SchedulerSettings
 
 log = logging.getLogger("hai.reconciler")
 COALESCE_S = 0.025  # shortest pause between two ticks brought on by wake-ups
+# A start moves every task behind it one place: positions alone are rewritten at most this
+# often (a new hold reason or detail, and a new task's first position, are written at once).
+POSITIONS_EVERY_S = 5.0
+
+
+def _lap(phases: dict[str, float], name: str, t0: float) -> None:
+    """Add the time since the previous lap (or ``t0``) to ``phases[name]``, in ms."""
+    total = (time.perf_counter() - t0) * 1000
+    phases[name] = phases.get(name, 0.0) + total - sum(phases.values())
+
+
+_ACTIVE_VIEW = select(
+    m.Task.id,
+    m.Task.state,
+    m.Task.restart_count,
+    m.Task.started_at,
+    m.Task.stop_requested,
+    m.Task.suspend_requested,
+    m.Task.suspend_deadline,
+    m.Task.terminate_sent_at,
+    m.Task.suspend_after,
+    m.Task.exit_code,
+    m.Task.whole_life_state,
+    m.Task.last_checkpoint_at,
+).where(m.Task.state.in_(lc.ACTIVE))
+_CURRENT_RANKS = (
+    select(m.Attempt.task_id, m.Attempt.ranks)
+    .join(m.Task, m.Task.id == m.Attempt.task_id)
+    .where(m.Task.state.in_(lc.ACTIVE), m.Attempt.number == m.Task.restart_count)
+)
+
+
+def _view(t: Any, now: float) -> TaskView:
+    """What judge() needs of an active task (an ORM object or a row with the same names)."""
+    return TaskView(
+        state=t.state,
+        restart_count=t.restart_count,
+        started_at=t.started_at or now,
+        stop_requested=t.stop_requested,
+        suspend_requested=t.suspend_requested,
+        suspend_deadline=t.suspend_deadline,
+        terminate_sent=t.terminate_sent_at is not None,
+        suspend_after=t.suspend_after,
+        failure_code=t.exit_code if t.state != lc.SUSPENDING else None,
+    )
+
+
+def _rank_rows(obs: AttemptObservation) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": r.rank,
+            "node": r.node,
+            "state": r.state,
+            "exit_code": r.exit_code,
+            "message": r.message,
+        }
+        for r in obs.ranks
+    ]
+
+
+def _needs_write(r: Any, obs: AttemptObservation | None, ranks: Any, now: float) -> bool:
+    """Whether judging this active task (a row of _ACTIVE_VIEW) changes anything stored.
+
+    Mirrors every write of ``_judge_write``; a task it passes over only gets its backend
+    calls (suspend notices, terminations) repeated.
+    """
+    v = judge(_view(r, now), obs, now)
+    if v.events or (v.new_state is not None and v.new_state != r.state):
+        return True
+    if v.failure_code is not None and v.failure_code != r.exit_code:
+        return True
+    if v.begin_suspend and r.state in (lc.STARTING, lc.RUNNING):
+        return True
+    if v.terminate and r.terminate_sent_at is None:
+        return True
+    if obs is None:
+        return False
+    if obs.whole_life_state is not None and obs.whole_life_state != r.whole_life_state:
+        return True
+    if obs.last_checkpoint_at is not None and obs.last_checkpoint_at != r.last_checkpoint_at:
+        return True
+    return ranks != _rank_rows(obs)
+
+
+def _shows_new(current: tuple[str, int | None, str] | None, h: Any, refresh: bool) -> bool:
+    """Whether hold ``h`` must be written over what the task shows now."""
+    if current is None:  # no longer queued
+        return False
+    reason, position, detail = current
+    if (reason, detail) != (h.reason, h.detail) or position is None:
+        return True
+    return refresh and position != h.position
 
 
 def policy_config(s: SchedulerSettings) -> PolicyConfig:
@@ -90,6 +183,8 @@ class Reconciler:
         self._nodes_seen: tuple[Any, ...] = ()
         self.ticks = 0
         self.last_tick_ms = 0.0
+        self.last_tick_phases: dict[str, float] = {}  # ms spent per phase of the last tick
+        self._positions_at = 0.0  # when queue positions were last all written
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
         # several replicas: only the one holding the leader lock ticks (see leader.py)
@@ -123,8 +218,10 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=self._settings.tick_s)
             # a burst of wake-ups (hundreds of submits a second) makes one tick, not hundreds:
-            # leave the API at least COALESCE_S of the event loop between two ticks
-            gap = last_end + COALESCE_S - self._loop.time()
+            # between two ticks leave the API at least COALESCE_S, and at least as long as
+            # the last tick took, so a long queue never takes more than half the event loop
+            pause = max(COALESCE_S, self.last_tick_ms / 1000)
+            gap = last_end + pause - self._loop.time()
             if gap > 0:
                 await asyncio.sleep(gap)
             self._event.clear()
@@ -153,16 +250,21 @@ class Reconciler:
         if self.gate is not None and not await self.gate():
             return
         t0 = time.perf_counter()
+        phases = self.last_tick_phases = {}
         now = self._clock()
         await self._sync_nodes(now)
         observations = {o.key: o for o in await self._backend.observe()}
+        _lap(phases, "observe", t0)
         calls = _Calls()
         changed = await self._judge_active(observations, now, calls)
         changed |= await self._requeue_suspended(now)
+        _lap(phases, "judge", t0)
         await self._backend_calls(calls, now)
+        _lap(phases, "backend", t0)
         calls = _Calls()
-        changed |= await self._schedule(now, calls)
+        changed |= await self._schedule(now, calls, phases, t0)
         await self._backend_calls(calls, now)
+        _lap(phases, "backend", t0)
         self.ticks += 1
         self.last_tick_ms = (time.perf_counter() - t0) * 1000
         if changed:
@@ -212,12 +314,52 @@ class Reconciler:
     async def _judge_active(
         self, observations: dict[tuple[int, int], AttemptObservation], now: float, calls: _Calls
     ) -> bool:
+        # 1. a read without ORM objects: most active tasks need no write on most ticks
+        async with self._sessions() as s:
+            rows = (await s.execute(_ACTIVE_VIEW)).all()
+            ranks_now = {r.task_id: r.ranks for r in await s.execute(_CURRENT_RANKS)}
+        active_keys = set()
+        need: list[int] = []
+        for r in rows:
+            key = (r.id, r.restart_count)
+            active_keys.add(key)
+            obs = observations.get(key)
+            if _needs_write(r, obs, ranks_now.get(r.id), now):
+                need.append(r.id)
+                continue
+            if r.state == lc.SUSPENDING and r.suspend_deadline is not None:
+                calls.notices.append((r.id, r.restart_count, r.suspend_deadline))
+            if r.terminate_sent_at is not None:
+                calls.terminates.append(key)
+        # attempts the backend runs but the record does not hold: stop and forget them
+        for key in observations:
+            if key not in active_keys:
+                calls.terminates.append(key)
+                if all(r.state == "exited" for r in observations[key].ranks):
+                    calls.forgets.append(key)
+        if not need:
+            return False
+        # 2. the tasks that change: load, judge again from the loaded row, write (guarded)
+        return await self._judge_write(need, observations, now, calls)
+
+    async def _judge_write(
+        self,
+        ids: list[int],
+        observations: dict[tuple[int, int], AttemptObservation],
+        now: float,
+        calls: _Calls,
+    ) -> bool:
         changed = False
         async with self._sessions.begin() as s:
             tasks = (
-                (await s.execute(select(m.Task).where(m.Task.state.in_(lc.ACTIVE)))).scalars().all()
+                (
+                    await s.execute(
+                        select(m.Task).where(m.Task.id.in_(ids), m.Task.state.in_(lc.ACTIVE))
+                    )
+                )
+                .scalars()
+                .all()
             )
-            # the current attempt of every active task, in one query (not one per task)
             self._attempts = {
                 a.task_id: a
                 for a in (
@@ -225,28 +367,17 @@ class Reconciler:
                         select(m.Attempt)
                         .join(m.Task, m.Task.id == m.Attempt.task_id)
                         .where(
-                            m.Task.state.in_(lc.ACTIVE), m.Attempt.number == m.Task.restart_count
+                            m.Task.id.in_(ids),
+                            m.Task.state.in_(lc.ACTIVE),
+                            m.Attempt.number == m.Task.restart_count,
                         )
                     )
                 ).scalars()
             }
-            active_keys = set()
             for t in tasks:
                 key = (t.id, t.restart_count)
-                active_keys.add(key)
                 obs = observations.get(key)
-                view = TaskView(
-                    state=t.state,
-                    restart_count=t.restart_count,
-                    started_at=t.started_at or now,
-                    stop_requested=t.stop_requested,
-                    suspend_requested=t.suspend_requested,
-                    suspend_deadline=t.suspend_deadline,
-                    terminate_sent=t.terminate_sent_at is not None,
-                    suspend_after=t.suspend_after,
-                    failure_code=t.exit_code if t.state != lc.SUSPENDING else None,
-                )
-                verdict = judge(view, obs, now)
+                verdict = judge(_view(t, now), obs, now)
                 if obs is not None:
                     if (
                         obs.whole_life_state is not None
@@ -287,12 +418,6 @@ class Reconciler:
                     calls.notices.append((t.id, t.restart_count, t.suspend_deadline))
                 if t.terminate_sent_at is not None and t.state in lc.ACTIVE:
                     calls.terminates.append(key)
-            # attempts the backend runs but the record does not hold: stop and forget them
-            for key in observations:
-                if key not in active_keys:
-                    calls.terminates.append(key)
-                    if all(r.state == "exited" for r in observations[key].ranks):
-                        calls.forgets.append(key)
         return changed
 
     def _begin_suspend(
@@ -321,16 +446,7 @@ class Reconciler:
         calls.notices.append((t.id, t.restart_count, t.suspend_deadline))
 
     async def _record_ranks(self, s: Any, t: m.Task, obs: AttemptObservation) -> None:
-        ranks = [
-            {
-                "rank": r.rank,
-                "node": r.node,
-                "state": r.state,
-                "exit_code": r.exit_code,
-                "message": r.message,
-            }
-            for r in obs.ranks
-        ]
+        ranks = _rank_rows(obs)
         att = self._attempts.get(t.id)
         if att is None or att.number != t.restart_count:
             att = (
@@ -393,13 +509,17 @@ class Reconciler:
             return bool(rows)
 
     # -- scheduling ----------------------------------------------------------------------
-    async def _schedule(self, now: float, calls: _Calls) -> bool:
+    async def _schedule(
+        self, now: float, calls: _Calls, phases: dict[str, float], t0: float
+    ) -> bool:
         async with self._sessions.begin() as s:
             await self._update_usage(s, now)
-            snapshot = await load_snapshot(s, now, self._config.usage_half_life_s)
+            snapshot, shown = await load_snapshot_shown(s, now, self._config.usage_half_life_s)
+        _lap(phases, "load", t0)
         if not snapshot.queued and not snapshot.running:
             return False
         the_plan = make_plan(snapshot, self._config, now)
+        _lap(phases, "plan", t0)
         changed = False
         async with self._sessions.begin() as s:
             starts = the_plan.starts()
@@ -422,39 +542,13 @@ class Reconciler:
                         continue  # guarded: the row changed since the snapshot
                     calls.starts.append(await self._reserve_start(s, t, d, now))
                     changed = True
-            holds = the_plan.holds()
-            if holds:
-                current = {
-                    r.id: (r.reason, r.position, r.detail)
-                    for r in (
-                        await s.execute(
-                            select(m.Task.id, m.Task.reason, m.Task.position, m.Task.detail).where(
-                                m.Task.state == lc.QUEUED
-                            )
-                        )
-                    ).all()
-                }
-                dirty = [
-                    h
-                    for h in holds
-                    if h.task_id in current
-                    and current[h.task_id] != (h.reason, h.position, h.detail)
-                ]
-                if dirty:
-                    # display-only columns: plain executemany, outside the row versioning, and
-                    # only while the task still waits
-                    table = m.Task.__table__
-                    await s.execute(
-                        update(table)
-                        .where(table.c.id == bindparam("tid"), table.c.state == lc.QUEUED)
-                        .values(
-                            reason=bindparam("r"), position=bindparam("p"), detail=bindparam("d")
-                        ),
-                        [
-                            {"tid": h.task_id, "r": h.reason, "p": h.position, "d": h.detail}
-                            for h in dirty
-                        ],
-                    )
+            refresh = now - self._positions_at >= POSITIONS_EVERY_S
+            dirty = [h for h in the_plan.holds() if _shows_new(shown.get(h.task_id), h, refresh)]
+            if dirty:
+                await write_holds(s, dirty)
+            if refresh:
+                self._positions_at = now
+        _lap(phases, "write", t0)
         return changed
 
     async def _reserve_start(self, s: Any, t: m.Task, d: Start, now: float) -> AttemptSpec:

@@ -28,6 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hai_server.db import models as m
+from hai_server.db.callers import announce_auth_change
 from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
 from hai_server.services import lifecycle as lc
@@ -46,6 +47,14 @@ MAX_GPUS = 1024
 REGISTERED = "registered by an admin; not reported by the backend"
 # what the reconciler writes on a node that left the backend's inventory (reconciler/loop.py)
 MISSING = "missing from the backend"
+
+
+def _not_reported(node: m.Node) -> bool:
+    """A registration (``admin node add``, or hai-up's init.sql: "registered by hai-up, ...")
+    the backend has not reported yet, or a node the reconciler found missing from it."""
+    return not node.healthy and (
+        node.message == MISSING or node.message.startswith("registered by ")
+    )
 
 
 def check_resource(resource: str) -> str:
@@ -153,9 +162,15 @@ def token_json(t: m.Token, user: str) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(self, sessions: Sessions, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        wake: Callable[[], None],
+        on_auth_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._sessions = sessions
         self._wake = wake
+        self._auth_changed = on_auth_change  # after commit: drop this replica's cached tokens
 
     @staticmethod
     def _require(caller: Caller) -> None:
@@ -225,6 +240,7 @@ class AdminService:
             if not active and user.id == caller.user_id:
                 raise Conflict("you cannot disable yourself")
             user.active = active
+            await announce_auth_change(s)
             groups = list(
                 (
                     await s.execute(
@@ -232,7 +248,9 @@ class AdminService:
                     )
                 ).scalars()
             )
-            return user_json(user, groups)
+            out = user_json(user, groups)
+        self._auth_changed()
+        return out
 
     async def set_role(self, caller: Caller, name: str, role: str) -> dict[str, Any]:
         self._require(caller)
@@ -242,7 +260,10 @@ class AdminService:
             if user.id == caller.user_id and role != "admin":
                 raise Conflict("you cannot remove your own admin role")
             user.role = role
-            return user_json(user, [])
+            await announce_auth_change(s)
+            out = user_json(user, [])
+        self._auth_changed()
+        return out
 
     async def set_groups(self, caller: Caller, name: str, groups: list[str]) -> dict[str, Any]:
         self._require(caller)
@@ -305,7 +326,10 @@ class AdminService:
             if row.revoked_at is not None:
                 raise Conflict(f"token {row.id} is already revoked")
             row.revoked_at = time.time()
-            return token_json(row, name)
+            await announce_auth_change(s)
+            out = token_json(row, name)
+        self._auth_changed()
+        return out
 
     # -- quotas --------------------------------------------------------------------------
     async def set_quota(
@@ -418,7 +442,7 @@ class AdminService:
             if node is None:
                 raise NotFound(f"no node {name}")
             # the record the leader's reconciler keeps: registered, or gone from the inventory
-            if node.healthy or node.message not in (REGISTERED, MISSING):
+            if not _not_reported(node):
                 raise Conflict(
                     f"node {name} is reported by the backend; remove it there first "
                     "(or cordon it here)"

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
+from hai_server.db.reads import Reads
 from hai_server.db.session import Sessions
+from hai_server.db.submit import insert_task
 from hai_server.scheduler.model import parse_priority, priority_name
 from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -68,59 +69,50 @@ def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 class TaskService:
     def __init__(
-        self, sessions: Sessions, wake: Callable[[], None], default_group: str = "default"
+        self,
+        sessions: Sessions,
+        wake: Callable[[], None],
+        default_group: str = "default",
+        reads: Reads | None = None,
     ) -> None:
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
+        self._reads = reads or Reads(sessions.kw["bind"])
 
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
         priority, group, name = self._validate(req)
-        async with self._sessions.begin() as s:
-            size = (
-                await s.execute(
-                    select(func.count()).select_from(m.Node).where(m.Node.group == group)
-                )
-            ).scalar_one()
-            if size == 0:
-                groups = sorted(set((await s.execute(select(m.Node.group))).scalars()))
-                raise Invalid(
-                    f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}"
-                )
-            if req.nodes > size:
-                raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
-            now = time.time()
-            task = m.Task(
-                name=name,
-                user_id=caller.user_id,
-                user_name=caller.name,
-                group=group,
-                nodes=req.nodes,
-                priority=priority,
-                state=lc.QUEUED,
-                reason="new",
-                kind=req.kind,
-                argv=list(req.argv),
-                workdir=req.workdir,
-                env=dict(req.env),
-                submitted_at=now,
-                suspend_after=req.suspend_after,
-                options={"image": req.image} if req.image else {},
-            )
-            s.add(task)
-            await s.flush()
-            s.add(
-                m.Event(
-                    task_id=task.id,
-                    at=now,
-                    kind="submitted",
-                    message=f"submitted by {caller.name}: {req.nodes} node(s) in {group} at {priority_name(priority)}",
-                )
-            )
-            out = task_json(task)
+        size = await self._reads.group_size(group)
+        if size == 0:
+            groups = await self._reads.groups()
+            raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
+        if req.nodes > size:
+            raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+        values = {
+            "name": name,
+            "user_id": caller.user_id,
+            "user_name": caller.name,
+            "group": group,
+            "nodes": req.nodes,
+            "priority": priority,
+            "state": lc.QUEUED,
+            "reason": "new",
+            "kind": req.kind,
+            "argv": list(req.argv),
+            "workdir": req.workdir,
+            "env": dict(req.env),
+            "submitted_at": time.time(),
+            "suspend_after": req.suspend_after,
+            "options": {"image": req.image} if req.image else {},
+        }
+        message = (
+            f"submitted by {caller.name}: {req.nodes} node(s) in {group} "
+            f"at {priority_name(priority)}"
+        )
+        task = await insert_task(self._reads.engine, values, message)
         self._wake()
-        return out
+        return task_json(task)
 
     def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
         if not req.argv or not all(isinstance(a, str) for a in req.argv):
@@ -174,13 +166,7 @@ class TaskService:
             filters.append(m.Task.user_id == caller.user_id)
         if states:
             filters.append(m.Task.state.in_(states))
-        query = (
-            select(m.Task).where(*filters).order_by(m.Task.id.desc()).limit(limit).offset(offset)
-        )
-        count = select(func.count()).select_from(m.Task).where(*filters)
-        async with self._sessions() as s:
-            rows = (await s.execute(query)).scalars().all()
-            total = (await s.execute(count)).scalar_one()
+        rows, total = await self._reads.task_page(filters, limit, offset)
         return {
             "tasks": [task_json(t) for t in rows],
             "total": total,
@@ -189,28 +175,11 @@ class TaskService:
         }
 
     async def get(self, caller: Caller, task_id: int) -> dict[str, Any]:
-        async with self._sessions() as s:
-            t = await self._owned(s, caller, task_id)
-            attempts = (
-                (
-                    await s.execute(
-                        select(m.Attempt)
-                        .where(m.Attempt.task_id == task_id)
-                        .order_by(m.Attempt.number)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            events = (
-                (
-                    await s.execute(
-                        select(m.Event).where(m.Event.task_id == task_id).order_by(m.Event.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        _check_id(task_id)
+        found = await self._reads.task_detail(task_id)
+        if found is None or not _visible(found[0], caller):
+            raise NotFound(f"no task {task_id}")
+        t, attempts, events = found
         out = task_json(t)
         out["attempts"] = [attempt_json(a) for a in attempts]
         out["events"] = [{"at": e.at, "kind": e.kind, "message": e.message} for e in events]
@@ -218,10 +187,9 @@ class TaskService:
         return out
 
     async def _owned(self, s: Any, caller: Caller, task_id: int) -> m.Task:
-        if not 0 < task_id <= MAX_ID:
-            raise NotFound(f"no task {task_id}")
+        _check_id(task_id)
         t = await s.get(m.Task, task_id)
-        if t is None or (t.user_id != caller.user_id and not caller.admin):
+        if t is None or not _visible(t, caller):
             raise NotFound(f"no task {task_id}")
         return t
 
@@ -306,9 +274,23 @@ class TaskService:
         self._wake()
         return out
 
-    async def check_access(self, caller: Caller, task_id: int) -> m.Task:
-        async with self._sessions() as s:
-            return await self._owned(s, caller, task_id)
+    async def check_access(self, caller: Caller, task_id: int) -> Any:
+        """The task's row (read-only) if the caller may see it; else NotFound."""
+        _check_id(task_id)
+        t = await self._reads.task(task_id)
+        if t is None or not _visible(t, caller):
+            raise NotFound(f"no task {task_id}")
+        return t
+
+
+def _check_id(task_id: int) -> None:
+    """An id no INTEGER column can hold is no task (PostgreSQL would fail the query)."""
+    if not 0 < task_id <= MAX_ID:
+        raise NotFound(f"no task {task_id}")
+
+
+def _visible(t: Any, caller: Caller) -> bool:
+    return bool(t.user_id == caller.user_id or caller.admin)
 
 
 def _default_name(argv: list[str]) -> str:
@@ -318,7 +300,7 @@ def _default_name(argv: list[str]) -> str:
     return argv[0].rsplit("/", 1)[-1][:255]
 
 
-def task_json(t: m.Task) -> dict[str, Any]:
+def task_json(t: Any) -> dict[str, Any]:
     """The stable task record of the API and of ``hai-cli --json`` (documented in the README)."""
     queued = t.state == lc.QUEUED
     return {
@@ -351,7 +333,7 @@ def task_json(t: m.Task) -> dict[str, Any]:
     }
 
 
-def attempt_json(a: m.Attempt) -> dict[str, Any]:
+def attempt_json(a: Any) -> dict[str, Any]:
     return {
         "number": a.number,
         "nodes": list(a.nodes),

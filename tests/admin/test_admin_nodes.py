@@ -160,6 +160,10 @@ async def _remove_a_held_node(url: str) -> tuple[str, str]:
         await s.flush()
         for name in ("gone-1", "gone-2"):
             s.add(m.Node(name=name, group="g", healthy=False, message=MISSING, updated_at=now))
+        # what hai-up's init.sql registers; and a node the backend reports, but unhealthy
+        hai_up = "registered by hai-up, not yet seen by the backend"
+        s.add(m.Node(name="up-1", group="g", healthy=False, message=hai_up, updated_at=0))
+        s.add(m.Node(name="sick", group="g", healthy=False, message="NotReady", updated_at=0))
         task = m.Task(
             name="t",
             user_id=user.id,
@@ -190,13 +194,16 @@ async def _remove_a_held_node(url: str) -> tuple[str, str]:
         with pytest.raises(Conflict) as held:
             await admin.remove_node(ADMIN, "gone-1")
         free = await admin.remove_node(ADMIN, "gone-2")
+        assert (await admin.remove_node(ADMIN, "up-1"))["name"] == "up-1"
+        with pytest.raises(Conflict, match="reported by the backend"):
+            await admin.remove_node(ADMIN, "sick")
         with pytest.raises(NotFound):
             await admin.remove_node(ADMIN, "gone-2")
         async with sessions() as s:
             left = sorted(n.name for n in (await s.execute(m.Node.__table__.select())).all())
     finally:
         await engine.dispose()
-    assert left == ["gone-1"]
+    assert left == ["gone-1", "sick"]
     return held.value.message, free["name"]
 
 

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -70,10 +71,57 @@ class HaiEmulator(kmock.KubernetesEmulator):
         return await super()._handle(request)
 
 
+PLATFORM_RESOURCES = [
+    # (group/version, plural, kind, namespaced): what hai-up applies to deploy the platform
+    ("v1", "namespaces", "Namespace", False),
+    ("v1", "secrets", "Secret", True),
+    ("v1", "serviceaccounts", "ServiceAccount", True),
+    ("apps/v1", "deployments", "Deployment", True),
+    ("apps/v1", "statefulsets", "StatefulSet", True),
+    ("networking.k8s.io/v1", "ingresses", "Ingress", True),
+    ("rbac.authorization.k8s.io/v1", "roles", "Role", True),
+    ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", True),
+    ("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),
+    ("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
+]
+
+
+class PlatformEmulator(HaiEmulator):
+    """:class:`HaiEmulator` that also stores the kinds of a platform deployment (hai-up).
+
+    kmock cannot parse the Namespace paths (``/api/v1/namespaces[/name]`` reads as a namespace
+    prefix) and has no replace (PUT): namespaces are served under ``/api/v1/hai-namespaces``
+    and a PUT is stored as kmock stores a PATCH (a merge, which equals a replace for a body
+    that carries every field, as hai-up's do).
+    """
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.resources["v1/hai-namespaces"] = kmock.ResourceInfo(namespaced=False, kind="Namespace")
+        for gv, plural, kind, namespaced in PLATFORM_RESOURCES[1:]:
+            self.resources[f"{gv}/{plural}"] = kmock.ResourceInfo(
+                namespaced=namespaced,
+                kind=kind,
+                subresources={"status"} if plural in ("deployments", "statefulsets") else set(),
+            )
+
+    async def __call__(self, raw_request: Any) -> Any:
+        url = raw_request.rel_url
+        match = re.fullmatch(r"/api/v1/namespaces(/[^/]+)?", url.path)
+        changes: dict[str, Any] = {}
+        if match:
+            path = "/api/v1/hai-namespaces" + (match.group(1) or "")
+            changes["rel_url"] = url.with_path(path).with_query(url.query)
+        if raw_request.method == "PUT":
+            changes["method"] = "PATCH"
+        return await super().__call__(raw_request.clone(**changes) if changes else raw_request)
+
+
 class EmulatorThread:
     """Runs :class:`HaiEmulator` on its own event loop; ``url`` is ready after construction."""
 
-    def __init__(self) -> None:
+    def __init__(self, emulator_class: type[HaiEmulator] = HaiEmulator) -> None:
+        self._emulator_class = emulator_class
         self._ready = threading.Event()
         self._stopped: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +135,10 @@ class EmulatorThread:
     def _main(self) -> None:
         async def serve() -> None:
             self._stopped = asyncio.Event()
-            async with HaiEmulator() as km, kmock.Server(km, host="127.0.0.1") as srv:
+            async with (
+                self._emulator_class() as km,
+                kmock.Server(km, host="127.0.0.1") as srv,
+            ):
                 self.emulator = km
                 self.loop = asyncio.get_running_loop()
                 self.url = str(srv.url).rstrip("/")

@@ -1,0 +1,185 @@
+"""``hai-up``: from a config file to a running platform (Kubernetes or docker-compose)."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+
+from hai_up.config import CONFIG_TEMPLATE, UpConfig, load_config
+from hai_up.errors import EXIT_FAILED, UpError
+from hai_up.files import write_files
+from hai_up.render import render_all
+from hai_up.render.compose import render_compose
+from hai_up.render.k8s import render_manifests, render_node_labels
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Deploy HAI Platform: 'hai-up config > config.sh', edit it, 'hai-up run -c config.sh'.",
+)
+
+
+class Provider(StrEnum):
+    k8s = "k8s"
+    docker_compose = "docker-compose"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="config script (from 'hai-up config'); without it: the environment, then defaults",
+    ),
+]
+ProviderOpt = Annotated[
+    Provider, typer.Option("--provider", "-p", help="where to deploy: k8s or docker-compose")
+]
+PROVIDERS = {
+    Provider.k8s: "hai_up.providers.k8s",
+    Provider.docker_compose: "hai_up.providers.compose",
+}
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"hai-up: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _config(path: Path | None) -> UpConfig:
+    return load_config(path, os.environ)
+
+
+def provider_module(provider: Provider) -> ModuleType:
+    """The provider's module, imported only when used (k8s works without compose)."""
+    name = PROVIDERS[provider]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise UpError(
+            f"the {provider.value} provider is not part of this installation ({name} is missing)"
+        ) from None
+
+
+def _guard(fn: Any) -> Any:
+    """Every command: UpError -> one line and its exit code; anything else -> one line, exit 1."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UpError as exc:
+            _fail(exc.message, exc.exit_code)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the CLI promises no traceback
+            _fail(f"unexpected error: {type(exc).__name__}: {exc}", EXIT_FAILED)
+
+    return run
+
+
+@app.command("config")
+def config_cmd() -> None:
+    """Print a documented config script with the defaults."""
+    sys.stdout.write(CONFIG_TEMPLATE)
+
+
+def _summary(cfg: UpConfig, files: dict[str, str], provider: Provider) -> list[str]:
+    out = [f"files for {cfg.hai_platform_path}:"]
+    out += [f"  {name} ({len(text)} bytes)" for name, text in sorted(files.items())]
+    if provider is Provider.k8s:
+        out.append("Kubernetes objects, in apply order:")
+        for obj in render_manifests(cfg):
+            ns = obj["metadata"].get("namespace")
+            where = f" (namespace {ns})" if ns else ""
+            out.append(f"  {obj['kind']} {obj['metadata']['name']}{where}")
+        labels = render_node_labels(cfg)
+        out.append("node labels:" if labels else "node labels: none (no TRAINING/JUPYTER_NODES)")
+        out += [f"  {p['node']}: {json.dumps(p['labels'])}" for p in labels]
+    else:
+        out.append(f"docker-compose project {cfg.compose_project}, services (host network):")
+        for name, svc in render_compose(cfg)["services"].items():
+            out.append(f"  {name}: {svc['image']} {' '.join(svc['command'])}")
+    return out
+
+
+@app.command()
+@_guard
+def dryrun(
+    config: ConfigOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the rendered files here")
+    ] = None,
+    provider: ProviderOpt = Provider.k8s,
+) -> None:
+    """Render everything and print what would be applied; change nothing (-o: write files)."""
+    cfg = _config(config)
+    files = render_all(cfg)
+    for line in _summary(cfg, files, provider):
+        print(line)
+    if output is not None:
+        for path in write_files(output, files):
+            print(f"wrote {path}")
+
+
+def _run(config: Path | None, provider: Provider) -> None:
+    cfg = _config(config)
+    files = render_all(cfg)
+    provider_module(provider).run(cfg, files)
+    print(f"hai-up: the platform is up ({provider.value}); hai-up status -c ... to watch it")
+
+
+@app.command()
+@_guard
+def run(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+    """Deploy (or converge) the platform; re-running is idempotent."""
+    _run(config, provider)
+
+
+@app.command()
+@_guard
+def up(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+    """Alias of run."""
+    _run(config, provider)
+
+
+@app.command()
+@_guard
+def status(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+    """Print the platform's state as JSON."""
+    cfg = _config(config)
+    print(json.dumps(provider_module(provider).status(cfg), indent=2, sort_keys=True))
+
+
+@app.command()
+@_guard
+def down(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+    """Stop and remove what run applied; data under HAI_PLATFORM_PATH is kept."""
+    cfg = _config(config)
+    provider_module(provider).down(cfg)
+    print(f"hai-up: the platform is down; data kept in {cfg.hai_platform_path}")
+
+
+@app.command()
+@_guard
+def upgrade(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+    """Roll the servers to the configured image (migrations run at start); no data lost."""
+    cfg = _config(config)
+    provider_module(provider).upgrade(cfg, render_all(cfg))
+    print("hai-up: upgraded")
+
+
+def main() -> None:
+    app(prog_name="hai-up")

@@ -1,0 +1,388 @@
+"""hai-up configuration: read ``config.sh`` (or the environment), validate, freeze.
+
+:func:`load_config` sources the file with bash in a clean environment, then the template
+(:data:`CONFIG_TEMPLATE`) fills what the file left unset; :func:`parse_config` is pure and
+raises one :class:`ConfigError` listing every problem, each naming its variable and the
+expected format.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from hai_up.errors import ConfigError
+from hai_up.template import CONFIG_TEMPLATE
+
+__all__ = [
+    "CONFIG_TEMPLATE",
+    "PRIORITIES",
+    "VARIABLES",
+    "ConfigError",
+    "UpConfig",
+    "UserInfo",
+    "load_config",
+    "parse_config",
+]
+
+VARIABLES: tuple[str, ...] = tuple(
+    re.findall(r'^export ([A-Z_][A-Z0-9_]*)="', CONFIG_TEMPLATE, flags=re.MULTILINE)
+)
+PRIORITIES = ("LOW", "BELOW_NORMAL", "NORMAL", "ABOVE_NORMAL", "HIGH", "VERY_HIGH", "EXTREME_HIGH")
+ROLES = ("admin", "internal", "external")
+ADMIN_USER = "admin"
+
+_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")  # the server's user names
+_GROUP = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")  # also a label value
+_NODE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # Kubernetes node name
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")  # goes into a URL unescaped
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+_COMPOSE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """One USER_INFO entry ``name:uid:role:token[:group]``."""
+
+    name: str
+    uid: int
+    role: str
+    token: str
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class UpConfig:
+    """The validated configuration; field names are the lower-cased variable names."""
+
+    shared_fs_root: Path
+    hai_platform_path: Path
+    hai_backend: Literal["local", "kubernetes"]
+    mars_prefix: str
+    training_group: str
+    training_nodes: tuple[str, ...]
+    jupyter_group: str
+    jupyter_nodes: tuple[str, ...]
+    manager_nodes: tuple[str, ...]
+    node_gpus: int | None
+    task_namespace: str
+    has_rdma_hca_resource: bool
+    kubeconfig: Path | None
+    base_image: str
+    train_image: str
+    build_images: bool
+    server_replicas: int
+    server_port: int
+    bind_address: str
+    ingress_host: str
+    ingress_class: str
+    admin_token: str
+    compose_project: str
+    users: tuple[UserInfo, ...]
+    public_quota: tuple[tuple[str, int], ...]
+    postgres_user: str
+    postgres_password: str
+    postgres_port: int
+    redis_password: str
+    redis_port: int
+    external_database_url: str | None
+    external_redis_url: str | None
+
+    platform_namespace: str = "hai-platform"
+    admin_user: str = ADMIN_USER
+
+    @property
+    def connect_address(self) -> str:
+        """Where a process on this host reaches what listens on BIND_ADDRESS."""
+        return "127.0.0.1" if self.bind_address == "0.0.0.0" else self.bind_address
+
+    @property
+    def node_groups(self) -> tuple[tuple[str, str], ...]:
+        """(node, group) of every listed node, training first."""
+        return tuple((n, self.training_group) for n in self.training_nodes) + tuple(
+            (n, self.jupyter_group) for n in self.jupyter_nodes
+        )
+
+
+# -- loading ------------------------------------------------------------------------------
+_SOURCE = 'set -a; if [ -n "$1" ]; then . "$1" || exit 97; fi; . /dev/stdin; env -0'
+
+
+def _source(path: Path | None, env: dict[str, str]) -> dict[str, str]:
+    bash = shutil.which("bash") or "/bin/bash"
+    try:
+        out = subprocess.run(
+            [bash, "-c", _SOURCE, "hai-up", str(path) if path else ""],
+            input=CONFIG_TEMPLATE.encode(),
+            env=env,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError([f"cannot source the configuration with bash: {exc}"]) from None
+    if out.returncode != 0:
+        lines = out.stderr.decode(errors="replace").strip().splitlines()
+        why = " ".join(ln.strip() for ln in lines[-3:]) or f"bash exited with {out.returncode}"
+        raise ConfigError([f"config file {path}: {why}"])
+    values: dict[str, str] = {}
+    for item in out.stdout.decode(errors="replace").split("\0"):
+        name, sep, value = item.partition("=")
+        if sep and name in VARIABLES:
+            values[name] = value
+    return values
+
+
+def load_config(path: Path | None, environ: Mapping[str, str]) -> UpConfig:
+    """The configuration from ``path`` (then defaults), or from ``environ`` (then defaults)."""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError([f"config file {path}: not found (create one with hai-up config)"])
+        values = _source(path.absolute(), {})
+    else:
+        values = _source(None, {k: v for k, v in environ.items() if k in VARIABLES})
+    return parse_config(values)
+
+
+# -- validation (pure) --------------------------------------------------------------------
+class _Check:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str:
+        return self.values.get(name, "").strip()
+
+    def bad(self, name: str, expected: str) -> None:
+        self.problems.append(f"{name}={self.raw(name)!r}: expected {expected}")
+
+    def match(self, name: str, pattern: re.Pattern[str], expected: str, default: str = "") -> str:
+        value = self.raw(name)
+        if not pattern.match(value):
+            self.bad(name, expected)
+            return default
+        return value
+
+    def integer(self, name: str, low: int, high: int, expected: str) -> int:
+        value = self.raw(name)
+        if re.fullmatch(r"\d{1,9}", value) and low <= int(value) <= high:
+            return int(value)
+        self.bad(name, expected)
+        return low
+
+    def port(self, name: str) -> int:
+        return self.integer(name, 1, 65535, "an integer port 1-65535")
+
+    def flag(self, name: str) -> bool:
+        value = self.raw(name)
+        if value not in ("0", "1"):
+            self.bad(name, "0 or 1")
+        return value == "1"
+
+    def path(self, name: str, *, optional: bool = False) -> Path | None:
+        value = self.raw(name)
+        if optional and not value:
+            return None
+        if not PurePosixPath(value).is_absolute():
+            self.bad(name, "an absolute path")
+            return Path("/")
+        return Path(value)
+
+    def words(self, name: str) -> tuple[str, ...]:
+        return tuple(w for w in re.split(r"[\s,]+", self.raw(name)) if w)
+
+    def url(self, name: str, schemes: tuple[str, ...], example: str) -> str | None:
+        value = self.raw(name)
+        if not value:
+            return None
+        if not re.match(rf"^({'|'.join(re.escape(s) for s in schemes)})://\S+$", value):
+            self.bad(name, f"empty or a URL like {example}")
+            return None
+        return value
+
+
+def _address(c: _Check) -> str:
+    value = c.raw("BIND_ADDRESS")
+    m = _IPV4.match(value)
+    if not m or any(int(part) > 255 for part in m.groups()):
+        c.bad("BIND_ADDRESS", "an IPv4 address such as 0.0.0.0 or 127.0.0.1")
+        return "127.0.0.1"
+    return value
+
+
+def _nodes(c: _Check, name: str) -> tuple[str, ...]:
+    nodes = c.words(name)
+    for node in nodes:
+        if not _NODE.match(node):
+            c.problems.append(
+                f"{name} entry {node!r}: expected a Kubernetes node name "
+                "(lowercase letters, digits, - and .)"
+            )
+    for node in sorted({n for n in nodes if nodes.count(n) > 1}):
+        c.problems.append(f"{name}: node {node!r} is listed twice")
+    return nodes
+
+
+def _users(c: _Check) -> tuple[UserInfo, ...]:
+    users: list[UserInfo] = []
+    fmt = "expected name:uid:role:token[:group]"
+    for entry in c.words("USER_INFO"):
+        parts = entry.split(":")
+        if len(parts) not in (4, 5):
+            c.problems.append(f"USER_INFO entry {entry!r}: {fmt}")
+            continue
+        name, uid, role, token = parts[:4]
+        group = parts[4] if len(parts) == 5 else None
+        why = []
+        if not _USER.match(name):
+            why.append("name: lowercase letters, digits, _ . - (starting with a letter or _)")
+        if not re.fullmatch(r"\d{1,9}", uid):
+            why.append("uid: an integer")
+        if role not in ROLES:
+            why.append(f"role: one of {', '.join(ROLES)}")
+        if not _TOKEN.match(token):
+            why.append("token: 16-256 characters, letters, digits and . _ ~ + / = -")
+        if group is not None and not _GROUP.match(group):
+            why.append("group: letters, digits, _ . - (at most 63)")
+        if why:
+            c.problems.append(f"USER_INFO entry {entry!r}: {fmt} ({'; '.join(why)})")
+            continue
+        users.append(UserInfo(name, int(uid), role, token, group))
+    names = [u.name for u in users]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        c.problems.append(f"USER_INFO: user {name!r} is listed twice")
+    if ADMIN_USER in names:
+        c.problems.append(f"USER_INFO: the name {ADMIN_USER!r} is reserved for ADMIN_TOKEN")
+    tokens = [u.token for u in users] + [c.raw("ADMIN_TOKEN")]
+    if len(set(tokens)) != len(tokens):
+        c.problems.append("USER_INFO: two users (or a user and ADMIN_TOKEN) share a token")
+    return tuple(users)
+
+
+def _quota(c: _Check) -> tuple[tuple[str, int], ...]:
+    out: dict[str, int] = {}
+    for entry in c.words("PUBLIC_QUOTA"):
+        level, sep, n = entry.partition("=")
+        if not sep or level not in PRIORITIES or not re.fullmatch(r"\d{1,7}", n):
+            c.problems.append(
+                f"PUBLIC_QUOTA entry {entry!r}: expected PRIORITY=N with PRIORITY one of "
+                f"{', '.join(PRIORITIES)} and N an integer"
+            )
+            continue
+        out[level] = int(n)
+    return tuple((level, out[level]) for level in PRIORITIES if level in out)
+
+
+def _cross(c: _Check, cfg: UpConfig) -> None:
+    for node in sorted(set(cfg.training_nodes) & set(cfg.jupyter_nodes)):
+        c.problems.append(
+            f"node {node!r} is listed in two groups (TRAINING_NODES and JUPYTER_NODES): "
+            "expected each node in one group"
+        )
+    if cfg.training_group == cfg.jupyter_group:
+        c.problems.append(
+            f"JUPYTER_GROUP={cfg.jupyter_group!r}: expected a group other than TRAINING_GROUP"
+        )
+    last = cfg.server_port + cfg.server_replicas - 1
+    if last > 65535:
+        c.problems.append(
+            f"SERVER_PORT={cfg.server_port}: expected SERVER_PORT+SERVER_REPLICAS-1 <= 65535"
+        )
+    builtin = []
+    if cfg.external_database_url is None:
+        builtin.append(("POSTGRES_PORT", cfg.postgres_port))
+    if cfg.external_redis_url is None:
+        builtin.append(("REDIS_PORT", cfg.redis_port))
+    for name, port in builtin:
+        if cfg.server_port <= port <= last:
+            c.problems.append(
+                f"{name}={port}: expected a port outside the servers' "
+                f"{cfg.server_port}-{last} (SERVER_PORT..SERVER_PORT+SERVER_REPLICAS-1)"
+            )
+    if len(builtin) == 2 and cfg.postgres_port == cfg.redis_port:
+        c.problems.append(f"REDIS_PORT={cfg.redis_port}: expected a port other than POSTGRES_PORT")
+
+
+def parse_config(values: Mapping[str, str]) -> UpConfig:
+    """Validate the variables (as strings) into an :class:`UpConfig`; pure."""
+    c = _Check(values)
+    backend = c.raw("HAI_BACKEND")
+    if backend not in ("local", "kubernetes"):
+        c.bad("HAI_BACKEND", "local or kubernetes")
+        backend = "local"
+    gpus_raw = c.raw("NODE_GPUS")
+    group_fmt = "a group name (letters, digits, _ . -, at most 63, starting and ending alnum)"
+    name_fmt = "a DNS label (lowercase letters, digits, -, at most 63)"
+    secret_fmt = "letters, digits and . _ ~ - only"
+    cfg = UpConfig(
+        shared_fs_root=c.path("SHARED_FS_ROOT") or Path("/"),
+        hai_platform_path=c.path("HAI_PLATFORM_PATH") or Path("/"),
+        hai_backend=backend,  # type: ignore[arg-type]
+        mars_prefix=c.match(
+            "MARS_PREFIX",
+            re.compile(r"^$|^[A-Za-z0-9]([A-Za-z0-9_.-]{0,39}[A-Za-z0-9])?$"),
+            "empty or letters, digits, _ . - (at most 41: the label key is PREFIX_mars_group)",
+        ),
+        training_group=c.match("TRAINING_GROUP", _GROUP, group_fmt, "training"),
+        training_nodes=_nodes(c, "TRAINING_NODES"),
+        jupyter_group=c.match("JUPYTER_GROUP", _GROUP, group_fmt, "jupyter"),
+        jupyter_nodes=_nodes(c, "JUPYTER_NODES"),
+        manager_nodes=_nodes(c, "MANAGER_NODES"),
+        node_gpus=(
+            None
+            if gpus_raw == ""
+            else c.integer("NODE_GPUS", 0, 1024, "empty or an integer 0-1024")
+        ),
+        task_namespace=c.match("TASK_NAMESPACE", _DNS_LABEL, name_fmt, "hai-platform"),
+        has_rdma_hca_resource=c.flag("HAS_RDMA_HCA_RESOURCE"),
+        kubeconfig=c.path("KUBECONFIG", optional=True),
+        base_image=c.match("BASE_IMAGE", _IMAGE, "an image reference such as repo/name:tag"),
+        train_image=c.match("TRAIN_IMAGE", _IMAGE, "an image reference such as repo/name:tag"),
+        build_images=c.flag("BUILD_IMAGES"),
+        server_replicas=c.integer("SERVER_REPLICAS", 1, 64, "an integer 1-64"),
+        server_port=c.port("SERVER_PORT"),
+        bind_address=_address(c),
+        ingress_host=c.match(
+            "INGRESS_HOST", re.compile(rf"^$|{_HOST.pattern}"), "empty or a DNS host name"
+        ),
+        ingress_class=c.match(
+            "INGRESS_CLASS", re.compile(rf"^$|{_NODE.pattern}"), "empty or a name"
+        ),
+        admin_token=c.match(
+            "ADMIN_TOKEN", _TOKEN, "16-256 characters, letters, digits and . _ ~ + / = -"
+        ),
+        compose_project=c.match(
+            "COMPOSE_PROJECT", _COMPOSE, "lowercase letters, digits, _ and - (a compose project)"
+        ),
+        users=_users(c),
+        public_quota=_quota(c),
+        postgres_user=c.match("POSTGRES_USER", _USER, "a user name (lowercase letters, digits, _)"),
+        postgres_password=c.match(
+            "POSTGRES_PASSWORD", re.compile(r"^[A-Za-z0-9._~-]+$"), "a non-empty " + secret_fmt
+        ),
+        postgres_port=c.port("POSTGRES_PORT"),
+        redis_password=c.match("REDIS_PASSWORD", _SAFE, "empty or " + secret_fmt),
+        redis_port=c.port("REDIS_PORT"),
+        external_database_url=c.url(
+            "EXTERNAL_DATABASE_URL",
+            ("postgresql", "postgresql+psycopg"),
+            "postgresql://user:password@host:5432/hai",
+        ),
+        external_redis_url=c.url(
+            "EXTERNAL_REDIS_URL", ("redis", "rediss"), "redis://:password@host:6379/0"
+        ),
+    )
+    _cross(c, cfg)
+    if c.problems:
+        raise ConfigError(c.problems)
+    return cfg

@@ -1,0 +1,112 @@
+"""``docker-compose.yaml``: the platform on one host, every service on the host network.
+
+Services ``postgres`` and ``redis`` (BASE_IMAGE, commands ``postgres`` / ``redis``; left out
+when EXTERNAL_* URLs are given) and ``server-0..N-1`` (BASE_IMAGE, command ``server --host
+BIND_ADDRESS --port SERVER_PORT+i``). The environment and mounts are the contract of the
+image's entrypoint (hai_up/README.md). Host paths live under HAI_PLATFORM_PATH.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hai_up.config import UpConfig
+from hai_up.render.override import HOME, KUBECONFIG_IN_CONTAINER, LOG_DIR
+from hai_up.render.yamlout import dump
+
+Service = dict[str, Any]
+
+
+def host_dirs(cfg: UpConfig) -> dict[str, Path]:
+    """Directories under HAI_PLATFORM_PATH that ``run`` creates before starting."""
+    root = cfg.hai_platform_path
+    dirs = {"log": root / "log", "home": root / "home", "workspace": root / "workspace"}
+    if not cfg.external_database_url:
+        dirs["postgres"] = root / "postgres"
+    if not cfg.external_redis_url:
+        dirs["redis"] = root / "redis"
+    return dirs
+
+
+def kubeconfig_source(cfg: UpConfig) -> Path:
+    """The kubeconfig mounted into the servers (backend kubernetes)."""
+    return cfg.kubeconfig or cfg.hai_platform_path / "kubeconfig" / "config"
+
+
+def environment(cfg: UpConfig) -> dict[str, str]:
+    """What the image's entrypoint reads (the same for every service)."""
+    return {
+        "POSTGRES_USER": cfg.postgres_user,
+        "POSTGRES_PASSWORD": cfg.postgres_password,
+        "HAI_PG_PORT": str(cfg.postgres_port),
+        "HAI_PG_LISTEN": cfg.bind_address,
+        "HAI_REDIS_PORT": str(cfg.redis_port),
+        "HAI_REDIS_LISTEN": cfg.bind_address,
+        "REDIS_PASSWORD": cfg.redis_password,
+        "HAI_CONFIG_FILE": "/etc/hai/override.toml",
+        "HAI_INIT_SQL": "/etc/hai/init.sql",
+        "HAI_HOME": HOME,
+        "HAI_ADMIN_TOKEN": cfg.admin_token,
+        "HAI_ADMIN_USER": cfg.admin_user,
+    }
+
+
+def _service(cfg: UpConfig, command: list[str], volumes: list[str]) -> Service:
+    return {
+        "image": cfg.base_image,
+        "command": command,
+        "network_mode": "host",
+        "restart": "unless-stopped",
+        "stop_grace_period": "60s",
+        "environment": environment(cfg),
+        "volumes": list(volumes),
+    }
+
+
+def render_compose(cfg: UpConfig) -> dict[str, Any]:
+    dirs = host_dirs(cfg)
+    root = cfg.hai_platform_path
+    services: dict[str, Service] = {}
+    log = f"{dirs['log']}:{LOG_DIR}"
+    if not cfg.external_database_url:
+        services["postgres"] = _service(
+            cfg, ["postgres"], [f"{dirs['postgres']}:/var/lib/postgresql/data", log]
+        )
+    if not cfg.external_redis_url:
+        services["redis"] = _service(cfg, ["redis"], [f"{dirs['redis']}:/var/lib/redis", log])
+    volumes = [
+        log,
+        f"{dirs['home']}:{HOME}",
+        f"{root / 'init.sql'}:/etc/hai/init.sql:ro",
+        f"{root / 'override.toml'}:/etc/hai/override.toml:ro",
+        f"{dirs['workspace']}:{dirs['workspace']}",
+    ]
+    if cfg.hai_backend == "kubernetes":
+        volumes.append(f"{kubeconfig_source(cfg)}:{KUBECONFIG_IN_CONTAINER}:ro")
+    depends = [name for name in ("postgres", "redis") if name in services]
+    for i in range(cfg.server_replicas):
+        port = str(cfg.server_port + i)
+        server = _service(cfg, ["server", "--host", cfg.bind_address, "--port", port], volumes)
+        if depends:
+            server["depends_on"] = list(depends)
+        services[f"server-{i}"] = server
+    doc = {"name": cfg.compose_project, "services": services}
+    check_host_network(doc)
+    return doc
+
+
+def check_host_network(doc: dict[str, Any]) -> None:
+    """Refuse a service without ``network_mode: host`` (compose would create a bridge)."""
+    for name, service in doc.get("services", {}).items():
+        if service.get("network_mode") not in ("host", "none"):
+            raise ValueError(
+                f"compose service {name!r} has no network_mode: host; compose would create a "
+                "bridge network, which must never happen on these machines"
+            )
+    if doc.get("networks"):
+        raise ValueError("the compose file declares networks; only the host network is allowed")
+
+
+def compose_yaml(cfg: UpConfig) -> str:
+    return dump(render_compose(cfg))

@@ -1,0 +1,78 @@
+"""``init.sql``: users, tokens, user groups, public quotas and nodes, against OUR schema.
+
+Every statement is ``INSERT ... ON CONFLICT DO NOTHING``: applying the file again (each
+``run``/``upgrade`` does) changes nothing, and never overwrites what an admin changed since.
+Tokens are stored as SHA-256 hex digests (the server's ``hash_token``). Plain SQL that both
+PostgreSQL and SQLite (3.24+) accept; ``hai-server --init-sql FILE`` applies it in one
+transaction after migrating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from hai_up.config import UpConfig
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def token_hash(token: str) -> str:
+    """What the server stores for a token (``hai_server.db.session.hash_token``)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(name: str, role: str, token: str) -> list[str]:
+    n = sql_text(name)
+    return [
+        "INSERT INTO users (name, role, active, created_at)\n"
+        f"VALUES ({n}, {sql_text(role)}, TRUE, 0)\nON CONFLICT (name) DO NOTHING;",
+        "INSERT INTO tokens (user_id, token_hash, label, created_at)\n"
+        f"SELECT id, {sql_text(token_hash(token))}, 'hai-up', 0 FROM users WHERE name = {n}\n"
+        "ON CONFLICT (token_hash) DO NOTHING;",
+    ]
+
+
+def render_init_sql(cfg: UpConfig) -> str:
+    out = [
+        "-- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.",
+        "-- Applied by `hai-server --init-sql FILE` (migrate, then this file in one transaction).",
+        "",
+        "-- the admin user (ADMIN_TOKEN) and the users of USER_INFO (uid is not stored)",
+    ]
+    out += _user(cfg.admin_user, "admin", cfg.admin_token)
+    for u in cfg.users:
+        out += _user(u.name, u.role, u.token)
+    groups = [(u.name, u.group) for u in cfg.users if u.group]
+    if groups:
+        out += ["", "-- user groups (USER_INFO name:uid:role:token:group)"]
+        out += [
+            "INSERT INTO user_groups (user_name, group_name)\n"
+            f"VALUES ({sql_text(name)}, {sql_text(group)})\nON CONFLICT DO NOTHING;"
+            for name, group in groups
+        ]
+    if cfg.public_quota:
+        out += ["", f"-- public quotas in {cfg.training_group} (PUBLIC_QUOTA)"]
+        out += [
+            "INSERT INTO quotas (principal, resource, quota)\n"
+            f"VALUES ('public', {sql_text(f'node-{cfg.training_group}-{level}')}, {n})\n"
+            "ON CONFLICT (principal, resource) DO NOTHING;"
+            for level, n in cfg.public_quota
+        ]
+    if cfg.hai_backend == "kubernetes" and cfg.node_groups:
+        gpus = cfg.node_gpus or 0
+        out += [
+            "",
+            "-- nodes of TRAINING_NODES / JUPYTER_NODES; unhealthy until the Kubernetes backend",
+            "-- sees them (it then keeps group, GPUs and health up to date)",
+        ]
+        out += [
+            'INSERT INTO nodes (name, "group", zone, gpus, healthy, cordoned, message, updated_at)\n'
+            f"VALUES ({sql_text(node)}, {sql_text(group)}, '', {gpus}, FALSE, FALSE, "
+            "'registered by hai-up, not yet seen by the backend', 0)\n"
+            "ON CONFLICT (name) DO NOTHING;"
+            for node, group in cfg.node_groups
+        ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,35 @@
+-- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.
+-- Applied by `hai-server --init-sql FILE` (migrate, then this file in one transaction).
+
+-- the admin user (ADMIN_TOKEN) and the users of USER_INFO (uid is not stored)
+INSERT INTO users (name, role, active, created_at)
+VALUES ('admin', 'admin', TRUE, 0)
+ON CONFLICT (name) DO NOTHING;
+INSERT INTO tokens (user_id, token_hash, label, created_at)
+SELECT id, 'ca8d40e6ce4716b552f1c69863335b502f2afb57ffae171d6675fd56d91ca5b2', 'hai-up', 0 FROM users WHERE name = 'admin'
+ON CONFLICT (token_hash) DO NOTHING;
+INSERT INTO users (name, role, active, created_at)
+VALUES ('alice', 'internal', TRUE, 0)
+ON CONFLICT (name) DO NOTHING;
+INSERT INTO tokens (user_id, token_hash, label, created_at)
+SELECT id, '965b04f03a8200d4bff70f6df635c1d4d3e9c9a1d164d415efc95b9304bfbaf2', 'hai-up', 0 FROM users WHERE name = 'alice'
+ON CONFLICT (token_hash) DO NOTHING;
+INSERT INTO users (name, role, active, created_at)
+VALUES ('bob', 'external', TRUE, 0)
+ON CONFLICT (name) DO NOTHING;
+INSERT INTO tokens (user_id, token_hash, label, created_at)
+SELECT id, '0357e24c1cb1874dde0773886097863f71ac666f63fba1e9d4c623b79ffda11f', 'hai-up', 0 FROM users WHERE name = 'bob'
+ON CONFLICT (token_hash) DO NOTHING;
+
+-- user groups (USER_INFO name:uid:role:token:group)
+INSERT INTO user_groups (user_name, group_name)
+VALUES ('alice', 'team-a')
+ON CONFLICT DO NOTHING;
+
+-- public quotas in training (PUBLIC_QUOTA)
+INSERT INTO quotas (principal, resource, quota)
+VALUES ('public', 'node-training-NORMAL', 100)
+ON CONFLICT (principal, resource) DO NOTHING;
+INSERT INTO quotas (principal, resource, quota)
+VALUES ('public', 'node-training-HIGH', 10)
+ON CONFLICT (principal, resource) DO NOTHING;
