@@ -1,4 +1,4 @@
-"""Fixtures of the TUI tests: a real embedded server per database for the session, a port."""
+"""Fixtures of the TUI tests: a real embedded server per database for the module, a port."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from conftest_pg import DATABASES, server_database
 from tui_helpers import Server
 
 
-@pytest.fixture(scope="session", params=DATABASES)
+@pytest.fixture(scope="module", params=DATABASES)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
