@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -127,12 +128,13 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
     pg = data.get("database", {}).get("postgres", {}).get("primary")
     if pg and "database_url" not in out:
         out["database_url"] = (
-            f"postgresql+psycopg://{pg.get('user', 'root')}:{pg.get('password', '')}"
+            f"postgresql+psycopg://{quote(str(pg.get('user', 'root')), safe='')}"
+            f":{quote(str(pg.get('password', '')), safe='')}"
             f"@{pg.get('host', '127.0.0.1')}:{pg.get('port', 5432)}/{pg.get('database', 'hai')}"
         )
     redis = data.get("database", {}).get("redis")
     if redis and "redis_url" not in out:
-        auth = f":{redis['password']}@" if redis.get("password") else ""
+        auth = f":{quote(str(redis['password']), safe='')}@" if redis.get("password") else ""
         out["redis_url"] = (
             f"redis://{auth}{redis.get('host', '127.0.0.1')}:{redis.get('port', 6379)}/{redis.get('db', 0)}"
         )

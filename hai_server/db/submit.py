@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hai_server.db import models as m
@@ -35,32 +35,44 @@ def _defaults() -> dict[str, Any]:
 _DEFAULTS = _defaults()
 
 
+def _statements() -> tuple[Any, Any, Any]:
+    """Built once with bound parameters (building per call costs more than running)."""
+    cols = [c for c in _T.columns if c.name != "id"]
+    task_values = {c.name: bindparam(f"t_{c.name}", type_=c.type) for c in cols}
+    event_values = [
+        bindparam("e_at", type_=_E.c.at.type),
+        bindparam("e_kind", type_=_E.c.kind.type),
+        bindparam("e_message", type_=_E.c.message.type),
+    ]
+    new = insert(_T).values(task_values).returning(_T.c.id).cte("new_task")
+    both = (
+        insert(_E)
+        .from_select(["task_id", "at", "kind", "message"], select(new.c.id, *event_values))
+        .returning(_E.c.task_id)
+    )
+    task_only = insert(_T).values(task_values).returning(_T.c.id)
+    event_only = insert(_E).values(
+        task_id=bindparam("e_task_id"),
+        at=event_values[0],
+        kind=event_values[1],
+        message=event_values[2],
+    )
+    return both, task_only, event_only
+
+
+_BOTH, _TASK_ONLY, _EVENT_ONLY = _statements()
+
+
 async def insert_task(engine: AsyncEngine, values: dict[str, Any], message: str) -> Any:
     """Insert ``values`` as a task row and its submitted event; return the row as stored."""
     row = {**_DEFAULTS, **values}
     row.pop("id", None)
+    params = {f"t_{k}": v for k, v in row.items()}
+    params.update(e_at=values["submitted_at"], e_kind="submitted", e_message=message)
     async with engine.begin() as c:
         if c.dialect.name == "postgresql":
-            new = insert(_T).values(row).returning(_T.c.id).cte("new_task")
-            stmt = (
-                insert(_E)
-                .from_select(
-                    ["task_id", "at", "kind", "message"],
-                    select(
-                        new.c.id,
-                        literal(values["submitted_at"]),
-                        literal("submitted"),
-                        literal(message),
-                    ),
-                )
-                .returning(_E.c.task_id)
-            )
-            task_id = (await c.execute(stmt)).scalar_one()
+            task_id = (await c.execute(_BOTH, params)).scalar_one()
         else:
-            task_id = (await c.execute(insert(_T).values(row).returning(_T.c.id))).scalar_one()
-            await c.execute(
-                insert(_E).values(
-                    task_id=task_id, at=values["submitted_at"], kind="submitted", message=message
-                )
-            )
+            task_id = (await c.execute(_TASK_ONLY, params)).scalar_one()
+            await c.execute(_EVENT_ONLY, {**params, "e_task_id": task_id})
     return SimpleNamespace(**row, id=task_id)

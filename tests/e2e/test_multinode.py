@@ -44,8 +44,8 @@ def test_rank_environment(platform2: Platform) -> None:
 
 def test_gang_waits_for_all_nodes_and_a_failing_rank_fails_the_task(platform2: Platform) -> None:
     one = platform2.submit(
-        EXAMPLES / "train.py", "--steps", "30", "--step-time", "0.1", opts=("--name", "one")
-    )
+        EXAMPLES / "train.py", "--steps", "600", "--step-time", "0.1", opts=("--name", "one")
+    )  # long enough to still hold its node on a loaded machine; stopped below
     platform2.wait_state(one, "running")
     gang = platform2.submit(EXAMPLES / "rendezvous.py", opts=("-n", "2", "--name", "gang"))
     waiting = platform2.wait(gang, lambda t: t["reason"] not in (None, "new"), what="a reason")
@@ -54,7 +54,8 @@ def test_gang_waits_for_all_nodes_and_a_failing_rank_fails_the_task(platform2: P
     listed = platform2.json("list")
     row = next(t for t in listed["tasks"] if t["id"] == gang)
     assert row["reason"] == waiting["reason"] and row["position"] == 1
-    platform2.wait_state(one, "succeeded", timeout=60)
+    platform2.ok("stop", str(one))
+    platform2.wait_state(one, "stopped", timeout=60)
     platform2.wait_state(gang, "succeeded", timeout=60)
 
     bad = platform2.submit(SCRIPTS / "exit_code.py", "0,7", opts=("-n", "2"))

@@ -1,0 +1,39 @@
+"""override.toml -> settings: URLs built from parts escape what URLs cannot hold."""
+
+from __future__ import annotations
+
+import redis
+from sqlalchemy.engine import make_url
+
+from hai_server.settings import toml_to_settings
+
+
+def test_passwords_with_url_characters_survive() -> None:
+    out = toml_to_settings(
+        {
+            "database": {
+                "postgres": {"primary": {"user": "hai:u", "password": "p@ss:/w%rd#", "host": "db"}},
+                "redis": {"password": "a@b/c", "host": "cache", "port": 6380},
+            }
+        }
+    )
+    url = make_url(out["database_url"])
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "hai:u",
+        "p@ss:/w%rd#",
+        "db",
+        5432,
+        "hai",
+    )
+    parsed = redis.connection.parse_url(out["redis_url"])
+    assert parsed["password"] == "a@b/c" and parsed["host"] == "cache" and parsed["port"] == 6380
+
+
+def test_explicit_server_urls_win() -> None:
+    out = toml_to_settings(
+        {
+            "server": {"database_url": "sqlite+aiosqlite:///x.db", "workers": 2},
+            "database": {"postgres": {"primary": {"user": "u"}}},
+        }
+    )
+    assert out == {"database_url": "sqlite+aiosqlite:///x.db", "workers": 2}
