@@ -63,7 +63,7 @@ class Quota(Base):
 class Node(Base):
     __tablename__ = "nodes"
 
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)  # a k8s DNS subdomain
     group: Mapped[str] = mapped_column(String(64), index=True)
     zone: Mapped[str] = mapped_column(String(64), default="")
     gpus: Mapped[int] = mapped_column(Integer, default=0)

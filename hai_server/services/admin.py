@@ -42,7 +42,7 @@ _GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
 _LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
 _RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
 MAX_QUOTA = 1_000_000
-_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
 MAX_GPUS = 1024
 REGISTERED = "registered by an admin; not reported by the backend"
 # what the reconciler writes on a node that left the backend's inventory (reconciler/loop.py)

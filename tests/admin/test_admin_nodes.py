@@ -84,7 +84,7 @@ def test_a_registered_node_is_listed_never_scheduled_and_removable(
     [
         ({"name": "bad name", "group": "g"}, "bad node name"),
         ({"name": "-x", "group": "g"}, "bad node name"),
-        ({"name": "n" * 129, "group": "g"}, "bad node name"),
+        ({"name": "n" * 254, "group": "g"}, "bad node name"),
         ({"name": "n1", "group": "a b"}, "bad group name"),
         ({"name": "n1", "group": "g", "zone": "r/1"}, "bad group name"),
         ({"name": "n1", "group": "g", "gpus": -1}, "gpus must be"),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hai_pg_helpers import api
+from hai_pg_helpers import ADMIN_TOKEN, Api, api, make_settings
+from litestar.testing import TestClient
+
+from hai_server.app import create_app
+from hai_server.backends.base import NodeState
+from hai_server.backends.local.backend import LocalBackend
 
 
 def test_submit_run_list_and_logs(db_url: str, tmp_path: Path) -> None:
@@ -126,3 +131,18 @@ def test_ids_and_text_a_database_cannot_hold_are_4xx_not_500(db_url: str, tmp_pa
         assert r.status_code == 404 and "no user" in r.json()["message"], r.text
         assert a.ok("GET", "/api/v1/tasks")["total"] == 1
         assert a.ok("GET", f"/api/v1/tasks/{t['id']}")["id"] == t["id"]
+
+
+def test_a_backend_node_with_a_long_name_is_scheduled(db_url: str, tmp_path: Path) -> None:
+    """Kubernetes node names go up to 253 characters; PostgreSQL enforces column widths."""
+    name = ("rack-7." + "gpu-node-" * 30)[:253].rstrip(".-")
+    home = tmp_path / "home"
+    settings = make_settings(home, db_url)
+    backend = LocalBackend(settings.runs_dir, [NodeState(name=name, group="default", zone="z")])
+    with TestClient(create_app(settings, backend=backend), timeout=30) as client:
+        a = Api(client, ADMIN_TOKEN)
+        assert [n["name"] for n in a.ok("GET", "/api/v1/nodes")["nodes"]] == [name]
+        t = a.submit(["true"], str(tmp_path), kind="exec")
+        done = a.wait_state(t["id"], {"succeeded", "failed"})
+        assert done["state"] == "succeeded" and done["attempts"][0]["nodes"] == [name], done
+        assert a.ok("POST", f"/api/v1/admin/nodes/{name}/cordon")["cordoned"] is True
