@@ -128,6 +128,7 @@ def server_env(home: Path) -> dict[str, str]:
         "HAI_DATABASE_URL",
         "HAI_REDIS_URL",
         "HAI_BACKEND",
+        "HAI_WORKERS",
         DATABASE_ENV,
         REDIS_ENV,
     ):

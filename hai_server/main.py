@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides["embedded"] = True
         overrides["database_url"] = args.database_url
         overrides["redis_url"] = args.redis_url
+        overrides["workers"] = 1  # nor a cluster's HAI_WORKERS
     else:
         if args.database_url:
             overrides["database_url"] = args.database_url

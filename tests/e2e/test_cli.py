@@ -153,6 +153,7 @@ def test_stale_pid_file_and_server_lifecycle(tmp_path, database: ServerDatabase)
     # the cluster server's settings in a user's shell never reach their embedded server
     env["HAI_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:9/nothing"
     env["HAI_REDIS_URL"] = "redis://127.0.0.1:9/0"
+    env["HAI_WORKERS"] = "4"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -29,6 +29,7 @@ def test_cluster_and_client_settings_never_reach_the_embedded_server(
         "HAI_SERVER_URL",
         "HAI_TOKEN",
         "HAI_BACKEND",
+        "HAI_WORKERS",
         "HAI_EMBEDDED_DATABASE_URL",
         "HAI_EMBEDDED_REDIS_URL",
     ):
@@ -38,7 +39,7 @@ def test_cluster_and_client_settings_never_reach_the_embedded_server(
     assert not {k for k in env if k.endswith(("_URL", "_TOKEN")) and k.startswith("HAI_")} - {
         "HAI_ADMIN_TOKEN"
     }
-    assert "HAI_BACKEND" not in env
+    assert "HAI_BACKEND" not in env and "HAI_WORKERS" not in env
     assert env["HAI_SCHEDULER__GRACE_S"] == "3" and env["HAI_HOME"] == str(tmp_path)
     assert env["HAI_ADMIN_TOKEN"] == embedded.token(tmp_path)
 
