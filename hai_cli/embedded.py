@@ -2,6 +2,11 @@
 
 Files: ``server.json`` (pid and url, written by the server once it listens),
 ``embedded.token`` (the local admin token, mode 600), ``server.log``.
+
+The database is SQLite under ``$HAI_HOME`` unless asked otherwise: ``hai-cli server start
+--database-url URL [--redis-url URL]``, or ``HAI_EMBEDDED_DATABASE_URL`` /
+``HAI_EMBEDDED_REDIS_URL`` (also read when a command starts the server on demand).
+``HAI_DATABASE_URL`` and ``HAI_REDIS_URL`` (the cluster server's settings) never reach it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from hai_cli.config import Target, hai_home
 
 START_TIMEOUT_S = 60.0
+DATABASE_ENV = "HAI_EMBEDDED_DATABASE_URL"
+REDIS_ENV = "HAI_EMBEDDED_REDIS_URL"
 
 
 class EmbeddedError(Exception):
@@ -92,8 +100,56 @@ def token(home: Path | None = None) -> str:
     return value
 
 
-def start(nodes: int | None = None, home: Path | None = None, quiet: bool = False) -> ServerInfo:
-    """Start the embedded server in the background and wait until it answers."""
+def server_command(
+    home: Path,
+    port: int,
+    nodes: int | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> list[str]:
+    """The ``hai-server --embedded`` command line (``database_url`` None: SQLite in ``home``)."""
+    cmd = [sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home)]
+    cmd += ["--port", str(port), "--state-file", str(_state_file(home))]
+    if nodes is not None:
+        cmd += ["--nodes", str(nodes)]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    if redis_url:
+        cmd += ["--redis-url", redis_url]
+    return cmd
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """The embedded server's environment: this one without the client's and cluster's keys."""
+    env = dict(os.environ)
+    for key in (
+        "HAI_SERVER_URL",
+        "HAI_TOKEN",
+        "HAI_DATABASE_URL",
+        "HAI_REDIS_URL",
+        "HAI_BACKEND",
+        "HAI_WORKERS",
+        DATABASE_ENV,
+        REDIS_ENV,
+    ):
+        env.pop(key, None)
+    env["HAI_ADMIN_TOKEN"] = token(home)
+    env["HAI_HOME"] = str(home)
+    return env
+
+
+def start(
+    nodes: int | None = None,
+    home: Path | None = None,
+    quiet: bool = False,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> ServerInfo:
+    """Start the embedded server in the background and wait until it answers.
+
+    ``database_url`` None: SQLite under ``home``; else that database (e.g. PostgreSQL), with
+    Redis at ``redis_url`` if given.
+    """
     home = home or hai_home()
     info, stale = read_state(home)
     if info is not None:
@@ -101,26 +157,15 @@ def start(nodes: int | None = None, home: Path | None = None, quiet: bool = Fals
     if stale:
         remove_stale(home)
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    for key in ("HAI_SERVER_URL", "HAI_TOKEN", "HAI_DATABASE_URL", "HAI_BACKEND"):
-        env.pop(key, None)
-    env["HAI_ADMIN_TOKEN"] = token(home)
-    env["HAI_HOME"] = str(home)
-    cmd = [
-        sys.executable,
-        "-m",
-        "hai_server.main",
-        "--embedded",
-        "--home",
-        str(home),
-        "--port",
-        "0",
-    ]
-    cmd += ["--state-file", str(_state_file(home))]
-    if nodes is not None:
-        cmd += ["--nodes", str(nodes)]
+    env = server_env(home)
+    cmd = server_command(home, 0, nodes, database_url, redis_url)
     if not quiet:
-        print(f"starting the embedded HAI server under {home} ...", file=sys.stderr, flush=True)
+        where = f" on {_redacted(database_url)}" if database_url else ""
+        print(
+            f"starting the embedded HAI server under {home}{where} ...",
+            file=sys.stderr,
+            flush=True,
+        )
     with open(log_file(home), "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
@@ -165,5 +210,19 @@ def ensure(home: Path | None = None) -> Target:
     info, _ = read_state(home)
     if info is None:
         nodes = os.environ.get("HAI_LOCAL__NODES")
-        info = start(int(nodes) if nodes and nodes.isdigit() else None, home)
+        info = start(
+            int(nodes) if nodes and nodes.isdigit() else None,
+            home,
+            database_url=os.environ.get(DATABASE_ENV) or None,
+            redis_url=os.environ.get(REDIS_ENV) or None,
+        )
     return Target(info.url, token(home), "embedded")
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

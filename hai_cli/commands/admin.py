@@ -1,4 +1,4 @@
-"""``hai-cli admin ...``: users, tokens, quotas and node cordons (admin role required)."""
+"""``hai-cli admin ...``: users, tokens, quotas and nodes (admin role required)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ quota_app = typer.Typer(
     help="Quotas: node-{group}-{PRIORITY} or node_limit per user, group or public.",
     no_args_is_help=True,
 )
-node_app = typer.Typer(help="Nodes: list, cordon, uncordon.", no_args_is_help=True)
+node_app = typer.Typer(
+    help="Nodes: list, add, remove, cordon, uncordon. The backend is the authority on the "
+    "nodes it reports; add registers one it does not report (yet).",
+    no_args_is_help=True,
+)
 JSON = typer.Option(False, "--json", help="machine-readable output")
 
 
@@ -177,15 +181,58 @@ def node_list(as_json: bool = JSON) -> None:
     _table(rows, ["name", "group", "zone", "gpus", "state", "cordoned", "tasks"], as_json, "nodes")
 
 
+@node_app.command(
+    "add",
+    help="Register a node the backend does not report (yet): it is listed as unhealthy and "
+    "nothing runs on it until the backend reports it (then the backend's group, zone and GPUs "
+    "apply). Cordon it now to keep it empty after it joins.",
+)
+def node_add(
+    name: str = typer.Argument(..., metavar="NODE"),
+    group: str = typer.Option(..., "-g", "--group", help="the node group it belongs to"),
+    gpus: int = typer.Option(0, "--gpus", help="GPUs on the node"),
+    zone: str = typer.Option("", "--zone", help="placement zone (e.g. a rack or switch)"),
+    as_json: bool = JSON,
+) -> None:
+    body = {"name": name, "group": group, "gpus": gpus, "zone": zone}
+    out = _call("POST", "/nodes", body)
+    if as_json:
+        ui.print_json(out)
+        return
+    typer.echo(
+        f"registered node {out['name']} (group {out['group']}); not ready until the backend "
+        "reports it"
+    )
+
+
+@node_app.command(
+    "remove",
+    help="Forget a node the backend does not report (a registration or a retired machine); "
+    "refused while an active task holds it.",
+)
+def node_remove(name: str = typer.Argument(..., metavar="NODE"), as_json: bool = JSON) -> None:
+    out = _call("DELETE", f"/nodes/{quote(name, safe='')}")
+    if as_json:
+        ui.print_json(out)
+        return
+    typer.echo(f"removed node {name}")
+
+
 @node_app.command("cordon", help="Start nothing new on a node (running tasks stay).")
-def node_cordon(name: str = typer.Argument(..., metavar="NODE")) -> None:
-    _call("POST", f"/nodes/{quote(name, safe='')}/cordon")
+def node_cordon(name: str = typer.Argument(..., metavar="NODE"), as_json: bool = JSON) -> None:
+    out = _call("POST", f"/nodes/{quote(name, safe='')}/cordon")
+    if as_json:
+        ui.print_json(out)
+        return
     typer.echo(f"cordoned {name}")
 
 
 @node_app.command("uncordon", help="Allow new tasks on a node again.")
-def node_uncordon(name: str = typer.Argument(..., metavar="NODE")) -> None:
-    _call("POST", f"/nodes/{quote(name, safe='')}/uncordon")
+def node_uncordon(name: str = typer.Argument(..., metavar="NODE"), as_json: bool = JSON) -> None:
+    out = _call("POST", f"/nodes/{quote(name, safe='')}/uncordon")
+    if as_json:
+        ui.print_json(out)
+        return
     typer.echo(f"uncordoned {name}")
 
 

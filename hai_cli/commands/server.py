@@ -14,16 +14,33 @@ server_app = typer.Typer(
 )
 
 
+DATABASE_URL = typer.Option(
+    None,
+    "--database-url",
+    envvar="HAI_EMBEDDED_DATABASE_URL",
+    help="keep the state in this database instead of SQLite under $HAI_HOME, e.g. "
+    "postgresql+psycopg://user:pw@127.0.0.1:5432/hai (HAI_DATABASE_URL is never used here)",
+)
+REDIS_URL = typer.Option(
+    None,
+    "--redis-url",
+    envvar="HAI_EMBEDDED_REDIS_URL",
+    help="publish wake-ups and log lines through this Redis (as a cluster replica does)",
+)
+
+
 @server_app.command("start", help="Start the embedded server in the background.")
 def start_cmd(
     nodes: int = typer.Option(None, "--nodes", help="virtual nodes on this machine (default 1)"),
+    database_url: str = DATABASE_URL,
+    redis_url: str = REDIS_URL,
 ) -> None:
     from hai_cli import embedded
 
     if nodes is not None and not 1 <= nodes <= 256:
         ui.die("--nodes must be between 1 and 256", ui.EXIT_USAGE)
     try:
-        info = embedded.start(nodes)
+        info = embedded.start(nodes, database_url=database_url or None, redis_url=redis_url or None)
     except embedded.EmbeddedError as exc:
         code = ui.EXIT_USAGE if "already running" in str(exc) else ui.EXIT_UNREACHABLE
         ui.die(str(exc), code)
@@ -73,6 +90,8 @@ def status_cmd(
 def run_cmd(
     nodes: int = typer.Option(None, "--nodes", help="virtual nodes on this machine (default 1)"),
     port: int = typer.Option(0, "--port", help="port (0: any free port)"),
+    database_url: str = DATABASE_URL,
+    redis_url: str = REDIS_URL,
 ) -> None:
     from hai_cli import embedded
     from hai_cli.config import hai_home
@@ -85,20 +104,8 @@ def run_cmd(
     if stale:
         embedded.remove_stale()
     home = hai_home()
-    env = dict(os.environ, HAI_ADMIN_TOKEN=embedded.token(home), HAI_HOME=str(home))
-    cmd = [
-        sys.executable,
-        "-m",
-        "hai_server.main",
-        "--embedded",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-    ]
-    cmd += ["--state-file", str(home / "server.json")]
-    if nodes is not None:
-        cmd += ["--nodes", str(nodes)]
+    env = embedded.server_env(home)
+    cmd = embedded.server_command(home, port, nodes, database_url or None, redis_url or None)
     os.execve(sys.executable, cmd, env)
 
 

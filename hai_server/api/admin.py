@@ -39,6 +39,13 @@ class QuotaBody(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: float | None = None
 
 
+class NodeBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    group: str
+    gpus: int = 0
+    zone: str = ""
+
+
 class AdminController(Controller):
     path = "/api/v1/admin"
 
@@ -118,7 +125,17 @@ class AdminController(Controller):
         await request.app.state.admin.delete_quota(caller, principal, resource)
         return {"deleted": {"principal": principal, "resource": resource}}
 
-    # nodes
+    # nodes (listed by GET /api/v1/nodes, for everyone)
+    @post("/nodes", status_code=201)
+    async def add_node(self, request: Request, caller: Caller, data: NodeBody) -> dict[str, Any]:
+        return await request.app.state.admin.add_node(
+            caller, data.name, data.group, data.gpus, data.zone
+        )
+
+    @delete("/nodes/{name:str}", status_code=200)
+    async def remove_node(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
+        return {"deleted": await request.app.state.admin.remove_node(caller, name)}
+
     @post("/nodes/{name:str}/cordon", status_code=200)
     async def cordon(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
         return await request.app.state.admin.cordon(caller, name, True)

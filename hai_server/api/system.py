@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from hai_server.db import models as m
 from hai_server.services import lifecycle as lc
+from hai_server.services.admin import node_holders, node_json
 from hai_server.services.tasks import Caller
 
 
@@ -74,39 +75,5 @@ async def whoami(caller: Caller) -> dict[str, Any]:
 async def nodes(request: Request, caller: Caller) -> dict[str, Any]:
     async with request.app.state.sessions() as s:
         rows = (await s.execute(select(m.Node).order_by(m.Node.group, m.Node.name))).scalars().all()
-        held = (
-            await s.execute(
-                select(m.Task.id, m.Task.user_name, m.Attempt.nodes)
-                .join(
-                    m.Attempt,
-                    (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count),
-                )
-                .where(m.Task.state.in_(lc.ACTIVE))
-            )
-        ).all()
-    holders: dict[str, list[int]] = {}
-    for task_id, _user, names in held:
-        for name in names:
-            holders.setdefault(name, []).append(task_id)
-    return {
-        "nodes": [
-            {
-                "name": n.name,
-                "group": n.group,
-                "zone": n.zone,
-                "gpus": n.gpus,
-                "healthy": n.healthy,
-                "cordoned": n.cordoned,
-                "state": "unhealthy"
-                if not n.healthy
-                else "cordoned"
-                if n.cordoned
-                else "busy"
-                if holders.get(n.name)
-                else "free",
-                "tasks": sorted(holders.get(n.name, [])),
-                "message": n.message,
-            }
-            for n in rows
-        ]
-    }
+        holders = await node_holders(s)
+    return {"nodes": [node_json(n, holders.get(n.name, [])) for n in rows]}

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -62,7 +63,7 @@ class Quota(Base):
 class Node(Base):
     __tablename__ = "nodes"
 
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)  # a k8s DNS subdomain
     group: Mapped[str] = mapped_column(String(64), index=True)
     zone: Mapped[str] = mapped_column(String(64), default="")
     gpus: Mapped[int] = mapped_column(Integer, default=0)
@@ -96,7 +97,10 @@ class Task(Base):
     workdir: Mapped[str] = mapped_column(Text)
     env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     restart_count: Mapped[int] = mapped_column(Integer, default=0)
-    whole_life_state: Mapped[int] = mapped_column(Integer, default=0)
+    # any 64-bit value the task saves (PostgreSQL's INTEGER is 32-bit; SQLite's is 64 already)
+    whole_life_state: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), default=0
+    )
     submitted_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # current attempt
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -24,6 +24,7 @@ T = TypeVar("T")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 MAX_PAGE = 1000
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,8 @@ class TaskService:
     def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
         if not req.argv or not all(isinstance(a, str) for a in req.argv):
             raise Invalid("argv must be a non-empty list of strings")
-        if not req.workdir.startswith("/"):
-            raise Invalid("workdir must be an absolute path")
+        if not req.workdir.startswith("/") or "\x00" in req.workdir:
+            raise Invalid("workdir must be an absolute path (without NUL)")
         if not 1 <= req.nodes <= 10000:
             raise Invalid(f"nodes must be between 1 and 10000, got {req.nodes}")
         try:
@@ -134,6 +135,8 @@ class TaskService:
         if req.kind not in ("python", "bash", "exec"):
             raise Invalid("kind must be python, bash or exec")
         group = req.group or self._default_group
+        if "\x00" in group:  # PostgreSQL cannot even compare text with a NUL in it
+            raise Invalid(f"unknown group {group!r}")
         name = req.name or _default_name(req.argv)
         if not _NAME.match(name):
             raise Invalid("name must be 1 to 255 printable characters")
@@ -172,6 +175,7 @@ class TaskService:
         }
 
     async def get(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        _check_id(task_id)
         found = await self._reads.task_detail(task_id)
         if found is None or not _visible(found[0], caller):
             raise NotFound(f"no task {task_id}")
@@ -183,6 +187,7 @@ class TaskService:
         return out
 
     async def _owned(self, s: Any, caller: Caller, task_id: int) -> m.Task:
+        _check_id(task_id)
         t = await s.get(m.Task, task_id)
         if t is None or not _visible(t, caller):
             raise NotFound(f"no task {task_id}")
@@ -271,10 +276,17 @@ class TaskService:
 
     async def check_access(self, caller: Caller, task_id: int) -> Any:
         """The task's row (read-only) if the caller may see it; else NotFound."""
+        _check_id(task_id)
         t = await self._reads.task(task_id)
         if t is None or not _visible(t, caller):
             raise NotFound(f"no task {task_id}")
         return t
+
+
+def _check_id(task_id: int) -> None:
+    """An id no INTEGER column can hold is no task (PostgreSQL would fail the query)."""
+    if not 0 < task_id <= MAX_ID:
+        raise NotFound(f"no task {task_id}")
 
 
 def _visible(t: Any, caller: Caller) -> bool:

@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parents[1]))  # conftest_pg
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e_helpers import platform, platform2  # noqa: F401
+from e2e_helpers import database, platform, platform2  # noqa: F401

@@ -1,4 +1,9 @@
-"""End-to-end fixtures: a real embedded server under a temporary HAI_HOME, driven by hai-cli."""
+"""End-to-end fixtures: a real embedded server under a temporary HAI_HOME, driven by hai-cli.
+
+Every fixture that starts a server is parametrized over SQLite (the embedded default) and
+PostgreSQL + Redis (``hai-cli server start`` with ``HAI_EMBEDDED_DATABASE_URL``), so each
+end-to-end test runs on both: ``test_x[sqlite]``, ``test_x[postgres]``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest_pg import DATABASES, ServerDatabase, server_database
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -29,9 +35,10 @@ def cli_command() -> list[str]:
 class Platform:
     """One embedded server and the CLI pointed at it."""
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, env: dict[str, str], database: str = "sqlite") -> None:
         self.home = home
         self.env = env
+        self.database = database
         self.workdir = home / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -110,29 +117,61 @@ class Platform:
                 os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
 
-def start_platform(root: Path, nodes: int, **settings: str) -> Platform:
-    home = root / "hai"
+def clean_env(home: Path, database: ServerDatabase) -> dict[str, str]:
+    """This environment without any HAI_* key, plus HAI_HOME and the database to use.
+
+    The database reaches the embedded server through ``HAI_EMBEDDED_*`` on every command, so
+    a server that a command starts on demand (after a crash) uses the same database.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")}
-    env.update({"HAI_HOME": str(home), "HAI_SCHEDULER__TICK_S": "0.5", "COLUMNS": "100"})
+    env["HAI_HOME"] = str(home)
+    env.update(database.embedded_env())
+    return env
+
+
+def start_platform(root: Path, nodes: int, database: ServerDatabase, **settings: str) -> Platform:
+    home = root / "hai"
+    env = clean_env(home, database)
+    env.update({"HAI_SCHEDULER__TICK_S": "0.5", "COLUMNS": "100"})
     env.update({f"HAI_{k.upper()}": v for k, v in settings.items()})
-    plat = Platform(home, env)
+    plat = Platform(home, env, database.kind)
     plat.ok("server", "start", "--nodes", str(nodes))
+    health = plat.json("server", "status")["health"]
+    expected = "solo" if database.url is None else "postgresql-advisory-lock"
+    assert health["leader_lock"] == expected, health  # the server runs on the database asked for
     return plat
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest) -> Iterator[ServerDatabase]:
+    """For a test that starts its own server: SQLite, then a fresh PostgreSQL database."""
+    with server_database(request.param) as db:
+        yield db
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
     """One virtual node, a 3 s suspend grace period."""
-    plat = start_platform(
-        tmp_path_factory.mktemp("e2e"), 1, scheduler__grace_s="3", scheduler__kill_grace_s="2"
-    )
-    yield plat
-    plat.stop_everything()
+    with server_database(request.param) as db:
+        plat = start_platform(
+            tmp_path_factory.mktemp("e2e"),
+            1,
+            db,
+            scheduler__grace_s="3",
+            scheduler__kill_grace_s="2",
+        )
+        yield plat
+        plat.stop_everything()
 
 
-@pytest.fixture(scope="module")
-def platform2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+@pytest.fixture(scope="module", params=DATABASES)
+def platform2(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
     """Two virtual nodes."""
-    plat = start_platform(tmp_path_factory.mktemp("e2e2"), 2, scheduler__grace_s="3")
-    yield plat
-    plat.stop_everything()
+    with server_database(request.param) as db:
+        plat = start_platform(tmp_path_factory.mktemp("e2e2"), 2, db, scheduler__grace_s="3")
+        yield plat
+        plat.stop_everything()

@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 
-from e2e_helpers import EXAMPLES, Platform, cli_command
+from conftest_pg import ServerDatabase
+from e2e_helpers import EXAMPLES, Platform, clean_env, cli_command
 
 TRAIN = EXAMPLES / "train.py"
 TASK_KEYS = {"id", "name", "state", "priority", "nodes", "restart_count", "reason", "position"}
@@ -144,13 +145,15 @@ def test_init_points_the_cli_at_a_server(platform: Platform, tmp_path) -> None:
     assert not (tmp_path / "client-home" / "server.json").exists()
 
 
-def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:
+def test_stale_pid_file_and_server_lifecycle(tmp_path, database: ServerDatabase) -> None:
     home = tmp_path / "stale"
     home.mkdir()
     (home / "server.json").write_text(json.dumps({"pid": 999999, "url": "http://127.0.0.1:9"}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAI_")} | {
-        "HAI_HOME": str(home)
-    }
+    env = clean_env(home, database)
+    # the cluster server's settings in a user's shell never reach their embedded server
+    env["HAI_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:9/nothing"
+    env["HAI_REDIS_URL"] = "redis://127.0.0.1:9/0"
+    env["HAI_WORKERS"] = "4"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -165,7 +168,11 @@ def test_stale_pid_file_and_server_lifecycle(tmp_path) -> None:
     listed = cli("list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["total"] == 0
-    running = cli("server", "status", "--json")
-    assert json.loads(running.stdout)["running"] is True
+    running = json.loads(cli("server", "status", "--json").stdout)
+    assert running["running"] is True
+    # started on demand, it still uses the database it was asked for (not SQLite)
+    expected = "solo" if database.url is None else "postgresql-advisory-lock"
+    assert running["health"]["leader_lock"] == expected
+    assert running["health"]["redis"] == ("off" if database.redis_url is None else "up")
     assert cli("server", "stop").returncode == 0
     assert cli("server", "stop").returncode == 1

@@ -7,11 +7,12 @@ import os
 import signal
 import time
 
+from conftest_pg import ServerDatabase
 from e2e_helpers import EXAMPLES, start_platform
 
 
-def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path) -> None:
-    plat = start_platform(tmp_path, 1)
+def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path, database: ServerDatabase) -> None:
+    plat = start_platform(tmp_path, 1, database)
     try:
         task_id = plat.submit(EXAMPLES / "train.py", "--steps", "40", "--step-time", "0.1")
         plat.wait(

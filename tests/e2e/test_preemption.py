@@ -52,6 +52,8 @@ def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platfo
         EXAMPLES.parent / "tests/e2e/scripts/stubborn.py",
         "300",
         "--ignore-term",
+        "--then",
+        "20",  # the resumed attempt need not take 30 s more
         opts=("-p", "LOW"),
     )
     platform.wait(
@@ -68,7 +70,8 @@ def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platfo
     assert task["attempts"][0]["exit_code"] == 137  # ... then SIGKILL
     platform.wait_state(high, "succeeded", timeout=30)
     final = platform.wait_state(stubborn, "succeeded", timeout=60)
-    assert "stubborn start restart_count=1" in platform.log(stubborn, attempt=1)
+    log1 = platform.log(stubborn, attempt=1)
+    assert "stubborn start restart_count=1" in log1 and "stubborn done" in log1
     assert final["restart_count"] == 1
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,8 +14,8 @@ from hai_server.services import lifecycle as lc
 from hai_server.services.tasks import Caller, TaskService
 
 
-async def _scenario(db: Path) -> tuple[str, str]:
-    engine = make_engine(f"sqlite+aiosqlite:///{db}")
+async def _scenario(url: str) -> tuple[str, str]:
+    engine = make_engine(url)
     await create_schema(engine)
     sessions = make_sessions(engine)
     async with sessions.begin() as s:
@@ -57,7 +56,7 @@ async def _scenario(db: Path) -> tuple[str, str]:
     return stopped["state"], final
 
 
-def test_a_start_from_a_stale_read_cannot_undo_a_stop(tmp_path: Path) -> None:
-    stopped, final = asyncio.run(_scenario(tmp_path / "hai.db"))
+def test_a_start_from_a_stale_read_cannot_undo_a_stop(db_url: str) -> None:
+    stopped, final = asyncio.run(_scenario(db_url))
     assert stopped == lc.STOPPED
     assert final == lc.STOPPED

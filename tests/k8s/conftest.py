@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # conftest_pg
 sys.path.insert(0, os.path.dirname(__file__))
 
+from conftest_pg import server_db  # noqa: F401 - the whole-server test runs on both databases
 from k8s_emulator import EmulatorThread
 
 from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conftest_pg import ServerDatabase
 from litestar.testing import TestClient
 from test_k8s_backend import NS, add_nodes, finished, node, pods_in, running
 
@@ -31,7 +32,7 @@ def wait(pred: Callable[[], Any], what: str, timeout: float = 20) -> Any:
 
 
 def test_tasks_follow_their_pods(
-    emulator, config: KubernetesConfig, shared: str, tmp_path: Path
+    emulator, config: KubernetesConfig, shared: str, tmp_path: Path, server_db: ServerDatabase
 ) -> None:
     add_nodes(emulator, ["n1", "n2"])
     settings = Settings(
@@ -41,6 +42,8 @@ def test_tasks_follow_their_pods(
         log_dir=Path(shared) / "logs",
         admin_user="root",
         admin_token=TOKEN,
+        database_url=server_db.url,
+        redis_url=server_db.redis_url,
         scheduler=SchedulerSettings(tick_s=0.2, grace_s=1, kill_grace_s=0),
     )
     api = emulator.api()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hai_pg_helpers import api
+from hai_pg_helpers import ADMIN_TOKEN, Api, api, make_settings
+from litestar.testing import TestClient
+
+from hai_server.app import create_app
+from hai_server.backends.base import NodeState
+from hai_server.backends.local.backend import LocalBackend
 
 
 def test_submit_run_list_and_logs(db_url: str, tmp_path: Path) -> None:
@@ -65,3 +70,79 @@ def test_bad_input_is_422_not_500(db_url: str, tmp_path: Path) -> None:
         assert r.status_code == 422 and "unknown group" in r.json()["message"]
         assert a.call("GET", "/api/v1/tasks", limit=0).status_code == 422
         assert a.call("GET", "/api/v1/tasks/999999").status_code == 404
+
+
+def test_a_64_bit_whole_life_state_is_kept(db_url: str, tmp_path: Path) -> None:
+    """The SDK allows any 64-bit value (e.g. samples seen); PostgreSQL's INTEGER stops at 2**31."""
+    value = 2**40 + 7
+    script = tmp_path / "state.py"
+    script.write_text(
+        "import time\n"
+        "from hai_cli import runtime\n"
+        "print('restart', runtime.restart_count(), runtime.get_whole_life_state(), flush=True)\n"
+        "if runtime.restart_count() == 0:\n"
+        f"    runtime.set_whole_life_state({value})\n"
+        "    while not runtime.receive_suspend_command():\n"
+        "        time.sleep(0.05)\n"
+        "    runtime.go_suspend()\n"
+    )
+    repo = str(Path(__file__).resolve().parents[2])
+    argv = ["python3", "-u", str(script)]
+    with api(tmp_path / "home", db_url) as a:
+        t = a.submit(argv, str(tmp_path), kind="exec", env={"PYTHONPATH": repo}, suspend_after=0.5)
+        done = a.wait_state(t["id"], {"succeeded", "failed"})
+        assert done["state"] == "succeeded" and done["whole_life_state"] == value, done
+        assert done["restart_count"] == 1, done
+        # the resumed attempt started from it
+        log = a.ok("GET", f"/api/v1/tasks/{t['id']}/logs", attempt=1)
+        assert f"restart 1 {value}" in log, log
+
+
+def test_ids_and_text_a_database_cannot_hold_are_4xx_not_500(db_url: str, tmp_path: Path) -> None:
+    with api(tmp_path / "home", db_url) as a:
+        t = a.submit(["true"], str(tmp_path), kind="exec")
+        for method, path in [
+            ("GET", "/api/v1/tasks/99999999999"),
+            ("GET", "/api/v1/tasks/99999999999999999999999"),
+            ("POST", "/api/v1/tasks/99999999999/stop"),
+            ("GET", "/api/v1/tasks/99999999999/why"),
+            ("GET", "/api/v1/tasks/99999999999/logs"),
+        ]:
+            r = a.call(method, path)
+            assert r.status_code == 404 and "no task" in r.json()["message"], (path, r.text)
+        r = a.call("POST", "/api/v1/admin/tokens/99999999999/revoke")
+        assert r.status_code == 404 and "no token" in r.json()["message"], r.text
+        body = {"argv": ["true"], "kind": "exec"}
+        r = a.call("POST", "/api/v1/tasks", body | {"workdir": "/tmp\x00x"})
+        assert r.status_code == 422 and "workdir" in r.json()["message"], r.text
+        r = a.call("POST", "/api/v1/tasks", body | {"workdir": "/tmp", "group": "de\x00f"})
+        assert r.status_code == 422 and "group" in r.json()["message"], r.text
+        r = a.call("POST", "/api/v1/admin/users/root/tokens", {"label": "a\x00b"})
+        assert r.status_code == 422 and "label" in r.json()["message"], r.text
+        for method, path, what in [
+            ("POST", "/api/v1/admin/users/x%00y/disable", "no user"),
+            ("POST", "/api/v1/admin/nodes/a%00b/cordon", "no node"),
+            ("DELETE", "/api/v1/admin/nodes/a%00b", "no node"),
+            ("DELETE", "/api/v1/admin/quotas/a%00b/node_limit", "no quota"),
+        ]:
+            r = a.call(method, path)
+            assert r.status_code == 404 and what in r.json()["message"], (path, r.text)
+        r = a.call("GET", "/api/v1/admin/tokens", user="x\x00y")
+        assert r.status_code == 404 and "no user" in r.json()["message"], r.text
+        assert a.ok("GET", "/api/v1/tasks")["total"] == 1
+        assert a.ok("GET", f"/api/v1/tasks/{t['id']}")["id"] == t["id"]
+
+
+def test_a_backend_node_with_a_long_name_is_scheduled(db_url: str, tmp_path: Path) -> None:
+    """Kubernetes node names go up to 253 characters; PostgreSQL enforces column widths."""
+    name = ("rack-7." + "gpu-node-" * 30)[:253].rstrip(".-")
+    home = tmp_path / "home"
+    settings = make_settings(home, db_url)
+    backend = LocalBackend(settings.runs_dir, [NodeState(name=name, group="default", zone="z")])
+    with TestClient(create_app(settings, backend=backend), timeout=30) as client:
+        a = Api(client, ADMIN_TOKEN)
+        assert [n["name"] for n in a.ok("GET", "/api/v1/nodes")["nodes"]] == [name]
+        t = a.submit(["true"], str(tmp_path), kind="exec")
+        done = a.wait_state(t["id"], {"succeeded", "failed"})
+        assert done["state"] == "succeeded" and done["attempts"][0]["nodes"] == [name], done
+        assert a.ok("POST", f"/api/v1/admin/nodes/{name}/cordon")["cordoned"] is True

@@ -63,9 +63,10 @@ def test_revoke_and_disable_reach_the_other_replica(pg_url: str, tmp_path: Path)
         root_a.request("POST", "/api/v1/admin/users/alice/enable")
         _warm(alice_b)
         with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
+            # this test's database only: the PostgreSQL server also hosts other tests' servers
             killed = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN hai_auth%'"
+                "WHERE query LIKE 'LISTEN hai_auth%' AND datname = current_database()"
             ).fetchall()
         assert len(killed) == 2  # one listener per replica
         root_a.request("POST", "/api/v1/admin/tokens/revoke", body={"token": alice["token"]})

@@ -62,9 +62,9 @@ def test_a_newer_database_is_refused(db_url: str) -> None:
     run(_stamp_future(db_url))
 
 
-def test_hai_server_refuses_a_newer_database_with_one_clear_line(pg_url: str, tmp_path) -> None:
-    run(_stamp_future(pg_url))
-    env = {"HAI_DATABASE_URL": pg_url, "HAI_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+def test_hai_server_refuses_a_newer_database_with_one_clear_line(db_url: str, tmp_path) -> None:
+    run(_stamp_future(db_url))
+    env = {"HAI_DATABASE_URL": db_url, "HAI_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     p = subprocess.run(
         [sys.executable, "-m", "hai_server.main", "--port", "0"],
         env=env,

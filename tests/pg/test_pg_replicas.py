@@ -2,7 +2,8 @@
 
 Tasks are trivial shell commands that append their attempt number to a file named after the
 task, so the test can tell whether any attempt ran twice. ``HAI_TEST_REPLICA_TASKS`` sets
-how many tasks the two-replica test submits (default 500).
+how many tasks the two-replica test submits (default 500). The tests with two replicas run
+on PostgreSQL only: replicas need its advisory lock (on SQLite a server runs alone, "solo").
 """
 
 from __future__ import annotations
@@ -128,9 +129,10 @@ def test_two_replicas_start_every_task_once_and_survive_the_leader(
     )
 
 
-def test_single_server_sigkill_and_restart_loses_nothing(pg_url: str, home: Path) -> None:
+def test_single_server_sigkill_and_restart_loses_nothing(db_url: str, home: Path) -> None:
+    """One server, so on both databases (the replica tests need PostgreSQL's advisory lock)."""
     marks = home.parent / "marks"
-    env = server_env(home, pg_url, None, nodes=4)
+    env = server_env(home, db_url, None, nodes=4)
     port = free_port()
     server = ServerProc(home, env, port, "single").start()
     client = Client(server.url, ADMIN_TOKEN)
@@ -202,7 +204,8 @@ def test_a_follower_started_mid_run_takes_over_cleanly(pg_url: str, home: Path) 
     b = None
     try:
         client = Client(a.url, ADMIN_TOKEN)
-        script = f"echo $HAI_RESTART_COUNT >> {marks}/$HAI_TASK_ID; sleep 4"
+        # long enough to still run once B is up, even on a loaded machine
+        script = f"echo $HAI_RESTART_COUNT >> {marks}/$HAI_TASK_ID; sleep 8"
         body = {"argv": ["sh", "-c", script], "workdir": str(home), "kind": "exec"}
         first = [client.submit(body)["id"] for _ in range(4)]
         deadline = time.monotonic() + 20

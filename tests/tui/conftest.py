@@ -1,4 +1,4 @@
-"""Fixtures of the TUI tests: one real embedded server for the session, a free port."""
+"""Fixtures of the TUI tests: a real embedded server per database for the module, a port."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ from collections.abc import Iterator
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # conftest_pg
 sys.path.insert(0, os.path.dirname(__file__))
 
+from conftest_pg import DATABASES, server_database
 from tui_helpers import Server
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("hai-home"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+@pytest.fixture(scope="module", params=DATABASES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per database: every live test runs on SQLite and on PostgreSQL."""
+    with server_database(request.param) as db:
+        srv = Server(tmp_path_factory.mktemp("hai-home"), db)
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conftest_pg import ServerDatabase
+
 from hai_cli.client import Client
 
 SCRIPTS = {
@@ -41,12 +43,16 @@ time.sleep(1.5)
 
 
 class Server:
-    def __init__(self, home: Path) -> None:
+    """A real embedded server (2 virtual nodes) on SQLite or on PostgreSQL + Redis."""
+
+    def __init__(self, home: Path, database: ServerDatabase) -> None:
         self.home = home
+        self.database = database.kind
         self.token = "hai_test_" + secrets.token_urlsafe(12)
         env = dict(os.environ)
-        for key in ("HAI_SERVER_URL", "HAI_TOKEN", "HAI_DATABASE_URL", "HAI_BACKEND"):
+        for key in ("HAI_SERVER_URL", "HAI_TOKEN", "HAI_DATABASE_URL", "HAI_REDIS_URL"):
             env.pop(key, None)
+        env.pop("HAI_BACKEND", None)
         env.update(
             HAI_ADMIN_TOKEN=self.token,
             HAI_HOME=str(home),
@@ -59,6 +65,7 @@ class Server:
             [
                 *(sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home)),
                 *("--port", "0", "--state-file", str(state), "--nodes", "2"),
+                *database.server_args(),
             ],
             env=env,
             stdin=subprocess.DEVNULL,

@@ -1,4 +1,7 @@
-"""Ignores suspend notices: must be stopped at the deadline (SIGTERM, then SIGKILL)."""
+"""Ignores suspend notices: must be stopped at the deadline (SIGTERM, then SIGKILL).
+
+``stubborn.py STEPS [--ignore-term] [--then N]``: STEPS steps of 0.1 s, N on a restart.
+"""
 
 import os
 import signal
@@ -6,6 +9,8 @@ import sys
 import time
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+if "--then" in sys.argv and os.environ.get("HAI_RESTART_COUNT", "0") != "0":
+    steps = int(sys.argv[sys.argv.index("--then") + 1])
 if "--ignore-term" in sys.argv:
     signal.signal(signal.SIGTERM, lambda *_: print("got SIGTERM, ignoring it", flush=True))
 print(f"stubborn start restart_count={os.environ['HAI_RESTART_COUNT']}", flush=True)
