@@ -93,3 +93,19 @@ async def _legacy(url: str) -> str:
 
 def test_a_database_made_by_create_all_is_adopted(db_url: str) -> None:
     assert run(_legacy(db_url)) == head_revision()
+
+
+async def _task_reloptions(url: str) -> list[str] | None:
+    engine = make_engine(url)
+    try:
+        await create_schema(engine)
+        async with engine.connect() as conn:
+            return (
+                await conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'tasks'"))
+            ).scalar()
+    finally:
+        await engine.dispose()
+
+
+def test_tasks_leave_room_for_hot_updates_on_postgresql(pg_url: str) -> None:
+    assert run(_task_reloptions(pg_url)) == ["fillfactor=70"]
