@@ -43,9 +43,11 @@ from hai_server.settings import SchedulerSettings
 
 log = logging.getLogger("hai.reconciler")
 COALESCE_S = 0.025  # shortest pause between two ticks brought on by wake-ups
-# A start moves every task behind it one place: positions alone are rewritten at most this
-# often (a new hold reason or detail, and a new task's first position, are written at once).
-POSITIONS_EVERY_S = 5.0
+# A start moves every task behind it one place, so at scale most queue positions change on
+# every tick. A new hold reason or detail, and a new task's first position, are written at
+# once; positions that only moved are written for at most this many tasks a tick, nearest
+# the front of their queue first (the places people watch), so a tick's writes stay bounded.
+MOVED_POSITIONS_PER_TICK = 2000
 
 
 def _lap(phases: dict[str, float], name: str, t0: float) -> None:
@@ -127,14 +129,22 @@ def _needs_write(r: Any, obs: AttemptObservation | None, ranks: Any, now: float)
     return ranks != _rank_rows(obs)
 
 
-def _shows_new(current: tuple[str, int | None, str] | None, h: Any, refresh: bool) -> bool:
-    """Whether hold ``h`` must be written over what the task shows now."""
-    if current is None:  # no longer queued
-        return False
-    reason, position, detail = current
-    if (reason, detail) != (h.reason, h.detail) or position is None:
-        return True
-    return refresh and position != h.position
+def holds_to_write(holds: list[Any], shown: dict[int, tuple[str, int | None, str]]) -> list[Any]:
+    """The holds that change what their task shows (see MOVED_POSITIONS_PER_TICK)."""
+    changed, moved = [], []
+    for h in holds:
+        current = shown.get(h.task_id)
+        if current is None:  # no longer queued
+            continue
+        reason, position, detail = current
+        if (reason, detail) != (h.reason, h.detail) or position is None:
+            changed.append(h)
+        elif position != h.position:
+            moved.append(h)
+    if len(moved) > MOVED_POSITIONS_PER_TICK:
+        moved.sort(key=lambda h: h.position)
+        moved = moved[:MOVED_POSITIONS_PER_TICK]
+    return changed + moved
 
 
 def policy_config(s: SchedulerSettings) -> PolicyConfig:
@@ -185,7 +195,6 @@ class Reconciler:
         self.ticks = 0
         self.last_tick_ms = 0.0
         self.last_tick_phases: dict[str, float] = {}  # ms spent per phase of the last tick
-        self._positions_at = 0.0  # when queue positions were last all written
         self._queued_rows = QueuedRows()  # the queue, re-read incrementally
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
@@ -546,12 +555,9 @@ class Reconciler:
                         continue  # guarded: the row changed since the snapshot
                     calls.starts.append(await self._reserve_start(s, t, d, now))
                     changed = True
-            refresh = now - self._positions_at >= POSITIONS_EVERY_S
-            dirty = [h for h in the_plan.holds() if _shows_new(shown.get(h.task_id), h, refresh)]
+            dirty = holds_to_write(the_plan.holds(), shown)
             if dirty:
                 await write_holds(s, dirty)
-            if refresh:
-                self._positions_at = now
         _lap(phases, "write", t0)
         return changed
 
