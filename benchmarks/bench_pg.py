@@ -1,9 +1,12 @@
 """PostgreSQL figures: API submissions/s, status reads/s, one reconciler tick at scale.
 
-1. submissions/s: ``--clients`` processes POST /api/v1/tasks to a real ``hai-server``
+1. submissions/s: ``--clients`` Python processes (hai-cli's client) POST /api/v1/tasks to a
+   real ``hai-server``
    (cluster mode on PostgreSQL, local backend; every node cordoned so nothing starts and
    the figure is the API + database path), each on its own kept-alive connection;
-2. status reads/s: the same clients GET /api/v1/tasks/{id} of random tasks;
+2. status reads/s: the same clients GET /api/v1/tasks/{id} of random tasks; then both again
+   with ``wrk`` (C load generator, Debian package) when installed: on 2 cores the Python
+   clients themselves take a good part of the machine, wrk measures the server;
 3. one reconciler tick (observe + judge + load snapshot + plan + write) with 20,000 queued
    and 2,000 running tasks on 2,500 nodes, in-process. The backend is an in-memory stand-in
    that reports the 2,000 attempts as running (no processes), so the figure is the loop's.
@@ -24,6 +27,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -193,11 +197,64 @@ def bench_api(
         admin.close()
         _run_clients(url, "read", 200, clients, ids, pids)
         rd = _run_clients(url, "read", reads, clients, ids, pids)
+        loaded = _wrk_all(url, ids, pids, Path(ROOT)) if shutil.which("wrk") else None
     finally:
         for server in servers:
             server.terminate()
             server.wait(10)
-    return {"submit": sub, "read": rd, "replicas": replicas, "workers": workers}
+    return {"submit": sub, "read": rd, "wrk": loaded, "replicas": replicas, "workers": workers}
+
+
+def _wrk(url: str, script: str, pids: list[int], seconds: int = 8) -> dict:
+    """Drive the API with wrk (C, 2 threads, 8 connections): the server's figure, not the
+    Python clients'. Returns requests/s, latency percentiles and server CPU per request."""
+    lua = Path(tempfile.mkdtemp(prefix="hai-bench-wrk-")) / "req.lua"
+    lua.write_text(script)
+    cpu0 = _cpu_s(pids)
+    out = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(lua), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    cpu = _cpu_s(pids) - cpu0
+    fields: dict[str, float] = {}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            fields["per_s"] = float(words[1])
+        elif len(words) == 2 and words[0] in ("50%", "99%"):
+            fields[f"p{words[0][:-1]}_ms"] = _ms(words[1])
+        elif "requests in" in line:
+            fields["requests"] = float(words[0])
+        elif "Non-2xx" in line:
+            fields["errors"] = float(words[-1])
+    if fields.get("requests"):
+        fields["server_cpu_ms"] = round(cpu * 1000 / fields["requests"], 3)
+    return fields
+
+
+def _ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return round(float(text[: -len(unit)]) * factor, 2)
+    return float(text)
+
+
+def _wrk_all(url: str, ids: list[int], pids: list[int], workdir: Path) -> dict:
+    auth = f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
+    body = json.dumps({"argv": ["true"], "workdir": str(workdir), "kind": "exec"})
+    submit = (
+        auth
+        + 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        + f"wrk.body = [[{body}]]\nwrk.path = '/api/v1/tasks/'\n"
+    )
+    read = auth + (
+        f"local ids = {{{', '.join(map(str, ids))}}}\n"
+        "request = function() return wrk.format('GET', '/api/v1/tasks/' .. "
+        "ids[math.random(#ids)]) end\n"
+    )
+    return {"read": _wrk(url, read, pids), "submit": _wrk(url, submit, pids)}
 
 
 # -- one tick --------------------------------------------------------------------------------
@@ -381,6 +438,18 @@ def main() -> None:
 
 
 def _print_api(api: dict, clients: int) -> None:
+    w = api.get("wrk")
+    if w:
+        for kind, target in (("submissions", 500), ("status reads", 2000)):
+            f = w["submit" if kind == "submissions" else "read"]
+            print(
+                f"{kind} (wrk, 8 connections): {f.get('per_s', 0):.0f}/s "
+                f"(p50 {f.get('p50_ms')} ms, p99 {f.get('p99_ms')} ms, "
+                f"non-2xx {f.get('errors', 0):.0f})  target >= {target}/s; "
+                f"server CPU {f.get('server_cpu_ms')} ms each"
+            )
+    else:
+        print("(wrk not installed: apt-get install wrk for the server-side figure)")
     s, r = api["submit"], api["read"]
     print(
         f"submissions: {s['per_s']:.0f}/s over {s['requests']} with {clients} clients "

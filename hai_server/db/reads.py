@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hai_server.db import models as m
@@ -41,14 +42,14 @@ _CALLER = (
     .where(m.Token.revoked_at.is_(None), m.Token.token_hash == bindparam("h"))
 )
 # PostgreSQL: the task with its attempts and events as JSON arrays, in one statement
-_PG_DETAIL = text(
+_PG_DETAIL_SQL = (
     "SELECT t.*,"
     " (SELECT coalesce(json_agg(a ORDER BY a.number), '[]'::json)"
     "  FROM attempts a WHERE a.task_id = t.id) AS hai_attempts,"
     " (SELECT coalesce(json_agg(json_build_object('at', e.at, 'kind', e.kind,"
     "  'message', e.message) ORDER BY e.id), '[]'::json)"
     "  FROM events e WHERE e.task_id = t.id) AS hai_events"
-    " FROM tasks t WHERE t.id = :tid"
+    " FROM tasks t WHERE t.id = %(tid)s"
 )
 _GROUP_SIZE = select(func.count()).select_from(m.Node).where(m.Node.group == bindparam("g"))
 _TASK = select(_T).where(_T.c.id == bindparam("tid"))
@@ -91,8 +92,11 @@ class Reads:
     async def task_detail(self, task_id: int) -> tuple[Any, Sequence[Any], Sequence[Any]] | None:
         """The task row, its attempts (by number) and its events (in order), or None."""
         async with self._engine.connect() as c:
-            if c.dialect.name == "postgresql":  # one round trip
-                row = (await c.execute(_PG_DETAIL, {"tid": task_id})).first()
+            if c.dialect.name == "postgresql":  # one round trip, on the driver's own cursor
+                raw = (await c.get_raw_connection()).driver_connection
+                async with raw.cursor(row_factory=namedtuple_row) as cur:
+                    await cur.execute(_PG_DETAIL_SQL, {"tid": task_id}, prepare=True)
+                    row = await cur.fetchone()
                 if row is None:
                     return None
                 attempts = [SimpleNamespace(**a) for a in row.hai_attempts]
