@@ -118,7 +118,11 @@ class Replica:
         argv = [sys.executable, "-m", "hai_server.main", "--host", "127.0.0.1"]
         out = open(home / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
-            [*argv, "--port", str(self.port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*argv, "--port", str(self.port)],
+            env=env,
+            cwd=home,  # not this tree: ``-m`` puts the working directory first on sys.path
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         _wait(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=2).close())
 

@@ -193,7 +193,8 @@ class Tail:
                 offset, data = self.inbox.popleft()
                 heard = loop.time()
                 await self._take(offset, data)
-            if self.leader or not up:
+            if self.leader or not up or not fan.hears(self.key.channel):
+                # tailing, or no Redis, or not subscribed yet: the file is the only source
                 offset = self.end
                 data = await self._poll()
                 if self.leader and (data or loop.time() - last_pub >= HEARTBEAT_S):
@@ -224,6 +225,7 @@ class LogFan:
         self._client: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._subscribed: set[str] = set()
 
     async def start(self) -> None:
         if self._url:
@@ -299,6 +301,10 @@ class LogFan:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def hears(self, channel: str) -> bool:
+        """True once this replica's subscriber connection is subscribed to ``channel``."""
+        return channel in self._subscribed
+
     def _down(self, exc: BaseException) -> None:
         if self.status == "up":
             log.warning("redis unavailable for log fan-out (%s); followers poll files", exc)
@@ -340,9 +346,10 @@ class LogFan:
         while True:
             client = self._new_client()
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub()
                 await pubsub.subscribe(HOME)
-                subscribed: set[str] = set()
+                asked: set[str] = set()  # self._subscribed follows the confirmations
+                self._subscribed = set()
                 if self.status != "up":
                     log.info("redis connected; log fan-out on")
                 self.status = "up"
@@ -353,11 +360,11 @@ class LogFan:
                     if self.status != "up":  # a command failed: start afresh
                         raise ConnectionError("a log fan-out command failed")
                     want = set(self._channels)
-                    if want - subscribed:
-                        await pubsub.subscribe(*(want - subscribed))
-                    if subscribed - want:
-                        await pubsub.unsubscribe(*(subscribed - want))
-                    subscribed = want
+                    if want - asked:
+                        await pubsub.subscribe(*(want - asked))
+                    if asked - want:
+                        await pubsub.unsubscribe(*(asked - want))
+                    asked = want
                     msg = await pubsub.get_message(timeout=LISTEN_S)
                     if msg is None:
                         idle += LISTEN_S
@@ -366,20 +373,26 @@ class LogFan:
                             await pubsub.ping()
                         continue
                     idle = 0.0
-                    if msg.get("type") == "message":
-                        self._deliver(msg["channel"], msg["data"])
+                    kind, channel = msg.get("type"), msg.get("channel") or b""
+                    name = channel.decode() if isinstance(channel, bytes) else str(channel)
+                    if kind == "message":
+                        self._deliver(name, msg["data"])
+                    elif kind == "subscribe":  # from now on every chunk reaches us
+                        self._subscribed.add(name)
+                    elif kind == "unsubscribe":
+                        self._subscribed.discard(name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._down(exc)
             finally:
+                self._subscribed = set()
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(RETRY_S)
 
-    def _deliver(self, channel: bytes | str, data: bytes) -> None:
-        name = channel.decode() if isinstance(channel, bytes) else channel
-        tail = self._channels.get(name)
+    def _deliver(self, channel: str, data: bytes) -> None:
+        tail = self._channels.get(channel)
         if tail is None or len(data) < 20 or data[8:20] == self.replica:
             return
         if len(data) > 20:
