@@ -154,7 +154,9 @@ def test_followers_on_both_replicas_share_one_tailer(replicas: list[ServerProc])
     tailer, other = (a, b) if used[a.name]["leases"] else (b, a)
     assert used[tailer.name]["published"] > 0 and used[other.name]["published"] == 0, used
     assert used[other.name]["received"] > 0, used
-    assert used[other.name]["tail_polls"] <= 3, used  # a silence check at most, no polling
+    # the other replica listened: it polls only until Redis confirms its subscription
+    # (LISTEN_S = 0.2 s, 4 polls) and when it heard nothing for SILENCE_S
+    assert used[other.name]["tail_polls"] <= 8, used
     # N followers polling each would read the file at least lines * pause / POLL_S times
     # each; the one tailer polls about as often as one of them did
     run_s = lines * pause
