@@ -231,3 +231,27 @@ def test_redis_stopped_mid_stream_followers_poll_then_use_redis_again(tmp_path: 
             s.stop()
         redis.stop()
         drop_database(db)
+
+
+def test_follow_of_a_task_stopped_before_it_ever_ran_ends(tmp_path: Path) -> None:
+    """No attempt and a terminal state: the stream ends (it used to poll forever)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = server_env(home, f"sqlite+aiosqlite:///{home / 'hai.db'}", None, nodes=1)
+    server = ServerProc(home, env, free_port(), "embedded").start()
+    client = Client(server.url, ADMIN_TOKEN)
+    try:
+        for node in client.nodes()["nodes"]:  # nothing can start
+            client.request("POST", f"/api/v1/admin/nodes/{node['name']}/cordon")
+        task_id = _submit(server.url, _printer(3, 0.01), home)
+        follower = Follower(server.url, task_id)
+        follower.start()
+        time.sleep(0.5)
+        assert client.task(task_id)["state"] == "queued"
+        client.action(task_id, "stop")
+        stopped = time.monotonic()
+        assert follower.text() == ""
+        assert follower.ended_at - stopped < 5
+    finally:
+        client.close()
+        server.stop()
