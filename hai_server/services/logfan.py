@@ -168,6 +168,18 @@ class Tail:
         return data
 
     async def run(self) -> None:
+        """Feed the tail until cancelled; an unexpected error is logged and the loop restarts."""
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("log tail %s failed; restarting it", self.key.channel)
+                self.leader = False
+                await asyncio.sleep(RETRY_S)
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         fan = self.fan
         next_try = next_refresh = last_pub = 0.0
