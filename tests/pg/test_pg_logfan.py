@@ -119,6 +119,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerPr
     redis = RedisServer().start()
     db = create_database()
     env = server_env(home, db, redis.url, nodes=4)
+    env["HAI_SCHEDULER__GRACE_S"] = "1"  # a suspended task is stopped after 1 s
     servers = [ServerProc(home, env, free_port(), f"replica-{n}") for n in "ab"]
     try:
         for s in servers:
@@ -182,6 +183,33 @@ def test_a_late_follower_gets_the_whole_log_from_the_file(replicas: list[ServerP
     _check(late.text(), task["log"], lines)
     used = _diff(_fan(b), before)
     assert used["catchup_reads"] >= 1, used  # what came before the join was read from the file
+
+
+def test_follow_across_attempts_through_redis(replicas: list[ServerProc]) -> None:
+    """Suspended and run again: the same separator between attempts, on both replicas."""
+    a, b = replicas
+    script = (
+        "echo attempt $HAI_RESTART_COUNT; i=1; "
+        'if [ "$HAI_RESTART_COUNT" = 0 ]; then n=1000; else n=20; fi; '
+        "while [ $i -le $n ]; do echo line $i; i=$((i+1)); sleep 0.03; done"
+    )
+    task_id = _submit(a.url, ["sh", "-c", script], a.home)
+    followers = [Follower(s.url, task_id) for s in (a, b, b)]
+    for f in followers:
+        f.start()
+    _wait_lines(a.url, task_id, 20)
+    client = Client(b.url, ADMIN_TOKEN)
+    try:
+        client.action(task_id, "suspend")
+        task = _wait_done(a.url, task_id)
+        assert task["state"] == "succeeded" and task["restart_count"] == 1, task
+        first, second = client.logs(task_id, attempt=0), client.logs(task_id, attempt=1)
+    finally:
+        client.close()
+    assert "attempt 0" in first and "attempt 1" in second
+    expected = first + "[hai] ---- attempt 1 ----\n" + second
+    for f in followers:
+        assert f.text() == expected
 
 
 def test_redis_stopped_mid_stream_followers_poll_then_use_redis_again(tmp_path: Path) -> None:
