@@ -207,22 +207,34 @@ def run_mode(mode: str, args: argparse.Namespace, admin: str, baseline_src: Path
         shutil.rmtree(home, ignore_errors=True)
     lat = sorted(x for r in results for x in r)
     complete = all(len(r) == lines for r in results)
+    # followers 0, 2, 4... are on replica a, 1, 3, 5... on b (in redis mode one of them
+    # tails and the other hears it through Redis)
+    by_replica = {
+        name: _pcts(sorted(x for r in results[k::2] for x in r)) for k, name in enumerate("ab")
+    }
     return {
         "mode": mode,
         "task": state,
         "followers": args.followers,
         "lines_per_follower": lines,
         "every_line_received": complete,
-        "latency_ms": {
-            "p50": round(1000 * statistics.median(lat), 1) if lat else None,
-            "p95": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
-            "max": round(1000 * lat[-1], 1) if lat else None,
-        },
+        "latency_ms": _pcts(lat),
+        "latency_ms_by_replica": by_replica,
         "server_cpu_pct": round(100 * busy / wall, 1),
         "idle_cpu_pct": round(100 * idle / args.seconds, 1),
         "fan": [
             {k: f.get(k) for k in ("tail_polls", "published", "received", "leases")} for f in fan
         ],
+    }
+
+
+def _pcts(lat: list[float]) -> dict[str, float | None]:
+    if not lat:
+        return {"p50": None, "p95": None, "max": None}
+    return {
+        "p50": round(1000 * statistics.median(lat), 1),
+        "p95": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1),
+        "max": round(1000 * lat[-1], 1),
     }
 
 
@@ -242,6 +254,10 @@ def _baseline(ref: str) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
+
+
+def _by(split: dict[str, dict[str, float | None]]) -> str:
+    return ", ".join(f"{k} {v['p50']}/{v['p95']} ms" for k, v in split.items())
 
 
 def main() -> None:
@@ -266,7 +282,7 @@ def main() -> None:
                 f" (all received: {res['every_line_received']}): latency p50 {lat['p50']} ms,"
                 f" p95 {lat['p95']} ms, max {lat['max']} ms; server CPU"
                 f" {res['server_cpu_pct']}% of a core (idle {res['idle_cpu_pct']}%);"
-                f" fan {res['fan']}",
+                f" p50/p95 by replica {_by(res['latency_ms_by_replica'])}; fan {res['fan']}",
                 flush=True,
             )
     finally:
