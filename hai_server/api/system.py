@@ -84,6 +84,7 @@ _LOG_METRICS = (
     ("received_total", "counter", "Log chunks received from other replicas through Redis."),
     ("leases_total", "counter", "Times this replica became a rank log's tailer."),
     ("follows_total", "counter", "logs -f streams opened on this replica."),
+    ("dropped_total", "counter", "Chunks heard while behind (their bytes read from the file)."),
 )
 
 

@@ -40,7 +40,7 @@ LISTEN_S = 0.2  # the subscriber connection picks up new channels at least this 
 RETRY_S = 1.0
 CHUNK = 1 << 20  # most bytes read from the file, published or handed out at once
 BUFFER = 1 << 20  # recent bytes a replica keeps per followed log
-INBOX = 256  # messages queued per log before the oldest are dropped (a gap, read from file)
+INBOX = 1 << 20  # bytes heard and not yet taken per log; more is dropped (a gap: the file)
 HOME = "hai:log:-"  # always subscribed: the connection is up even with nothing followed
 
 _REFRESH = (
@@ -96,6 +96,7 @@ class Counters:
     received: int = 0  # chunks heard from other replicas
     leases: int = 0  # times this replica became a log's tailer
     follows: int = 0  # followers ever attached
+    dropped: int = 0  # chunks heard while the tail was behind (their bytes read from the file)
 
 
 def _pack(offset: int, replica: bytes, data: bytes) -> bytes:
@@ -111,7 +112,8 @@ class Tail:
         self.buf = bytearray()
         self.followers = 0
         self.leader = False  # this replica holds the lease and publishes
-        self.inbox: deque[tuple[int, bytes]] = deque(maxlen=INBOX)
+        self.inbox: deque[tuple[int, bytes]] = deque()
+        self.inbox_bytes = 0
         self.wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -201,8 +203,10 @@ class Tail:
             self.wake.clear()
             if self.leader:
                 self.inbox.clear()  # what we publish ourselves, or an old tailer's: the file has it
+                self.inbox_bytes = 0
             while self.inbox:
                 offset, data = self.inbox.popleft()
+                self.inbox_bytes -= len(data)
                 heard = loop.time()
                 await self._take(offset, data)
             if self.leader or not up or not fan.hears(self.key.channel):
@@ -409,5 +413,10 @@ class LogFan:
             return
         if len(data) > 20:
             self.counters.received += 1
-        tail.inbox.append((int.from_bytes(data[:8], "big"), data[20:]))
+        payload = data[20:]
+        if tail.inbox_bytes + len(payload) > INBOX:
+            self.counters.dropped += 1  # the tail is behind: a later chunk shows the gap
+            return
+        tail.inbox.append((int.from_bytes(data[:8], "big"), payload))
+        tail.inbox_bytes += len(payload)
         tail.wake.set()
