@@ -44,12 +44,14 @@ sys.path.insert(0, str(ROOT))
 from hai_cli.client import Client  # noqa: E402
 
 TOKEN = "hai_bench_admin_token_0123456789"
+# the pause is jittered (0.5 to 1.5 x): a fixed one can lock into phase with the 50 ms poll
+# and make every line's latency the same, different from run to run
 PRINTER = (
-    "import sys, time\n"
+    "import random, sys, time\n"
     "n, dt = int(sys.argv[1]), float(sys.argv[2])\n"
     "for i in range(n):\n"
     "    print(f'tick {i} {time.time():.6f}', flush=True)\n"
-    "    time.sleep(dt)\n"
+    "    time.sleep(dt * (0.5 + random.random()))\n"
 )
 
 
