@@ -218,8 +218,8 @@ class Tail:
                         last_pub = loop.time()
                     else:
                         self.leader = False
-                if len(data) < CHUNK:
-                    await asyncio.sleep(POLL_S)
+                if len(data) < CHUNK:  # a steady cadence, whatever Redis took
+                    await asyncio.sleep(max(0.0, now + POLL_S - loop.time()))
                 continue
             if loop.time() - heard >= SILENCE_S:  # no tailer heard from: look ourselves
                 heard = loop.time()
