@@ -151,7 +151,10 @@ class Tail:
 
     async def _take(self, offset: int, data: bytes) -> None:
         """Add a chunk at ``offset``: trim what we hold already, fill a gap from the file."""
-        if offset > self.end:
+        if offset > self.end + BUFFER:  # too far to fill: start afresh (followers behind
+            self.buf.clear()  # the new start read the file, as late joiners do)
+            self.start = offset
+        elif offset > self.end:
             self.fan.counters.gap_fills += 1
             fill = await asyncio.to_thread(read_file, self.key.path, self.end, offset - self.end)
             if fill:

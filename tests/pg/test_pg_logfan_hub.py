@@ -151,3 +151,28 @@ def test_without_redis_one_poll_serves_every_follower(tmp_path: Path) -> None:
         await fan.close()
 
     asyncio.run(main())
+
+
+def test_chunks_out_of_order_are_trimmed_or_filled_from_the_file(tmp_path: Path) -> None:
+    """What a subscriber does with chunks heard late, twice, or after a gap (no loop runs)."""
+
+    async def main() -> None:
+        path = tmp_path / "rank-0.log"
+        data = bytes(range(256)) * (3 * logfan.BUFFER // 256)  # 3 MiB
+        path.write_bytes(data)
+        tail = logfan.Tail(LogFan(None, "solo"), LogKey(5, 0, 0, str(path)), 0)
+        await tail._take(0, data[:100])
+        await tail._take(50, data[50:150])  # half of it heard before: trimmed
+        await tail._take(0, data[:120])  # all of it heard before: ignored
+        assert bytes(tail.buf) == data[:150]
+        await tail._take(1000, data[1000:1100])  # a gap: 150..1000 read from the file
+        assert bytes(tail.buf) == data[:1100] and tail.fan.counters.gap_fills == 1
+        far = len(data) - 100  # further than the buffer holds: start again from there
+        await tail._take(far, data[far:])
+        assert tail.start == far and bytes(tail.buf) == data[far:]
+        got = b""
+        while len(got) < len(data):  # a follower from 0 reads the rest from the file
+            got += await tail.read(len(got), 0)
+        assert got == data
+
+    asyncio.run(main())
