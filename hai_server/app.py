@@ -25,6 +25,7 @@ from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
+from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
@@ -85,7 +86,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
                 "mode": "embedded" if settings.embedded else "cluster",
             }
         )
-        app.state.logs = LogService(sessions, app.state.tasks)
+        logfan = LogFan(settings.redis_url, cluster.notifier.replica)
+        await logfan.start()
+        app.state.logfan = logfan
+        app.state.logs = LogService(reads, app.state.tasks, logfan)
         app.state.why = WhyService(sessions, app.state.tasks, reconciler.config)
         await reconciler.tick()  # nodes known before the first request
         loop_task = asyncio.create_task(reconciler.run(), name="reconciler")
@@ -97,7 +101,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
             disposals = [engine.dispose()]
             if read_engine is not engine:
                 disposals.append(read_engine.dispose())
-            for step in (loop_task, callers.close(), cluster.close(), be.close(), *disposals):
+            for step in (
+                loop_task,
+                callers.close(),
+                logfan.close(),
+                cluster.close(),
+                be.close(),
+                *disposals,
+            ):
                 try:
                     await asyncio.wait_for(step, timeout=SHUTDOWN_STEP_S)
                 except (asyncio.CancelledError, TimeoutError):

@@ -89,7 +89,8 @@ class Notifier:
                     if msg is None:
                         await pubsub.ping()
                         continue
-                    if msg.get("data") != self.replica.encode():
+                    # replies to our keep-alive pings come through here too: not wake-ups
+                    if msg.get("type") == "message" and msg.get("data") != self.replica.encode():
                         self.received += 1
                         self._wake_local()
             except asyncio.CancelledError:

@@ -36,6 +36,7 @@ async def healthz(request: Request) -> Response[dict[str, Any]]:
     # Redis is a hint: without it this replica still serves and schedules (1 s timer), so
     # it reports "degraded" but stays in service (200) rather than failing every probe.
     body.update(state.cluster.health())
+    body["logs"] = state.logfan.health()
     if body["redis"] == "down":
         body["status"] = "degraded"
     return Response(body, status_code=503 if failing else 200)
@@ -63,7 +64,29 @@ async def metrics(request: Request) -> str:
         "# TYPE hai_reconciler_last_tick_seconds gauge",
         f"hai_reconciler_last_tick_seconds {state.reconciler.last_tick_ms / 1000:.6f}",
     ]
+    fan = state.logfan.health()
+    for name, kind, about in _LOG_METRICS:
+        lines += [
+            f"# HELP hai_logs_{name} {about}",
+            f"# TYPE hai_logs_{name} {kind}",
+            f"hai_logs_{name} {fan[name.removesuffix('_total')]}",
+        ]
     return "\n".join(lines) + "\n"
+
+
+_LOG_METRICS = (
+    ("streams", "gauge", "Rank logs followed on this replica (one tail each)."),
+    ("followers", "gauge", "logs -f streams open on this replica."),
+    ("tailing", "gauge", "Rank logs this replica tails for every replica (Redis lease held)."),
+    ("tail_polls_total", "counter", "File reads of tails (tailer, or polling without Redis)."),
+    ("catchup_reads_total", "counter", "File reads of followers behind their tail's buffer."),
+    ("gap_fills_total", "counter", "File reads filling gaps between chunks heard from Redis."),
+    ("published_total", "counter", "Log chunks published to Redis."),
+    ("received_total", "counter", "Log chunks received from other replicas through Redis."),
+    ("leases_total", "counter", "Times this replica became a rank log's tailer."),
+    ("follows_total", "counter", "logs -f streams opened on this replica."),
+    ("dropped_total", "counter", "Chunks heard while behind (their bytes read from the file)."),
+)
 
 
 @get("/api/v1/whoami")

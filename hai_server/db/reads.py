@@ -54,6 +54,12 @@ _PG_DETAIL_SQL = (
 _GROUP_SIZE = select(func.count()).select_from(m.Node).where(m.Node.group == bindparam("g"))
 _TASK = select(_T).where(_T.c.id == bindparam("tid"))
 _ATTEMPTS = select(_A).where(_A.c.task_id == bindparam("tid")).order_by(_A.c.number)
+_STATE = select(_T.c.state).where(_T.c.id == bindparam("tid"))
+_LOG_ATTEMPT = select(_A.c.number, _A.c.log_dir, _A.c.ended_at).where(
+    _A.c.task_id == bindparam("tid")
+)
+_LATEST_LOG_ATTEMPT = _LOG_ATTEMPT.order_by(_A.c.number.desc()).limit(1)
+_NTH_LOG_ATTEMPT = _LOG_ATTEMPT.where(_A.c.number == bindparam("n"))
 _EVENTS = (
     select(_E.c.at, _E.c.kind, _E.c.message)
     .where(_E.c.task_id == bindparam("tid"))
@@ -88,6 +94,21 @@ class Reads:
     async def task(self, task_id: int) -> Row[Any] | None:
         async with self._engine.connect() as c:
             return (await c.execute(_TASK, {"tid": task_id})).first()
+
+    async def log_state(
+        self, task_id: int, number: int | None
+    ) -> tuple[str | None, Row[Any] | None]:
+        """The task's state and (number, log_dir, ended_at) of attempt ``number`` (else the
+        latest): (None, None) when there is no such task."""
+        async with self._engine.connect() as c:
+            state = (await c.execute(_STATE, {"tid": task_id})).scalar_one_or_none()
+            if state is None:
+                return None, None
+            if number is None:
+                att = (await c.execute(_LATEST_LOG_ATTEMPT, {"tid": task_id})).first()
+            else:
+                att = (await c.execute(_NTH_LOG_ATTEMPT, {"tid": task_id, "n": number})).first()
+        return state, att
 
     async def task_detail(self, task_id: int) -> tuple[Any, Sequence[Any], Sequence[Any]] | None:
         """The task row, its attempts (by number) and its events (in order), or None."""
