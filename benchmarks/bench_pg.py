@@ -28,18 +28,18 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench_db import admin_url, free_port, fresh_database  # noqa: E402
 
 from hai_server.backends.base import (  # noqa: E402
     AttemptObservation,
@@ -52,36 +52,7 @@ from hai_server.backends.base import (  # noqa: E402
 TOKEN = "hai_bench_admin_token_0123456789"
 
 
-# -- database -------------------------------------------------------------------------------
-def admin_url() -> str:
-    url = os.environ.get("HAI_BENCH_DATABASE_URL")
-    if not url:
-        import pgserver
-
-        srv = pgserver.get_server(Path(tempfile.mkdtemp(prefix="hai-bench-pg-")), "delete")
-        url = str(srv.get_uri())
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def fresh_database(admin: str) -> str:
-    import psycopg
-
-    name = f"hai_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    from urllib.parse import urlsplit, urlunsplit
-
-    p = urlsplit(admin)
-    return urlunsplit(("postgresql+psycopg", p.netloc, f"/{name}", p.query, ""))
-
-
 # -- API -------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _client_worker(args: tuple[str, str, int, list[int] | None, Path]) -> list[float]:
     from hai_cli.client import Client
 
@@ -162,7 +133,7 @@ def bench_api(
     )
     servers = []
     for _ in range(replicas):  # the first leads; clients talk to the last one
-        port = _free_port()
+        port = free_port()
         servers.append(
             subprocess.Popen(
                 [
