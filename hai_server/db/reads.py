@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from psycopg.rows import namedtuple_row
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -114,6 +113,8 @@ class Reads:
         """The task row, its attempts (by number) and its events (in order), or None."""
         async with self._engine.connect() as c:
             if c.dialect.name == "postgresql":  # one round trip, on the driver's own cursor
+                from psycopg.rows import namedtuple_row  # not at import: SQLite never needs it
+
                 raw = (await c.get_raw_connection()).driver_connection
                 async with raw.cursor(row_factory=namedtuple_row) as cur:
                     await cur.execute(_PG_DETAIL_SQL, {"tid": task_id}, prepare=True)
