@@ -24,14 +24,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests", "k8s"))
 
-from k8s_emulator import node  # noqa: E402
-from k8s_helpers import spec  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 
 from hai_server.backends.kubernetes import KubernetesBackend, render  # noqa: E402
 from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage  # noqa: E402
+from tests.support.k8s import spec  # noqa: E402
+from tests.support.k8s_emulator import node  # noqa: E402
 
 NS = "hai"
 

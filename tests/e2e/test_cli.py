@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 
-from conftest_pg import ServerDatabase
-from e2e_helpers import EXAMPLES, Platform, clean_env, cli_command
+from tests.support.e2e import EXAMPLES, Platform, clean_env, cli_command
+from tests.support.pg import ServerDatabase
 
 TRAIN = EXAMPLES / "train.py"
 TASK_KEYS = {"id", "name", "state", "priority", "nodes", "restart_count", "reason", "position"}

@@ -7,8 +7,8 @@ import os
 import signal
 import time
 
-from conftest_pg import ServerDatabase
-from e2e_helpers import EXAMPLES, start_platform
+from tests.support.e2e import EXAMPLES, start_platform
+from tests.support.pg import ServerDatabase
 
 
 def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path, database: ServerDatabase) -> None:

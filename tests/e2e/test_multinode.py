@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from e2e_helpers import EXAMPLES, Platform
+from tests.support.e2e import EXAMPLES, Platform
 
 SCRIPTS = EXAMPLES.parent / "tests/e2e/scripts"
 

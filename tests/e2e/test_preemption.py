@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from e2e_helpers import EXAMPLES, Platform
+from tests.support.e2e import EXAMPLES, Platform
 
 TRAIN = EXAMPLES / "train.py"
 

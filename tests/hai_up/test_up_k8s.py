@@ -1,0 +1,278 @@
+"""``hai-up run -p k8s`` against the kmock API emulator: run, status, re-run, upgrade, down."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+from typer.testing import CliRunner
+
+from hai_up.cli import app
+from tests.support.k8s_emulator import EmulatorThread, PlatformEmulator, node
+from tests.support.up import values
+
+runner = CliRunner()
+KINDS = [
+    ("Namespace", "list_namespace", None),
+    ("Deployment", "list_deployment_for_all_namespaces", "apps"),
+    ("StatefulSet", "list_stateful_set_for_all_namespaces", "apps"),
+    ("Service", "list_service_for_all_namespaces", None),
+    ("Secret", "list_secret_for_all_namespaces", None),
+    ("ConfigMap", "list_config_map_for_all_namespaces", None),
+    ("ServiceAccount", "list_service_account_for_all_namespaces", None),
+    ("Ingress", "list_ingress_for_all_namespaces", "net"),
+    ("Role", "list_role_for_all_namespaces", "rbac"),
+    ("RoleBinding", "list_role_binding_for_all_namespaces", "rbac"),
+    ("ClusterRole", "list_cluster_role", "rbac"),
+    ("ClusterRoleBinding", "list_cluster_role_binding", "rbac"),
+]
+
+
+class Env:
+    def __init__(self, emu: EmulatorThread, tmp: Path) -> None:
+        self.emu = emu
+        self.tmp = tmp
+        api = emu.api().api_client
+        self.core = k8s.CoreV1Api(api)
+        self.apis = {
+            None: self.core,
+            "apps": k8s.AppsV1Api(api),
+            "net": k8s.NetworkingV1Api(api),
+            "rbac": k8s.RbacAuthorizationV1Api(api),
+        }
+        self.kubeconfig = tmp / "kubeconfig"
+        self.kubeconfig.write_text(kubeconfig(emu.url))
+        self.platform = tmp / "platform"
+
+    def config_file(self, server: str | None = None, **overrides: str) -> Path:
+        v = values(
+            self.tmp,
+            HAI_PLATFORM_PATH=str(self.platform),
+            KUBECONFIG=str(self.kubeconfig),
+            **overrides,
+        )
+        path = self.tmp / "config.sh"
+        path.write_text("".join(f"export {k}={json.dumps(val)}\n" for k, val in v.items()))
+        return path
+
+    def objects(self) -> dict[str, list[str]]:
+        out = {}
+        for kind, method, api in KINDS:
+            items = getattr(self.apis[api], method)().items
+            out[kind] = sorted(
+                f"{i.metadata.namespace}/{i.metadata.name}"
+                if i.metadata.namespace
+                else i.metadata.name
+                for i in items
+            )
+        return {k: v for k, v in out.items() if v}
+
+    def emulator_deny(self, method: str, plural: str, status: int) -> None:
+        assert self.emu.emulator is not None
+        self.emu.emulator.deny[(method, plural)] = status
+
+    def labels(self, name: str) -> dict[str, str]:
+        return self.core.read_node(name).metadata.labels or {}
+
+
+def kubeconfig(url: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "emu", "cluster": {"server": url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "emu", "user": "u"}}],
+            "current-context": "c",
+        }
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    emu = EmulatorThread(PlatformEmulator)
+    try:
+        e = Env(emu, tmp_path)
+        for name, group in [
+            ("gpu-1", "x"),
+            ("gpu-2", "x"),
+            ("cpu-1", "x"),
+            ("mgr-1", "x"),
+            ("other", "x"),
+        ]:
+            e.core.create_node(node(name, group, label="zone-label"))
+        yield e
+    finally:
+        emu.stop()
+
+
+def hai_up(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+EXPECTED = {
+    "Namespace": ["hai-platform", "hai-tasks"],
+    "Deployment": ["hai-platform/hai-redis", "hai-platform/hai-server"],
+    "StatefulSet": ["hai-platform/hai-postgres"],
+    "Service": [
+        "hai-platform/hai-platform-svc",
+        "hai-platform/hai-postgres",
+        "hai-platform/hai-redis",
+    ],
+    "Secret": ["hai-platform/hai-platform"],
+    "ConfigMap": ["hai-platform/hai-platform-config"],
+    "ServiceAccount": ["hai-platform/hai-server"],
+    "Ingress": ["hai-platform/hai-platform"],
+    "Role": ["hai-tasks/hai-server-tasks"],
+    "RoleBinding": ["hai-tasks/hai-server-tasks"],
+    "ClusterRole": ["hai-server-nodes"],
+    "ClusterRoleBinding": ["hai-server-nodes"],
+}
+LABEL = "hai-platform-one_mars_group"
+
+
+def test_run_status_rerun_upgrade_down(env: Env) -> None:
+    cfg = env.config_file()
+    r = hai_up("run", "-c", str(cfg), "-p", "k8s")
+    assert r.exit_code == 0, r.output
+    assert env.objects() == EXPECTED
+    assert env.labels("gpu-1")[LABEL] == "training" and env.labels("cpu-1")[LABEL] == "jupyter_cpu"
+    assert LABEL not in env.labels("other")
+    assert sorted(p.name for p in env.platform.iterdir()) == [
+        "docker-compose.yaml",
+        "init.sql",
+        "k8s.yaml",
+        "node-labels.yaml",
+        "override.toml",
+    ]
+    server = env.apis["apps"].read_namespaced_deployment("hai-server", "hai-platform")
+    assert server.spec.replicas == 2
+
+    r = hai_up("status", "-c", str(cfg))
+    assert r.exit_code == 0, r.output
+    st = json.loads(r.stdout)
+    assert st["ready"] is False and st["workloads"]["hai-server"]["replicas"] == 2
+    for name, n in (("hai-server", 2), ("hai-redis", 1)):
+        env.apis["apps"].patch_namespaced_deployment_status(
+            name, "hai-platform", {"status": {"replicas": n, "readyReplicas": n}}
+        )
+    env.apis["apps"].patch_namespaced_stateful_set_status(
+        "hai-postgres", "hai-platform", {"status": {"replicas": 1, "readyReplicas": 1}}
+    )
+    assert json.loads(hai_up("status", "-c", str(cfg)).stdout)["ready"] is True
+
+    r = hai_up("run", "-c", str(cfg))  # idempotent
+    assert r.exit_code == 0, r.output
+    assert "replaced Deployment hai-server" in r.stdout and "created" not in r.stdout
+    assert env.objects() == EXPECTED
+
+    cfg = env.config_file(BASE_IMAGE="hai-platform/platform:v2")
+    r = hai_up("upgrade", "-c", str(cfg))
+    assert r.exit_code == 0, r.output
+    server = env.apis["apps"].read_namespaced_deployment("hai-server", "hai-platform")
+    assert server.spec.template.spec.containers[0].image == "hai-platform/platform:v2"
+    assert env.objects() == EXPECTED
+
+    r = hai_up("down", "-c", str(cfg))
+    assert r.exit_code == 0, r.output
+    assert env.objects() == {}
+    assert LABEL not in env.labels("gpu-1")
+    assert (env.platform / "init.sql").exists()  # files and data are kept
+
+
+def test_existing_namespace_is_kept_by_down(env: Env) -> None:
+    env.core.create_namespace(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hai-tasks"}}
+    )
+    cfg = env.config_file()
+    assert hai_up("run", "-c", str(cfg)).exit_code == 0
+    assert hai_up("down", "-c", str(cfg)).exit_code == 0
+    assert env.objects() == {"Namespace": ["hai-tasks"]}
+
+
+def test_upgrade_before_run_is_refused(env: Env) -> None:
+    r = hai_up("upgrade", "-c", str(env.config_file()))
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        "hai-up: nothing to upgrade: no Deployment hai-server in namespace hai-platform; "
+        "run hai-up run first"
+    )
+    assert env.objects() == {} and not env.platform.exists()
+
+
+def test_failure_mid_apply_rolls_back_this_runs_objects(env: Env) -> None:
+    assert env.emulator_deny("POST", "ingresses", 403) is None
+    r = hai_up("run", "-c", str(env.config_file()))
+    assert r.exit_code == 1
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in r.output
+    assert line.startswith("hai-up: create Ingress hai-platform in hai-platform: HTTP 403")
+    assert "rolled back 15 change(s) of this run" in line
+    assert env.objects() == {}
+    assert LABEL not in env.labels("gpu-1")
+
+
+def test_missing_node_changes_nothing(env: Env) -> None:
+    r = hai_up("run", "-c", str(env.config_file(TRAINING_NODES="gpu-1 gpu-9", MANAGER_NODES="m2")))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (
+        "hai-up: not in the cluster: node 'gpu-9' (TRAINING_NODES), 'm2' (MANAGER_NODES); "
+        "expected existing node names"
+    )
+    assert env.objects() == {} and not env.platform.exists()
+
+
+def test_local_backend_is_refused_on_kubernetes(env: Env) -> None:
+    r = hai_up("run", "-c", str(env.config_file(HAI_BACKEND="local")))
+    assert r.exit_code == 2
+    assert r.stderr == (
+        "hai-up: bad configuration: HAI_BACKEND='local': expected kubernetes with -p k8s "
+        "(the local backend runs ranks inside the server container: use -p docker-compose)\n"
+    )
+    assert env.objects() == {} and not env.platform.exists()
+
+
+def test_bad_config_touches_nothing(env: Env) -> None:
+    r = hai_up("run", "-c", str(env.config_file(SERVER_PORT="abc", USER_INFO="bob")))
+    assert r.exit_code == 2
+    assert r.stderr == (
+        "hai-up: bad configuration: SERVER_PORT='abc': expected an integer port 1-65535; "
+        "USER_INFO entry 'bob': expected name:uid:role:token[:group]\n"
+    )
+    assert env.objects() == {} and not env.platform.exists()
+    assert all(LABEL not in env.labels(n) for n in ("gpu-1", "gpu-2", "cpu-1"))
+
+
+def test_unreachable_cluster_exits_4(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(kubeconfig(f"http://127.0.0.1:{port}"))
+    v = values(tmp_path, HAI_PLATFORM_PATH=str(tmp_path / "platform"), KUBECONFIG=str(kc))
+    cfg = tmp_path / "config.sh"
+    cfg.write_text("".join(f"export {k}={json.dumps(val)}\n" for k, val in v.items()))
+    for command in ("run", "status", "down", "upgrade"):
+        r = hai_up(command, "-c", str(cfg))
+        assert r.exit_code == 4, (command, r.output)
+        assert r.stderr.startswith(
+            f"hai-up: the Kubernetes API at http://127.0.0.1:{port} is unreachable"
+        ), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "platform").exists()
+
+
+def test_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
+    v = values(tmp_path, KUBECONFIG=str(tmp_path / "nope"))
+    cfg = tmp_path / "config.sh"
+    cfg.write_text("".join(f"export {k}={json.dumps(val)}\n" for k, val in v.items()))
+    r = hai_up("status", "-c", str(cfg))
+    assert r.exit_code == 2 and r.stderr.startswith(
+        f"hai-up: KUBECONFIG={tmp_path / 'nope'}: cannot load it"
+    )
