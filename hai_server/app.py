@@ -6,27 +6,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from hai_server.api.admin import AdminController
-from hai_server.api.auth import current_caller
+from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.errors import HANDLERS
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend
-from hai_server.cluster import attach
+from hai_server.cluster.attach import attach
+from hai_server.cluster.logbus import bus_factory
 from hai_server.db.callers import CallerCache
 from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
+from hai_server.services.auth import AuthService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService
+from hai_server.services.nodes import NodeService
+from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
 from hai_server.settings import Settings
@@ -48,14 +50,19 @@ def make_backend(settings: Settings) -> Backend:
     )
 
 
-def create_app(settings: Settings, *, backend: Backend | None = None) -> Litestar:
-    """Build the app. ``backend`` replaces the configured one (tests use this)."""
+def create_app(
+    settings: Settings, *, backend: Backend | None = None, migrated: bool = False
+) -> Litestar:
+    """Build the app. ``backend`` replaces the configured one (tests use this); ``migrated``:
+    the caller already brought the schema to this version (hai-server does, before it
+    listens), otherwise the lifespan does."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
-        await create_schema(engine)
+        if not migrated:
+            await create_schema(engine)
         sessions = make_sessions(engine)
         read_engine = make_read_engine(settings.resolved_database_url, engine)
         reads = Reads(read_engine)
@@ -65,32 +72,34 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
         new_token = await ensure_admin(sessions, admin_name, settings.admin_token)
         if new_token and not settings.admin_token:
             log.warning("created admin %s; token (shown once): %s", admin_name, new_token)
-        app.state.admin_token = settings.admin_token or new_token
         be = backend or make_backend(settings)
         await be.open()
         reconciler = Reconciler(sessions, be, settings.scheduler, str(settings.resolved_log_dir))
         cluster = await attach(settings.resolved_database_url, settings.redis_url, reconciler, be)
-        app.state.update(
-            {
-                "settings": settings,
-                "sessions": sessions,
-                "backend": be,
-                "reconciler": reconciler,
-                "cluster": cluster,
-                "admin": AdminService(sessions, cluster.wake, callers.clear),
-                "callers": callers,
-                "reads": reads,
-                "tasks": TaskService(
-                    sessions, cluster.wake, settings.scheduler.default_group, reads
-                ),
-                "mode": "embedded" if settings.embedded else "cluster",
-            }
-        )
-        logfan = LogFan(settings.redis_url, cluster.notifier.replica)
+        logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
         await logfan.start()
-        app.state.logfan = logfan
-        app.state.logs = LogService(reads, app.state.tasks, logfan)
-        app.state.why = WhyService(sessions, app.state.tasks, reconciler.config)
+        tasks = TaskService(sessions, cluster.wake, settings.scheduler.default_group, reads)
+        app.state.services = Services(
+            tasks=tasks,
+            admin=AdminService(sessions, cluster.wake, callers.clear),
+            nodes=NodeService(sessions, cluster.wake),
+            logs=LogService(reads, tasks, logfan),
+            why=WhyService(sessions, tasks, reconciler.config),
+            system=SystemService(
+                sessions,
+                backend=be.name,
+                mode="embedded" if settings.embedded else "cluster",
+                reconciler=lambda: {
+                    "ticks": reconciler.ticks,
+                    "last_tick_ms": round(reconciler.last_tick_ms, 2),
+                    "error": reconciler.last_error,
+                },
+                cluster=cluster.health,
+                logs=logfan.health,
+            ),
+            auth=AuthService(reads, callers),
+        )
+        app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
         loop_task = asyncio.create_task(reconciler.run(), name="reconciler")
         try:
@@ -118,7 +127,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Litesta
 
     return Litestar(
         route_handlers=[TaskController, AdminController, healthz, metrics, whoami, nodes],
-        dependencies={"caller": Provide(current_caller)},
+        dependencies=DEPENDENCIES,
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         state=State({}),
@@ -135,7 +144,3 @@ def _login_name() -> str:
         return getpass.getuser()
     except Exception:
         return "admin"
-
-
-def app_state(app: Litestar) -> Any:
-    return app.state

@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
     if settings.workers > 1:
-        from hai_server.workers import fork_workers
+        from hai_server.cluster.workers import fork_workers
 
         fork_workers(settings.workers)  # returns in each worker only
-    app = create_app(settings)
+    app = create_app(settings, migrated=True)  # prepare_or_exit migrated it
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
     )

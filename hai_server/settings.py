@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hai_server.backends.kubernetes.config import KubernetesConfig
+from hai_server.scheduler.model import PolicyConfig
 
 
 class SchedulerSettings(BaseModel):
@@ -37,6 +38,22 @@ class SchedulerSettings(BaseModel):
         None, ge=0, description="nodes allowed when no quota row matches"
     )
     default_group: str = "default"
+
+    def policy_config(self) -> PolicyConfig:
+        """The policy's configuration: the one place settings become a PolicyConfig."""
+        return PolicyConfig(
+            preemption=self.preemption,
+            fair_share=self.fair_share,
+            usage_half_life_s=self.usage_half_life_s,
+            above_normal_demote_after_s=self.above_normal_demote_after_s,
+            min_run_s=self.min_run_s,
+            time_slicing=self.time_slicing,
+            time_slice_s=self.time_slice_s,
+            strict_fifo=self.strict_fifo,
+            default_quota=self.default_quota,
+            default_group=self.default_group,
+            suspend_grace_s=self.grace_s,
+        )
 
 
 class LocalSettings(BaseModel):

@@ -1,4 +1,4 @@
-"""Observe and control tasks: list, status, logs, stop, suspend, resume, why."""
+"""Observe and control tasks: list, status, logs, stop, suspend, resume, hold, release, why."""
 
 from __future__ import annotations
 
@@ -174,6 +174,8 @@ def register(app: typer.Typer) -> None:
         ("stop", "Stop a task (its ranks get SIGTERM, then SIGKILL)."),
         ("suspend", "Ask a running task to checkpoint and go back to the queue."),
         ("resume", "Put a stopped, failed or suspended task back in the queue."),
+        ("hold", "Keep a waiting task from starting (it keeps its place); release undoes it."),
+        ("release", "Let a held task be scheduled again, in its old place."),
     ):
         _register_action(app, verb, text)
 
@@ -224,4 +226,8 @@ def _after(verb: str, task: dict) -> str:
         return "stopped" if task["state"] == "stopped" else "stopping"
     if verb == "suspend":
         return "suspend requested; it gets the notice and goes back to the queue"
+    if verb == "hold":
+        return "held: it keeps its place and does not start until released"
+    if verb == "release":
+        return "released: it is scheduled again in its old place"
     return f"queued again (restart {task['restart_count']})"

@@ -310,6 +310,12 @@ class HaiTui(App):
 
         self.push_screen(ConfirmScreen(question), answered)
 
+    def action_task_hold(self) -> None:
+        """Hold the selected waiting task, or release it when it is held."""
+        task = self.selected_task()
+        if task is not None:
+            self.action_task_action("release" if task.get("held") else "hold")
+
     @work(thread=True, exit_on_error=False, group="action")
     def _run_action(self, task_id: int, verb: str) -> None:
         try:

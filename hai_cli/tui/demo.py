@@ -245,7 +245,10 @@ class DemoClient:
     def action(self, task_id: int, verb: str) -> dict[str, Any]:
         self._check()
         self.actions.append((task_id, verb))
-        return self._find(task_id)
+        task = self._find(task_id)
+        if verb in ("hold", "release"):
+            task["held"] = verb == "hold"
+        return task
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check()

@@ -22,7 +22,7 @@ HELP = """\
   f               state filter (cycles)    g       group filter (cycles)
   m               mine / all users (admins) R      refresh now
 [b]Actions[/b] (each asks first)
-  x stop   p suspend   u resume   c submit a script
+  x stop   p suspend   u resume   h hold/release   c submit a script
 [b]Screens[/b]
   l  logs of the selected task: r rank, a attempt, / search,
      n/N next/previous match, G end (follows again), esc back

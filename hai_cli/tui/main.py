@@ -37,6 +37,7 @@ class MainScreen(Screen):
         Binding("x", "app.task_action('stop')", "Stop"),
         Binding("p", "app.task_action('suspend')", "Suspend"),
         Binding("u", "app.task_action('resume')", "Resume"),
+        Binding("h", "app.task_hold", "Hold/release", show=False),
         Binding("c", "app.submit", "Submit", show=False),
         Binding("R", "app.refresh_now", "Refresh", show=False),
         Binding("escape", "escape", "Back", show=False),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 
+from hai_server.services.admin import AdminService
+from hai_server.services.nodes import NodeService
 from hai_server.services.tasks import Caller
 
 
@@ -51,95 +53,95 @@ class AdminController(Controller):
 
     # users
     @get("/users")
-    async def list_users(self, request: Request, caller: Caller) -> dict[str, Any]:
-        return {"users": await request.app.state.admin.list_users(caller)}
+    async def list_users(self, caller: Caller, admin: AdminService) -> dict[str, Any]:
+        return {"users": await admin.list_users(caller)}
 
     @post("/users", status_code=201)
-    async def add_user(self, request: Request, caller: Caller, data: UserBody) -> dict[str, Any]:
-        return await request.app.state.admin.add_user(caller, data.name, data.role, data.groups)
+    async def add_user(self, caller: Caller, admin: AdminService, data: UserBody) -> dict[str, Any]:
+        return await admin.add_user(caller, data.name, data.role, data.groups)
 
     @post("/users/{name:str}/disable", status_code=200)
-    async def disable(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
-        return await request.app.state.admin.set_active(caller, name, False)
+    async def disable(self, caller: Caller, admin: AdminService, name: str) -> dict[str, Any]:
+        return await admin.set_active(caller, name, False)
 
     @post("/users/{name:str}/enable", status_code=200)
-    async def enable(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
-        return await request.app.state.admin.set_active(caller, name, True)
+    async def enable(self, caller: Caller, admin: AdminService, name: str) -> dict[str, Any]:
+        return await admin.set_active(caller, name, True)
 
     @put("/users/{name:str}/role", status_code=200)
     async def role(
-        self, request: Request, caller: Caller, name: str, data: RoleBody
+        self, caller: Caller, admin: AdminService, name: str, data: RoleBody
     ) -> dict[str, Any]:
-        return await request.app.state.admin.set_role(caller, name, data.role)
+        return await admin.set_role(caller, name, data.role)
 
     @put("/users/{name:str}/groups", status_code=200)
     async def groups(
-        self, request: Request, caller: Caller, name: str, data: GroupsBody
+        self, caller: Caller, admin: AdminService, name: str, data: GroupsBody
     ) -> dict[str, Any]:
-        return await request.app.state.admin.set_groups(caller, name, data.groups)
+        return await admin.set_groups(caller, name, data.groups)
 
     # tokens
     @get("/tokens")
     async def list_tokens(
-        self, request: Request, caller: Caller, user: str | None = None
+        self, caller: Caller, admin: AdminService, user: str | None = None
     ) -> dict[str, Any]:
-        return {"tokens": await request.app.state.admin.list_tokens(caller, user)}
+        return {"tokens": await admin.list_tokens(caller, user)}
 
     @post("/users/{name:str}/tokens", status_code=201)
     async def new_token(
-        self, request: Request, caller: Caller, name: str, data: TokenBody | None = None
+        self, caller: Caller, admin: AdminService, name: str, data: TokenBody | None = None
     ) -> dict[str, Any]:
         label = data.label if data is not None else ""
-        return await request.app.state.admin.new_token(caller, name, label)
+        return await admin.new_token(caller, name, label)
 
     @post("/tokens/{token_id:int}/revoke", status_code=200)
-    async def revoke(self, request: Request, caller: Caller, token_id: int) -> dict[str, Any]:
-        return await request.app.state.admin.revoke_token(caller, token_id=token_id)
+    async def revoke(self, caller: Caller, admin: AdminService, token_id: int) -> dict[str, Any]:
+        return await admin.revoke_token(caller, token_id=token_id)
 
     @post("/tokens/revoke", status_code=200)
     async def revoke_by_value(
-        self, request: Request, caller: Caller, data: RevokeBody
+        self, caller: Caller, admin: AdminService, data: RevokeBody
     ) -> dict[str, Any]:
-        return await request.app.state.admin.revoke_token(caller, token=data.token)
+        return await admin.revoke_token(caller, token=data.token)
 
     # quotas
     @get("/quotas")
     async def list_quotas(
         self,
-        request: Request,
         caller: Caller,
+        admin: AdminService,
         principal: str | None = None,
     ) -> dict[str, Any]:
-        return {"quotas": await request.app.state.admin.list_quotas(caller, principal)}
+        return {"quotas": await admin.list_quotas(caller, principal)}
 
     @put("/quotas", status_code=200)
-    async def set_quota(self, request: Request, caller: Caller, data: QuotaBody) -> dict[str, Any]:
-        return await request.app.state.admin.set_quota(
+    async def set_quota(
+        self, caller: Caller, admin: AdminService, data: QuotaBody
+    ) -> dict[str, Any]:
+        return await admin.set_quota(
             caller, data.principal, data.resource, data.quota, data.expires_at
         )
 
     @delete("/quotas/{principal:str}/{resource:str}", status_code=200)
     async def delete_quota(
-        self, request: Request, caller: Caller, principal: str, resource: str
+        self, caller: Caller, admin: AdminService, principal: str, resource: str
     ) -> dict[str, Any]:
-        await request.app.state.admin.delete_quota(caller, principal, resource)
+        await admin.delete_quota(caller, principal, resource)
         return {"deleted": {"principal": principal, "resource": resource}}
 
     # nodes (listed by GET /api/v1/nodes, for everyone)
     @post("/nodes", status_code=201)
-    async def add_node(self, request: Request, caller: Caller, data: NodeBody) -> dict[str, Any]:
-        return await request.app.state.admin.add_node(
-            caller, data.name, data.group, data.gpus, data.zone
-        )
+    async def add_node(self, caller: Caller, nodes: NodeService, data: NodeBody) -> dict[str, Any]:
+        return await nodes.add_node(caller, data.name, data.group, data.gpus, data.zone)
 
     @delete("/nodes/{name:str}", status_code=200)
-    async def remove_node(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
-        return {"deleted": await request.app.state.admin.remove_node(caller, name)}
+    async def remove_node(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
+        return {"deleted": await nodes.remove_node(caller, name)}
 
     @post("/nodes/{name:str}/cordon", status_code=200)
-    async def cordon(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
-        return await request.app.state.admin.cordon(caller, name, True)
+    async def cordon(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
+        return await nodes.cordon(caller, name, True)
 
     @post("/nodes/{name:str}/uncordon", status_code=200)
-    async def uncordon(self, request: Request, caller: Caller, name: str) -> dict[str, Any]:
-        return await request.app.state.admin.cordon(caller, name, False)
+    async def uncordon(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
+        return await nodes.cordon(caller, name, False)

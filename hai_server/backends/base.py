@@ -27,9 +27,10 @@ RankState = Literal["pending", "running", "exited", "lost"]
 class BackendError(Exception):
     """A failure the backend could not hide. ``retryable`` says whether requeueing may help."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, kind: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.kind = kind  # e.g. "rbac", "admission", "invalid", "unavailable" (backend's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class NodeState:
     healthy: bool = True
     cordoned: bool = False
     message: str = ""
+    gpu_first: int = 0  # device index of the node's first GPU (virtual nodes share a machine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class AttemptSpec:
     log_dir: str  # where this attempt's rank logs go (one file per rank)
     image: str | None = None
     mounts: tuple[Mapping[str, object], ...] = ()
+    run_as: tuple[int, int | None] | None = None  # (uid, gid) of the task's owner, when known
 
     @property
     def key(self) -> tuple[int, int]:

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer, Text
 
 from hai_server.db import models as m
+from hai_server.domain import states as lc
 from hai_server.scheduler.model import Hold
-from hai_server.services import lifecycle as lc
 
 _PG_UPDATE = text(
     "UPDATE tasks AS t SET reason = v.r, position = v.p, detail = v.d "

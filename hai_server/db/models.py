@@ -31,6 +31,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="internal")  # admin|internal|external
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
+    uid: Mapped[int | None] = mapped_column(Integer, nullable=True)  # ranks run as it (root server)
+    gid: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Token(Base):
@@ -67,6 +69,7 @@ class Node(Base):
     group: Mapped[str] = mapped_column(String(64), index=True)
     zone: Mapped[str] = mapped_column(String(64), default="")
     gpus: Mapped[int] = mapped_column(Integer, default=0)
+    gpu_first: Mapped[int] = mapped_column(Integer, default=0)  # device index of its first GPU
     healthy: Mapped[bool] = mapped_column(Boolean, default=True)
     cordoned: Mapped[bool] = mapped_column(Boolean, default=False)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -113,6 +116,9 @@ class Task(Base):
     terminate_sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_checkpoint_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ran_s: Mapped[float] = mapped_column(Float, default=0.0)  # run time of earlier attempts
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # hai-cli hold / release
+    retry_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # start back-off
+    start_failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, for back-off
     version: Mapped[int] = mapped_column(Integer, default=0)  # guarded writes (see below)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

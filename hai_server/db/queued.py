@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
 from hai_server.db import models as m
+from hai_server.domain import states as st
 from hai_server.scheduler.model import QueuedTask
-from hai_server.services import lifecycle as lc
 
 Shown = dict[int, tuple[str, int | None, str]]  # queued task id -> (reason, position, detail)
 
@@ -31,11 +31,14 @@ _COLS = (
     m.Task.nodes,
     m.Task.submitted_at,
     m.Task.ran_s,
+    m.Task.held,
+    m.Task.retry_at,
     m.Task.reason,
     m.Task.position,
     m.Task.detail,
 )
-_QUEUED = m.Task.state == lc.QUEUED
+_STAMP = len(_COLS)  # index of the xmin stamp in a stamped row
+_QUEUED = m.Task.state == st.QUEUED
 _ALL = select(*_COLS).where(_QUEUED).order_by(m.Task.id)
 _ALL_STAMPED = select(*_COLS, _XMIN).where(_QUEUED)
 _STAMPS = select(m.Task.id, _XMIN).where(_QUEUED).order_by(m.Task.id)
@@ -46,10 +49,23 @@ _SOME_STAMPED = select(*_COLS, _XMIN).where(
 _Entry = tuple[int, QueuedTask, tuple[str, int | None, str]]
 
 
+def queued_task(row: Any) -> QueuedTask:
+    """A queued task as the policy sees it (every field of QueuedTask mapped)."""
+    return QueuedTask(
+        id=row.id,
+        user=row.user_name,
+        group=row.group,
+        priority=row.priority,
+        nodes=row.nodes,
+        submitted_at=row.submitted_at,
+        held=bool(row.held),
+        ran_s=row.ran_s or 0.0,
+        not_before=row.retry_at,
+    )
+
+
 def _entry(row: Any) -> tuple[int, QueuedTask, tuple[str, int | None, str]]:
-    tid, user, group, priority, size, submitted, ran, reason, position, detail = row[:10]
-    task = QueuedTask(tid, user, group, priority, size, submitted, False, ran or 0.0)
-    return tid, task, (reason, position, detail)
+    return row.id, queued_task(row), (row.reason, row.position, row.detail)
 
 
 class QueuedRows:
@@ -83,7 +99,7 @@ class QueuedRows:
             self.fetched = len(rows)
             for row in rows:
                 tid, task, shown = _entry(row)
-                fresh[tid] = (row[10], task, shown)
+                fresh[tid] = (row[_STAMP], task, shown)
         else:
             self.fetched = 0
         # in id order (the stamps' order), as the SQLite path and a fresh server give them

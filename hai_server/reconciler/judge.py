@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hai_server.backends.base import AttemptObservation
-from hai_server.services import lifecycle as lc
+from hai_server.domain import states as lc
 
 KILLED_CODES = frozenset({137, 143, 130})  # SIGKILL, SIGTERM, SIGINT as 128 + signum
 

@@ -14,6 +14,7 @@ from hai_server.scheduler.model import (
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
     REASON_QUOTA_EXCEEDED,
+    REASON_START_FAILED,
     REASON_TOO_LARGE,
     REASON_UNKNOWN_GROUP,
     REASON_WAITING_FOR_PREEMPTION,
@@ -135,7 +136,11 @@ def _explain_queued(planner: Planner, task_id: int, decision: Decision) -> Expla
 def _hold_rule(planner: Planner, trace: TaskTrace, nodes: int, hold: Hold) -> str:
     reason = hold.reason
     if reason == REASON_HELD:
-        return "held by its owner or an admin; release it to queue it again"
+        return "held by its owner or an admin; hai-cli release queues it again"
+    if reason == REASON_START_FAILED:
+        task = next(t for t in planner.snapshot.queued if t.id == hold.task_id)
+        wait = max(0.0, (task.not_before or planner.now) - planner.now)
+        return f"its last start failed; it is retried in about {wait:.0f} s (see its events)"
     if reason == REASON_UNKNOWN_GROUP:
         return f"no node group named {trace.group!r} exists"
     if reason == REASON_TOO_LARGE:

@@ -71,6 +71,7 @@ REASON_UNKNOWN_GROUP = "unknown_group"
 REASON_TOO_LARGE = "too_large"  # asks for more nodes than the group has
 REASON_HELD = "held"
 REASON_PRIORITY = "priority"  # tasks ahead of it in the queue take the free nodes
+REASON_START_FAILED = "start_failed"  # its last start failed; retried after a back-off
 
 # Reasons a running task is suspended.
 SUSPEND_PREEMPTED = "preempted"
@@ -119,6 +120,7 @@ class QueuedTask:
     submitted_at: float  # first submission (a requeued task keeps its old place)
     held: bool = False  # held by the user or an admin
     ran_s: float = 0.0  # seconds run in earlier attempts (ABOVE_NORMAL demotion counts them)
+    not_before: float | None = None  # a failed start is retried from then on (back-off)
 
 
 @dataclass(frozen=True, slots=True)

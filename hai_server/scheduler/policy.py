@@ -1,7 +1,8 @@
 """plan(snapshot, config, now) -> Plan: the time-sharing policy, one pass per node group.
 
 The pass, for each group in name order and each queued task in queue order (see order.py):
-held by a person -> hold(held); unknown group -> hold(unknown_group); larger than the group ->
+held by a person -> hold(held); a failed start still backing off -> hold(start_failed);
+unknown group -> hold(unknown_group); larger than the group ->
 hold(too_large); over a quota row -> hold(quota_exceeded); strict FIFO and an earlier task is
 still waiting -> hold(priority); enough free nodes -> start (zone-aware, placement.py); enough
 nodes once already-suspending tasks stop -> hold(waiting_for_preemption) and reserve them;
@@ -21,6 +22,7 @@ from hai_server.scheduler.model import (
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
     REASON_QUOTA_EXCEEDED,
+    REASON_START_FAILED,
     REASON_TOO_LARGE,
     REASON_UNKNOWN_GROUP,
     REASON_WAITING_FOR_PREEMPTION,
@@ -269,6 +271,9 @@ class Planner:
             self.trace[tid] = TaskTrace(name, eff_or_none, free_at_start=group.free_at_start)
         if t.held:
             self.decisions[tid] = Hold(tid, REASON_HELD, position)
+            return None
+        if t.not_before is not None and t.not_before > self.now:
+            self.decisions[tid] = Hold(tid, REASON_START_FAILED, position)
             return None
         if t.nodes > group.size:
             self.decisions[tid] = Hold(

@@ -3,18 +3,7 @@
 Every method takes the :class:`Caller` and refuses non-admins with 403. Tokens are stored
 as SHA-256 digests; a new token's text is returned once, at creation, and never again.
 Writes wake the reconciler (a quota or a cordon changes what may run).
-
-Nodes: the backend's inventory is the authority on the nodes it reports (the reconciler
-copies their group, zone, GPUs and health; on Kubernetes the group comes from a node
-label). ``add_node`` registers a node the backend does not report (yet): it is listed as
-unhealthy ("registered; not reported by the backend") and nothing is scheduled on it.
-Once the backend reports that name, the node is an ordinary one, with the backend's group,
-zone and GPUs. A cordon is the admin's own and survives either way, so a node can be
-registered and cordoned before it joins. ``remove_node`` deletes the record of a node
-the backend does not report (a registration, or a machine the reconciler found missing
-from the backend's inventory) when no active task holds it. Both decisions are read from
-the database, which the leader's reconciler keeps in step with the backend: the API and
-services never ask a backend themselves.
+Nodes are administered in nodes.py.
 """
 
 from __future__ import annotations
@@ -24,14 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from hai_server.db import models as m
 from hai_server.db.callers import announce_auth_change
 from hai_server.db.session import Sessions, hash_token, new_token
 from hai_server.scheduler.model import Priority
-from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 from hai_server.services.tasks import MAX_ID, Caller
 
@@ -42,19 +30,6 @@ _GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
 _LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
 _RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
 MAX_QUOTA = 1_000_000
-_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
-MAX_GPUS = 1024
-REGISTERED = "registered by an admin; not reported by the backend"
-# what the reconciler writes on a node that left the backend's inventory (reconciler/loop.py)
-MISSING = "missing from the backend"
-
-
-def _not_reported(node: m.Node) -> bool:
-    """A registration (``admin node add``, or hai-up's init.sql: "registered by hai-up, ...")
-    the backend has not reported yet, or a node the reconciler found missing from it."""
-    return not node.healthy and (
-        node.message == MISSING or node.message.startswith("registered by ")
-    )
 
 
 def check_resource(resource: str) -> str:
@@ -83,60 +58,15 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _check_group(group: str) -> str:
+def check_group(group: str) -> str:
     if not _GROUP.match(group):
         raise Invalid(f"bad group name {group!r}: letters, digits, _ . - (at most 64)")
     return group
 
 
-def _absent(text: str) -> bool:
+def absent(text: str) -> bool:
     """True when no row can have this key: PostgreSQL text cannot hold NUL (nor compare it)."""
     return "\x00" in text
-
-
-def check_node_name(name: str) -> str:
-    if not _NODE.match(name):
-        raise Invalid(
-            f"bad node name {name!r}: 1-128 letters, digits, _ . -, starting with a letter or digit"
-        )
-    return name
-
-
-def node_json(n: m.Node, tasks: list[int]) -> dict[str, Any]:
-    """A node as ``GET /api/v1/nodes`` lists it."""
-    state = (
-        "unhealthy" if not n.healthy else "cordoned" if n.cordoned else "busy" if tasks else "free"
-    )
-    return {
-        "name": n.name,
-        "group": n.group,
-        "zone": n.zone,
-        "gpus": n.gpus,
-        "healthy": n.healthy,
-        "cordoned": n.cordoned,
-        "state": state,
-        "tasks": sorted(tasks),
-        "message": n.message,
-    }
-
-
-async def node_holders(s: Any) -> dict[str, list[int]]:
-    """{node name: ids of the active tasks whose current attempt holds it}."""
-    held = (
-        await s.execute(
-            select(m.Task.id, m.Attempt.nodes)
-            .join(
-                m.Attempt,
-                (m.Attempt.task_id == m.Task.id) & (m.Attempt.number == m.Task.restart_count),
-            )
-            .where(m.Task.state.in_(lc.ACTIVE))
-        )
-    ).all()
-    holders: dict[str, list[int]] = {}
-    for task_id, names in held:
-        for name in names:
-            holders.setdefault(name, []).append(task_id)
-    return holders
 
 
 def user_json(u: m.User, groups: list[str]) -> dict[str, Any]:
@@ -190,7 +120,7 @@ class AdminService:
         self._require(caller)
         check_user_name(name)
         _check_role(role)
-        groups = [_check_group(g) for g in groups or []]
+        groups = [check_group(g) for g in groups or []]
         if token is not None and len(token) < 16:
             raise Invalid("a given token must have at least 16 characters")
         text = token or new_token()
@@ -225,7 +155,7 @@ class AdminService:
         return [user_json(u, groups.get(u.name, [])) for u in users]
 
     async def _user(self, s: Any, name: str) -> m.User:
-        if _absent(name):
+        if absent(name):
             raise NotFound(f"no user {name!r}")
         user = (await s.execute(select(m.User).where(m.User.name == name))).scalar_one_or_none()
         if user is None:
@@ -267,7 +197,7 @@ class AdminService:
 
     async def set_groups(self, caller: Caller, name: str, groups: list[str]) -> dict[str, Any]:
         self._require(caller)
-        groups = [_check_group(g) for g in dict.fromkeys(groups)]
+        groups = [check_group(g) for g in dict.fromkeys(groups)]
         async with self._sessions.begin() as s:
             user = await self._user(s, name)
             await s.execute(delete(m.UserGroup).where(m.UserGroup.user_name == name))
@@ -343,7 +273,7 @@ class AdminService:
         """Insert or replace one quota row. ``principal``: a user, a user group or public."""
         self._require(caller)
         check_resource(resource)
-        _check_group(principal)
+        check_group(principal)
         if isinstance(quota, bool) or not isinstance(quota, int):
             raise Invalid("quota must be a whole number of nodes")
         if quota < 0:
@@ -370,7 +300,7 @@ class AdminService:
 
     async def delete_quota(self, caller: Caller, principal: str, resource: str) -> None:
         self._require(caller)
-        if _absent(principal) or _absent(resource):
+        if absent(principal) or absent(resource):
             raise NotFound(f"no quota {resource!r} for {principal!r}")
         async with self._sessions.begin() as s:
             row = await s.get(m.Quota, (principal, resource))
@@ -397,80 +327,3 @@ class AdminService:
             }
             for r in rows
         ]
-
-    # -- nodes ---------------------------------------------------------------------------
-    async def add_node(
-        self, caller: Caller, name: str, group: str, gpus: int = 0, zone: str = ""
-    ) -> dict[str, Any]:
-        """Register a node the backend does not report (yet); see the module docstring."""
-        self._require(caller)
-        check_node_name(name)
-        _check_group(group)
-        if zone:
-            _check_group(zone)
-        if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
-            raise Invalid(f"gpus must be a whole number from 0 to {MAX_GPUS}, got {gpus!r}")
-        try:
-            async with self._sessions.begin() as s:
-                if await s.get(m.Node, name) is not None:
-                    raise Conflict(f"node {name} already exists")
-                node = m.Node(
-                    name=name,
-                    group=group,
-                    zone=zone,
-                    gpus=gpus,
-                    healthy=False,
-                    cordoned=False,
-                    message=REGISTERED,
-                    updated_at=time.time(),
-                )
-                s.add(node)
-                await s.flush()
-                out = node_json(node, [])
-        except IntegrityError:  # the reconciler (or another admin) inserted it meanwhile
-            raise Conflict(f"node {name} already exists") from None
-        self._wake()
-        return out
-
-    async def remove_node(self, caller: Caller, name: str) -> dict[str, Any]:
-        """Forget a node the backend does not report and no active task holds."""
-        self._require(caller)
-        if _absent(name):
-            raise NotFound(f"no node {name!r}")
-        async with self._sessions.begin() as s:
-            node = await s.get(m.Node, name)
-            if node is None:
-                raise NotFound(f"no node {name}")
-            # the record the leader's reconciler keeps: registered, or gone from the inventory
-            if not _not_reported(node):
-                raise Conflict(
-                    f"node {name} is reported by the backend; remove it there first "
-                    "(or cordon it here)"
-                )
-            tasks = (await node_holders(s)).get(name, [])
-            if tasks:
-                ids = ", ".join(str(t) for t in sorted(tasks))
-                raise Conflict(f"node {name} is held by active task(s) {ids}")
-            out = node_json(node, [])
-            await s.delete(node)
-        self._wake()
-        return out
-
-    async def cordon(self, caller: Caller, name: str, cordoned: bool) -> dict[str, Any]:
-        """Cordon: nothing new starts on the node; what runs there keeps running."""
-        self._require(caller)
-        if _absent(name):
-            raise NotFound(f"no node {name!r}")
-        async with self._sessions.begin() as s:
-            result = await s.execute(
-                update(m.Node)
-                .where(m.Node.name == name)
-                .values(cordoned=cordoned, updated_at=time.time())
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise NotFound(f"no node {name}")
-            node = await s.get(m.Node, name)
-            assert node is not None
-            out = node_json(node, (await node_holders(s)).get(name, []))
-        self._wake()
-        return out

@@ -14,7 +14,8 @@ Redis comes back the tails go back to it. The file is the record: followers behi
 buffer (late joiners, slow clients) read the missing range from the file, so nothing is lost,
 duplicated or reordered, and no follower has a queue that a slow client could grow.
 
-The Redis side (leases, publishing, the subscriber connection) is ``logbus.py``. Task state
+The Redis side (leases, publishing, the subscriber connection) is ``hai_server/cluster/logbus.py``,
+given to ``LogFan`` as a factory (services do no Redis work themselves). Task state
 (attempt changes, the end of the stream) is the caller's business (``LogService``); these
 modules know files and Redis only.
 """
@@ -29,7 +30,7 @@ from collections import deque
 from dataclasses import asdict
 from typing import Any
 
-from hai_server.services.logbus import Counters, LogBus, LogKey
+from hai_server.services.logtypes import Bus, BusFactory, Counters, LogKey
 
 log = logging.getLogger("hai.logfan")
 
@@ -192,13 +193,13 @@ class Tail:
 class LogFan:
     """This replica's tails (one per followed rank log), their Redis bus and counters."""
 
-    def __init__(self, url: str | None, replica: str) -> None:
+    def __init__(self, make_bus: BusFactory | None = None) -> None:
         self.counters = Counters()
         self._tails: dict[LogKey, Tail] = {}
         self._channels: dict[str, Tail] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.bus = LogBus(
-            url, replica, self.counters, lambda: set(self._channels), self._deliver, self._wake
+        self.bus: Bus = (make_bus or _NoBus)(
+            self.counters, lambda: set(self._channels), self._deliver, self._wake
         )
 
     @property
@@ -279,3 +280,33 @@ class LogFan:
         """Redis is (back) up: every tail looks for its lease now."""
         for tail in self._tails.values():
             tail.wake.set()
+
+
+class _NoBus:
+    """No Redis (embedded): every replica's tail polls the file itself."""
+
+    status = "off"
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def hears(self, channel: str) -> bool:
+        return False
+
+    async def acquire(self, key: LogKey) -> bool:
+        return False
+
+    async def refresh(self, key: LogKey) -> bool:
+        return False
+
+    async def release(self, key: LogKey) -> None:
+        pass
+
+    async def publish(self, key: LogKey, offset: int, data: bytes) -> bool:
+        return False

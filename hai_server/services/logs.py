@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from hai_server.db.reads import Reads
-from hai_server.services import lifecycle as lc
+from hai_server.domain import states as lc
 from hai_server.services.errors import Invalid, NotFound
 from hai_server.services.logfan import LogFan, LogKey, read_file
 from hai_server.services.tasks import Caller, TaskService

@@ -7,17 +7,20 @@ import functools
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
+from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
 from hai_server.db.session import Sessions
 from hai_server.db.submit import insert_task
+from hai_server.domain import states as lc
+from hai_server.domain.transition import event, transition
 from hai_server.scheduler.model import parse_priority, priority_name
-from hai_server.services import lifecycle as lc
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
@@ -38,15 +41,16 @@ class Caller:
         return self.role == "admin"
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitRequest:
+class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A submission: the API's request body as it is (msgspec validates the types)."""
+
     argv: list[str]
     workdir: str
     name: str | None = None
     nodes: int = 1
     priority: str | int = "NORMAL"
     group: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = msgspec.field(default_factory=dict)
     kind: str = "python"
     suspend_after: float | None = None
     image: str | None = None
@@ -200,27 +204,17 @@ class TaskService:
             t = await self._owned(s, caller, task_id)
             now = time.time()
             if t.state in (lc.QUEUED, lc.SUSPENDED):
-                lc.check(t.state, lc.STOPPED)
-                t.state, t.ended_at, t.reason, t.position = lc.STOPPED, now, "", None
-                s.add(
-                    m.Event(
-                        task_id=t.id,
-                        at=now,
-                        kind="stopped",
+                add_event(
+                    s,
+                    transition(
+                        t, lc.STOPPED, now=now, kind="stopped",
                         message=f"stopped by {caller.name} while waiting",
-                    )
-                )
+                    ),
+                )  # fmt: skip
             elif t.state in lc.ACTIVE:
                 if not t.stop_requested:
                     t.stop_requested = True
-                    s.add(
-                        m.Event(
-                            task_id=t.id,
-                            at=now,
-                            kind="stop",
-                            message=f"stop requested by {caller.name}",
-                        )
-                    )
+                    add_event(s, event(t, now, "stop", f"stop requested by {caller.name}"))
             else:
                 raise Conflict(f"task {task_id} is already {t.state}")
             out = task_json(t)
@@ -248,28 +242,34 @@ class TaskService:
             t = await self._owned(s, caller, task_id)
             if t.state not in (lc.STOPPED, lc.FAILED, lc.SUSPENDED):
                 raise Conflict(
-                    f"task {task_id} is {t.state}; only a stopped, failed or suspended task can be resumed"
+                    f"task {task_id} is {t.state}; only a stopped, failed or suspended task "
+                    "can be resumed"
                 )
-            now = time.time()
-            if t.state != lc.SUSPENDED:
-                t.restart_count += 1
-            lc.check(t.state, lc.QUEUED)
-            t.state, t.reason, t.position, t.ended_at, t.exit_code = (
-                lc.QUEUED,
-                "new",
-                None,
-                None,
-                None,
-            )
-            t.started_at = None
-            s.add(
-                m.Event(
-                    task_id=t.id,
-                    at=now,
-                    kind="resumed",
+            t.retry_at, t.start_failures = None, 0
+            add_event(
+                s,
+                transition(
+                    t, lc.QUEUED, now=time.time(), kind="resumed", reason="new",
                     message=f"resumed by {caller.name}; queued in its old place",
+                ),
+            )  # fmt: skip
+            out = task_json(t)
+        self._wake()
+        return out
+
+    @guarded
+    async def hold(self, caller: Caller, task_id: int, held: bool) -> dict[str, Any]:
+        """Hold a waiting task out of scheduling (it keeps its place), or release it."""
+        async with self._sessions.begin() as s:
+            t = await self._owned(s, caller, task_id)
+            verb = "held" if held else "released"
+            if held and t.state not in (lc.QUEUED, lc.SUSPENDED):
+                raise Conflict(
+                    f"task {task_id} is {t.state}; only a queued or suspended task can be held"
                 )
-            )
+            if t.held != held:
+                t.held = held
+                add_event(s, event(t, time.time(), verb, f"{verb} by {caller.name}"))
             out = task_json(t)
         self._wake()
         return out
@@ -328,6 +328,7 @@ def task_json(t: Any) -> dict[str, Any]:
         "ended_at": t.ended_at,
         "exit_code": t.exit_code,
         "stop_requested": t.stop_requested,
+        "held": bool(t.held),
         "suspend_deadline": t.suspend_deadline if t.state == lc.SUSPENDING else None,
         "last_checkpoint_at": t.last_checkpoint_at,
     }

@@ -141,11 +141,7 @@ class LocalBackend(Backend):
             rank_dir.mkdir()
             env = dict(self._base_env)
             env.update(spec.env)
-            env.update(r.env)
-            gpus = self._gpus_of(r.node)
-            if gpus:
-                env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
-                env["LOCAL_WORLD_SIZE"] = str(len(gpus))
+            env.update(r.env)  # CUDA_VISIBLE_DEVICES and LOCAL_WORLD_SIZE: the launch decided
             env.update(
                 {
                     "MASTER_ADDR": "127.0.0.1",
@@ -177,7 +173,7 @@ class LocalBackend(Backend):
                     stderr=wrapper_log,
                     start_new_session=True,
                 )
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in an argument
                 await self.terminate(spec.task_id, spec.attempt, 0)
                 raise BackendError(f"cannot start rank {r.rank}: {exc}", retryable=False) from exc
             finally:
@@ -214,12 +210,6 @@ class LocalBackend(Backend):
             await asyncio.to_thread(shutil.rmtree, att.directory, True)
 
     # -- internals -----------------------------------------------------------------------
-    def _gpus_of(self, node: str) -> tuple[int, ...]:
-        for index, n in enumerate(self._nodes):
-            if n.name == node and n.gpus:
-                return gpu_slice(index, n.gpus)
-        return ()
-
     def _signal_all(self, att: _Attempt, sig: signal.Signals) -> None:
         for rank, _node in att.ranks:
             rank_dir = att.rank_dir(rank)
@@ -348,10 +338,10 @@ def detect_gpus() -> int:
 
 
 def local_nodes(count: int, gpus_per_node: int | None, group: str, zone: str) -> list[NodeState]:
+    """``count`` virtual nodes sharing this machine's GPUs: node i has the i-th slice of them
+    (``gpu_first``), so two ranks on this machine never see the same device."""
     gpus = gpus_per_node if gpus_per_node is not None else detect_gpus() // max(count, 1)
-    return [NodeState(name=f"local-{i}", group=group, zone=zone, gpus=gpus) for i in range(count)]
-
-
-def gpu_slice(node_index: int, gpus_per_node: int) -> tuple[int, ...]:
-    start = node_index * gpus_per_node
-    return tuple(range(start, start + gpus_per_node))
+    return [
+        NodeState(name=f"local-{i}", group=group, zone=zone, gpus=gpus, gpu_first=i * gpus)
+        for i in range(count)
+    ]

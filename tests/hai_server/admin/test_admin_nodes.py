@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from hai_server.db import models as m
+from hai_server.db.nodes import MISSING
 from hai_server.db.session import create_schema, make_engine, make_sessions
-from hai_server.services import lifecycle as lc
-from hai_server.services.admin import MISSING, REGISTERED, AdminService
+from hai_server.domain import states as lc
 from hai_server.services.errors import Conflict, NotFound
+from hai_server.services.nodes import REGISTERED, NodeService
 from hai_server.services.tasks import Caller
 from tests.support.pg_server import api
 
@@ -189,7 +190,7 @@ async def _remove_a_held_node(url: str) -> tuple[str, str]:
             )
         )
     # both machines left the backend (e.g. deleted from Kubernetes); a task still holds one
-    admin = AdminService(sessions, lambda: None)
+    admin = NodeService(sessions, lambda: None)
     try:
         with pytest.raises(Conflict) as held:
             await admin.remove_node(ADMIN, "gone-1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from hai_server.cluster.logbus import bus_factory
 from hai_server.services import logfan
 from hai_server.services.logfan import LogFan, LogKey
 
@@ -49,7 +50,10 @@ async def _up(*fans: LogFan) -> None:
 
 def test_two_replicas_one_tailer_every_byte_once(redis_url: str, tmp_path: Path) -> None:
     async def main() -> None:
-        a, b = LogFan(redis_url, "replica-a"), LogFan(redis_url, "replica-b")
+        a, b = (
+            LogFan(bus_factory(redis_url, "replica-a")),
+            LogFan(bus_factory(redis_url, "replica-b")),
+        )
         await a.start()
         await b.start()
         try:
@@ -77,7 +81,10 @@ def test_two_replicas_one_tailer_every_byte_once(redis_url: str, tmp_path: Path)
 
 def test_tailer_leaves_and_the_other_replica_takes_over(redis_url: str, tmp_path: Path) -> None:
     async def main() -> None:
-        a, b = LogFan(redis_url, "replica-a"), LogFan(redis_url, "replica-b")
+        a, b = (
+            LogFan(bus_factory(redis_url, "replica-a")),
+            LogFan(bus_factory(redis_url, "replica-b")),
+        )
         await a.start()
         await b.start()
         try:
@@ -107,7 +114,7 @@ def test_tailer_leaves_and_the_other_replica_takes_over(redis_url: str, tmp_path
 
 def test_slow_follower_catches_up_from_the_file(tmp_path: Path) -> None:
     async def main() -> None:
-        fan = LogFan(None, "solo")
+        fan = LogFan()
         await fan.start()
         path = tmp_path / "rank-0.log"
         key = LogKey(3, 0, 0, str(path))
@@ -131,7 +138,7 @@ def test_slow_follower_catches_up_from_the_file(tmp_path: Path) -> None:
 
 def test_without_redis_one_poll_serves_every_follower(tmp_path: Path) -> None:
     async def main() -> None:
-        fan = LogFan(None, "solo")
+        fan = LogFan()
         await fan.start()
         path = tmp_path / "rank-0.log"
         key = LogKey(4, 0, 0, str(path))
@@ -160,7 +167,7 @@ def test_chunks_out_of_order_are_trimmed_or_filled_from_the_file(tmp_path: Path)
         path = tmp_path / "rank-0.log"
         data = bytes(range(256)) * (3 * logfan.BUFFER // 256)  # 3 MiB
         path.write_bytes(data)
-        tail = logfan.Tail(LogFan(None, "solo"), LogKey(5, 0, 0, str(path)), 0)
+        tail = logfan.Tail(LogFan(), LogKey(5, 0, 0, str(path)), 0)
         await tail._take(0, data[:100])
         await tail._take(50, data[50:150])  # half of it heard before: trimmed
         await tail._take(0, data[:120])  # all of it heard before: ignored

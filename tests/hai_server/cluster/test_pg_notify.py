@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hai_server.notify import Notifier
+from hai_server.cluster.notify import Notifier
 
 
 async def _scenario(url: str) -> tuple[int, int, int, int]:

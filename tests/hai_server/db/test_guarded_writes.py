@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hai_server.db import models as m
 from hai_server.db.session import create_schema, make_engine, make_sessions
-from hai_server.services import lifecycle as lc
+from hai_server.domain import states as lc
 from hai_server.services.tasks import Caller, TaskService
 
 

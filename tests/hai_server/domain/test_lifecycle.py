@@ -1,6 +1,6 @@
 import pytest
 
-from hai_server.services import lifecycle as lc
+from hai_server.domain import states as lc
 
 
 def test_every_state_has_a_row_and_terminal_success_is_final() -> None:

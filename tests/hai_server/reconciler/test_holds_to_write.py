@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hai_server.reconciler import loop
-from hai_server.reconciler.loop import holds_to_write
+from hai_server.reconciler import schedule as loop
+from hai_server.reconciler.schedule import holds_to_write
 from hai_server.scheduler.model import Hold
 
 

@@ -1,6 +1,7 @@
-"""The task state machine: every legal transition, in one table, enforced in one place.
+"""Task states and the table of legal transitions (standard library only).
 
-See STATE_MACHINE.md next to this file for the story behind each edge.
+See STATE_MACHINE.md next to this file for the story behind each edge; every state change goes
+through :func:`hai_server.domain.transition.transition`, which checks this table.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from hai_server.services.logtypes import BusFactory, Counters, LogKey
 
 log = logging.getLogger("hai.logfan")
 
@@ -33,36 +34,6 @@ _REFRESH = (
 _RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
-
-
-@dataclass(frozen=True)
-class LogKey:
-    task_id: int
-    attempt: int
-    rank: int
-    path: str
-
-    @property
-    def channel(self) -> str:
-        return f"hai:log:{self.task_id}:{self.attempt}:{self.rank}"
-
-    @property
-    def lease(self) -> str:
-        return f"hai:logtail:{self.task_id}:{self.attempt}:{self.rank}"
-
-
-@dataclass
-class Counters:
-    """What this replica did for its followers (``/healthz`` "logs", ``/metrics``)."""
-
-    tail_polls: int = 0  # file reads of a tail (tailer, or polling without Redis)
-    catchup_reads: int = 0  # file reads of a follower behind its tail's buffer
-    gap_fills: int = 0  # file reads filling a gap between chunks heard from Redis
-    published: int = 0  # chunks published (heartbeats not counted)
-    received: int = 0  # chunks heard from other replicas
-    leases: int = 0  # times this replica became a log's tailer
-    follows: int = 0  # followers ever attached
-    dropped: int = 0  # chunks heard while the tail was behind (their bytes read from the file)
 
 
 def _pack(offset: int, replica: bytes, data: bytes) -> bytes:
@@ -204,3 +175,12 @@ class LogBus:
         if len(data) > 20:
             self.counters.received += 1
         self._deliver(channel, int.from_bytes(data[:8], "big"), data[20:])
+
+
+def bus_factory(url: str | None, replica: str) -> BusFactory | None:
+    """What ``LogFan`` builds its bus with: Redis at ``url``, or None without Redis."""
+    if not url:
+        return None
+    return lambda counters, channels, deliver, on_up: LogBus(
+        url, replica, counters, channels, deliver, on_up
+    )

@@ -1,6 +1,6 @@
-"""What makes a replica part of a cluster: the leader lock and the Redis wake-ups.
+"""Attach a replica to its cluster: the leader lock and the Redis wake-ups.
 
-``attach(app_state, ...)`` is called by ``create_app``'s lifespan. With SQLite and no Redis
+``attach(database_url, redis_url, reconciler, backend)`` is called by ``create_app``'s lifespan. With SQLite and no Redis
 (embedded) both are no-ops: one replica that always leads, wake-ups in-process.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hai_server.backends.base import Backend
-from hai_server.notify import Notifier
-from hai_server.reconciler.leader import PgLeader, SoloLeader
+from hai_server.cluster.leader import PgLeader, SoloLeader
+from hai_server.cluster.notify import Notifier
 from hai_server.reconciler.loop import Reconciler
 
 

@@ -1,0 +1,77 @@
+"""Typed dependency injection: every controller receives the services it uses by name.
+
+``create_app``'s lifespan builds one :class:`Services` per replica and keeps it in the app's
+state; the providers below hand its members to the handlers (``tasks: TaskService``, ...),
+so no handler reaches into an untyped ``app.state``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from hai_server.services.admin import AdminService
+from hai_server.services.auth import AuthService
+from hai_server.services.logs import LogService
+from hai_server.services.nodes import NodeService
+from hai_server.services.system import SystemService
+from hai_server.services.tasks import Caller, TaskService
+from hai_server.services.why import WhyService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    tasks: TaskService
+    admin: AdminService
+    nodes: NodeService
+    logs: LogService
+    why: WhyService
+    system: SystemService
+    auth: AuthService
+
+
+def _services(state: State) -> Services:
+    return state.services  # type: ignore[no-any-return]
+
+
+def provide_tasks(state: State) -> TaskService:
+    return _services(state).tasks
+
+
+def provide_admin(state: State) -> AdminService:
+    return _services(state).admin
+
+
+def provide_nodes(state: State) -> NodeService:
+    return _services(state).nodes
+
+
+def provide_logs(state: State) -> LogService:
+    return _services(state).logs
+
+
+def provide_why(state: State) -> WhyService:
+    return _services(state).why
+
+
+def provide_system(state: State) -> SystemService:
+    return _services(state).system
+
+
+async def provide_caller(request: Request, state: State) -> Caller:
+    """The authenticated caller (401 without a valid bearer token)."""
+    return await _services(state).auth.caller(request.headers.get("authorization", ""))
+
+
+DEPENDENCIES = {
+    "caller": Provide(provide_caller),
+    "tasks": Provide(provide_tasks, sync_to_thread=False),
+    "admin": Provide(provide_admin, sync_to_thread=False),
+    "nodes": Provide(provide_nodes, sync_to_thread=False),
+    "logs": Provide(provide_logs, sync_to_thread=False),
+    "why": Provide(provide_why, sync_to_thread=False),
+    "system": Provide(provide_system, sync_to_thread=False),
+}

@@ -1,0 +1,106 @@
+"""Pure adapter: a plan's :class:`Start`, the task's row and the nodes -> an attempt to launch.
+
+This is the one place that decides what a backend receives: the attempt's log directory, the
+variables every rank shares, and for each rank its node and the GPU device indices it gets
+(``RankSpec.gpus``: a whole node's devices, ``gpu_first`` onwards). Backends only carry it
+out: the local backend exports ``CUDA_VISIBLE_DEVICES`` from it, pods request
+``nvidia.com/gpu`` for it. No I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from hai_server.backends.base import AttemptSpec, RankSpec, platform_env, rank_env
+from hai_server.domain import states as st
+from hai_server.domain.changes import AttemptWrite, Call, TaskWrite, write_of
+from hai_server.domain.draft import Draft
+from hai_server.domain.transition import transition
+from hai_server.scheduler.model import Start, priority_name
+
+
+def gpu_indices(gpus: int, first: int) -> tuple[int, ...]:
+    """The device indices of a node with ``gpus`` GPUs numbered from ``first``."""
+    return tuple(range(first, first + max(gpus, 0)))
+
+
+def attempt_spec(
+    row: Any,
+    nodes: tuple[str, ...],
+    node_gpus: Mapping[str, tuple[int, int]],
+    log_root: str,
+) -> AttemptSpec:
+    """The attempt ``row.restart_count`` of task ``row`` on ``nodes`` (rank i on nodes[i])."""
+    attempt = row.restart_count
+    log_dir = os.path.join(log_root, str(row.id), f"attempt-{attempt}")
+    env = platform_env(
+        task_id=row.id,
+        name=row.name,
+        user=row.user_name,
+        attempt=attempt,
+        world_size=len(nodes),
+        whole_life_state=row.whole_life_state,
+        log_dir=log_dir,
+        user_env=row.env or {},
+    )
+    ranks = []
+    for i, node in enumerate(nodes):
+        count, first = node_gpus.get(node, (0, 0))
+        gpus = gpu_indices(count, first)
+        ranks.append(RankSpec(rank=i, node=node, env=rank_env(rank=i, node=node, gpus=gpus),
+                              gpus=gpus))  # fmt: skip
+    options = row.options or {}
+    return AttemptSpec(
+        task_id=row.id,
+        attempt=attempt,
+        name=row.name,
+        user=row.user_name,
+        argv=tuple(row.argv),
+        workdir=row.workdir,
+        env=env,
+        ranks=tuple(ranks),
+        log_dir=log_dir,
+        image=options.get("image"),
+        run_as=(row.uid, row.gid) if row.uid is not None else None,
+    )
+
+
+def start_write(
+    row: Any,
+    start: Start,
+    node_gpus: Mapping[str, tuple[int, int]],
+    log_root: str,
+    now: float,
+) -> TaskWrite:
+    """Reserve a planned start: the task becomes starting, its attempt row is inserted and the
+    backend's start call rides with the guarded write."""
+    t = Draft(row._mapping)
+    where = ", ".join(start.nodes)
+    t.record(
+        transition(
+            t, st.STARTING, now=now, kind="start", priority=start.priority,
+            message=f"attempt {t.restart_count} starting on {where} at "
+            f"{priority_name(start.priority)}",
+        )
+    )  # fmt: skip
+    t.retry_at = None
+    spec = attempt_spec(row, start.nodes, node_gpus, log_root)
+    attempt = AttemptWrite(
+        t.restart_count,
+        insert={
+            "nodes": list(start.nodes),
+            "priority": start.priority,
+            "started_at": now,
+            "log_dir": spec.log_dir,
+            "ranks": [
+                {"rank": r.rank, "node": r.node, "state": "pending", "exit_code": None,
+                 "message": ""}
+                for r in spec.ranks
+            ],
+        },
+    )  # fmt: skip
+    write = write_of(t, attempt=attempt, calls=(Call("start", row.id, t.restart_count, spec=spec),))
+    assert write is not None
+    return write
