@@ -18,8 +18,8 @@ import statistics
 import sys
 import time
 
-from hai_server.scheduler import plan
-from hai_server.scheduler.model import (
+from hai_cli.scheduler import plan
+from hai_cli.scheduler.model import (
     Node,
     PolicyConfig,
     Priority,

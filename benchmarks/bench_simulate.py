@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from hai_server.simulate import (
+from hai_cli.simulate import (
     POLICIES,
     generate_trace,
     parse_trace,
@@ -20,7 +20,7 @@ from hai_server.simulate import (
     summarize,
     uniform_cluster,
 )
-from hai_server.simulate.engine import DEFAULT_TICK_S
+from hai_cli.simulate.engine import DEFAULT_TICK_S
 
 TARGET_S = 120.0
 

@@ -30,7 +30,7 @@ class ConnectionFailed(Exception):
 
 
 class Client:
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 30.0, source: str = "env") -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"bad server URL {url!r}: expected http://HOST:PORT")
@@ -41,6 +41,7 @@ class Client:
         self._base = parts.path.rstrip("/")
         self._token = token
         self._timeout = timeout
+        self.source = source  # where the target came from: env | init | embedded
         self._conn: http.client.HTTPConnection | None = None
 
     # -- transport ---------------------------------------------------------------------

@@ -22,18 +22,13 @@ import signal
 import subprocess
 import sys
 
+from hai_cli import control
+
 _MAX_LINE = 65536
 
 
 def _stamp() -> bytes:
     return _dt.datetime.now().strftime("[%Y-%m-%d %H:%M:%S.%f] ").encode()
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _copy_lines(src: int, log_path: str) -> None:
@@ -74,10 +69,10 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
         os.close(read_fd)
         with open(log_path, "ab") as out:
             out.write(_stamp() + f"[hai] cannot start {cmd[0]!r}: {exc.strerror}\n".encode())
-        _write_atomic(os.path.join(status_dir, "exit_code"), "127\n")
+        control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), "127\n")
         return 127
     os.close(write_fd)
-    _write_atomic(os.path.join(status_dir, "pid"), f"{child.pid}\n")
+    control.write_atomic(control.rank_file(status_dir, control.PID), f"{child.pid}\n")
 
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -90,7 +85,7 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     code = child.wait()
     if code < 0:
         code = 128 - code  # killed by a signal: shell convention 128 + signum
-    _write_atomic(os.path.join(status_dir, "exit_code"), f"{code}\n")
+    control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), f"{code}\n")
     return code
 
 

@@ -17,7 +17,7 @@ of an attempt shares): the scheduler creates ``suspend`` to give notice; ``go_su
 writes ``ack.<rank>``; ``set_whole_life_state()`` writes ``whole_life_state``;
 ``report_checkpoint()`` writes ``checkpoint.<rank>``. Outside a task (no ``HAI_CONTROL_DIR``)
 every function works on in-process values, so the same script runs on a laptop unchanged.
-Standard library only: task images need nothing but this file.
+Standard library only (the file protocol is ``hai_cli/control.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+
+from hai_cli import control
 
 _local_state: dict[str, int] = {}
 _rehearsal_deadline: float | None = None
@@ -41,13 +43,6 @@ def _rank() -> int:
         return 0
 
 
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def in_task() -> bool:
     """True when running as a rank started by the platform."""
     return _control_dir() is not None
@@ -58,7 +53,7 @@ def receive_suspend_command() -> bool:
     directory = _control_dir()
     if directory is None:
         return _rehearsal_deadline is not None and time.time() >= _rehearsal_deadline
-    return os.path.exists(os.path.join(directory, "suspend"))
+    return os.path.exists(os.path.join(directory, control.SUSPEND))
 
 
 def suspend_deadline() -> float | None:
@@ -66,11 +61,7 @@ def suspend_deadline() -> float | None:
     directory = _control_dir()
     if directory is None:
         return None
-    try:
-        with open(os.path.join(directory, "suspend"), encoding="utf-8") as fh:
-            return float(fh.read().strip() or "nan")
-    except (OSError, ValueError):
-        return None
+    return control.read_float(os.path.join(directory, control.SUSPEND))
 
 
 def go_suspend(wait: bool = True) -> None:
@@ -83,7 +74,7 @@ def go_suspend(wait: bool = True) -> None:
     if directory is None:
         sys.stdout.flush()
         raise SystemExit(0)
-    _write_atomic(os.path.join(directory, f"ack.{_rank()}"), f"{time.time():.6f}\n")
+    control.write_atomic(control.ack_file(directory, _rank()), f"{time.time():.6f}\n")
     sys.stdout.flush()
     sys.stderr.flush()
     while wait:
@@ -99,7 +90,7 @@ def set_whole_life_state(value: int) -> None:
     _local_state["whole_life_state"] = value
     directory = _control_dir()
     if directory is not None:
-        _write_atomic(os.path.join(directory, "whole_life_state"), f"{value}\n")
+        control.write_atomic(os.path.join(directory, control.WHOLE_LIFE_STATE), f"{value}\n")
 
 
 def get_whole_life_state() -> int:
@@ -108,11 +99,9 @@ def get_whole_life_state() -> int:
         return _local_state["whole_life_state"]
     directory = _control_dir()
     if directory is not None:
-        try:
-            with open(os.path.join(directory, "whole_life_state"), encoding="utf-8") as fh:
-                return int(fh.read().strip())
-        except (OSError, ValueError):
-            pass
+        value = control.read_int(os.path.join(directory, control.WHOLE_LIFE_STATE))
+        if value is not None:
+            return value
     try:
         return int(os.environ.get("HAI_WHOLE_LIFE_STATE", "0"))
     except ValueError:
@@ -131,7 +120,7 @@ def report_checkpoint() -> None:
     """Tell the scheduler a checkpoint was just saved, so preempting this task loses less."""
     directory = _control_dir()
     if directory is not None:
-        _write_atomic(os.path.join(directory, f"checkpoint.{_rank()}"), f"{time.time():.6f}\n")
+        control.write_atomic(control.checkpoint_file(directory, _rank()), f"{time.time():.6f}\n")
 
 
 def rehearse_suspend(after_s: float) -> None:

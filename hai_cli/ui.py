@@ -66,7 +66,7 @@ def connect() -> Client:
     if target is None:
         target = embedded.ensure()
     try:
-        return Client(target.url, target.token)
+        return Client(target.url, target.token, source=target.source)
     except ValueError as exc:
         die(str(exc), EXIT_USAGE)
 

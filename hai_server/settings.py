@@ -16,8 +16,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hai_cli.scheduler.model import PolicyConfig
 from hai_server.backends.kubernetes.config import KubernetesConfig
-from hai_server.scheduler.model import PolicyConfig
 
 
 class SchedulerSettings(BaseModel):

@@ -1,56 +1,64 @@
-"""DESIGN.md section 2 dependency rules, checked on the source (static imports)."""
+"""DESIGN.md section 2, enforced by import-linter contracts (pyproject.toml).
+
+The contracts must hold on this tree, and each must fail on the violation it exists for: each
+case copies the packages to a temporary directory, adds ONE offending import there and runs
+``lint-imports`` on the copy.
+"""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+from tests.support import REPO
+
+LINT = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+pytestmark = pytest.mark.skipif(LINT is None, reason="import-linter is not installed (test extra)")
+
+# (contract id, file in the copy, the offending line): the violations an outside review found
+VIOLATIONS = [
+    ("db-services", "hai_server/db/probe.py", "from hai_server.services import tasks"),
+    ("api-sql", "hai_server/api/probe.py", "from sqlalchemy import text"),
+    ("api-sql", "hai_server/api/probe.py", "from hai_server.db import reads"),
+    ("cli-server", "hai_cli/commands/probe.py", "import hai_server.settings"),
+    ("up-server", "hai_up/probe.py", "from hai_server import app"),
+    ("services-redis", "hai_server/services/probe.py", "import redis"),
+    ("no-backend-calls", "hai_server/services/probe.py", "from hai_server.backends import fake"),
+    ("no-backend-calls", "hai_server/api/probe.py", "from hai_server.reconciler import loop"),
+    ("backends-below", "hai_server/backends/probe.py", "from hai_server.db import models"),
+    ("pure-core", "hai_cli/scheduler/probe.py", "import sqlalchemy"),
+    ("pure-core", "hai_server/domain/probe.py", "from hai_server.db import models"),
+]
 
 
-def imports(package: str) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for path in (ROOT / package).rglob("*.py"):
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-        found[str(path.relative_to(ROOT))] = names
-    return found
+def lint(root: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
+    args = [str(LINT), "--no-cache", str(root / "pyproject.toml")]
+    for c in contracts:
+        args += ["--contract", c]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=120)
 
 
-def offenders(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
-    bad = []
-    for path, names in imports(package).items():
-        for name in names:
-            if name.startswith(forbidden) and not name.startswith(allowed):
-                bad.append(f"{path} imports {name}")
-    return bad
+def test_every_contract_holds() -> None:
+    res = lint(REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "0 broken" in res.stdout
 
 
-def test_services_and_api_never_call_a_backend() -> None:
-    bad = offenders("hai_server/services", ("hai_server.backends", "hai_server.reconciler"))
-    bad += offenders("hai_server/api", ("hai_server.backends", "hai_server.reconciler"))
-    assert bad == []
-
-
-def test_backends_import_neither_db_nor_api() -> None:
-    assert (
-        offenders(
-            "hai_server/backends",
-            ("hai_server.db", "hai_server.api", "hai_server.services", "sqlalchemy"),
+@pytest.mark.parametrize(("contract", "path", "line"), VIOLATIONS)
+def test_each_contract_catches_its_violation(tmp_path, contract: str, path: str, line: str) -> None:
+    for package in ("hai_cli", "hai_server", "hai_up"):
+        shutil.copytree(
+            REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )
-        == []
-    )
-
-
-def test_cli_reaches_the_server_only_over_http() -> None:
-    # the offline simulator replays traces through the pure policy, no server involved
-    allowed = ("hai_server.scheduler", "hai_server.simulate")
-    assert offenders("hai_cli", ("hai_server",), allowed) == []
-
-
-def test_hai_up_does_not_import_the_server() -> None:
-    assert offenders("hai_up", ("hai_server",)) == []
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    assert lint(tmp_path, contract).returncode == 0  # the copy is clean
+    (tmp_path / path).write_text(f"{line}  # the violation\n")
+    res = lint(tmp_path, contract)
+    assert res.returncode != 0, res.stdout
+    assert "BROKEN" in res.stdout and path.removesuffix(".py").replace("/", ".") in res.stdout

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from hai_server.simulate import (
+from hai_cli.simulate import (
     POLICIES,
     Cluster,
     InputError,

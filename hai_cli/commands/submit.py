@@ -63,10 +63,8 @@ def submit(
     env_map = parse_env(env)
     with ui.errors():
         client = ui.connect()
-        from hai_cli import config
-
-        embedded = config.configured_target() is None
-        python = sys.executable if embedded else "python3"
+        # the embedded server runs ranks here, with this interpreter; a remote one its own
+        python = sys.executable if client.source == "embedded" else "python3"
         body: dict[str, Any] = {
             "argv": build_argv(kind, str(path.absolute()), args, python),
             "workdir": os.getcwd(),

@@ -16,9 +16,9 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer, Text
 
+from hai_cli.scheduler.model import Hold
 from hai_server.db import models as m
 from hai_server.domain import states as lc
-from hai_server.scheduler.model import Hold
 
 _PG_UPDATE = text(
     "UPDATE tasks AS t SET reason = v.r, position = v.p, detail = v.d "

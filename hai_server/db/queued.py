@@ -16,9 +16,9 @@ from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
+from hai_cli.scheduler.model import QueuedTask
 from hai_server.db import models as m
 from hai_server.domain import states as st
-from hai_server.scheduler.model import QueuedTask
 
 Shown = dict[int, tuple[str, int | None, str]]  # queued task id -> (reason, position, detail)
 

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hai_cli.scheduler.fairshare import decay
+from hai_cli.scheduler.model import Node, QuotaRow, RunningTask, Snapshot
 from hai_server.db import models as m
 from hai_server.db.queued import QueuedRows, Shown
 from hai_server.domain import states as st
-from hai_server.scheduler.fairshare import decay
-from hai_server.scheduler.model import Node, QuotaRow, RunningTask, Snapshot
 
 NODE_COLUMNS = (
     m.Node.name,

@@ -1,6 +1,6 @@
 """Fair-share usage rows: every user's decayed node-seconds, accrued once per tick.
 
-The accrual is :func:`hai_server.scheduler.fairshare.accrue`, the same the simulator uses, and
+The accrual is :func:`hai_cli.scheduler.fairshare.accrue`, the same the simulator uses, and
 the snapshot decays the stored values with the same ``decay``: one formula everywhere.
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hai_cli.scheduler.fairshare import accrue
 from hai_server.db import models as m
 from hai_server.domain import states as st
-from hai_server.scheduler.fairshare import accrue
 
 _HELD = select(m.Task.user_name, m.Task.nodes).where(m.Task.state.in_(st.ACTIVE))
 

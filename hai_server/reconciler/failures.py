@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hai_cli.scheduler.model import REASON_START_FAILED
 from hai_server.domain import states as st
 from hai_server.domain.changes import AttemptWrite, TaskWrite, write_of
 from hai_server.domain.draft import Draft
 from hai_server.domain.transition import transition
-from hai_server.scheduler.model import REASON_START_FAILED
 
 BACKOFF_FIRST_S = 2.0
 BACKOFF_MAX_S = 300.0

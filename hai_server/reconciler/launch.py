@@ -13,12 +13,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from hai_cli.scheduler.model import Start, priority_name
 from hai_server.backends.base import AttemptSpec, RankSpec, platform_env, rank_env
 from hai_server.domain import states as st
 from hai_server.domain.changes import AttemptWrite, Call, TaskWrite, write_of
 from hai_server.domain.draft import Draft
 from hai_server.domain.transition import transition
-from hai_server.scheduler.model import Start, priority_name
 
 
 def gpu_indices(gpus: int, first: int) -> tuple[int, ...]:

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
 
+from hai_cli.scheduler import plan as make_plan
+from hai_cli.scheduler.model import PolicyConfig
 from hai_server.backends.base import Backend, BackendError
 from hai_server.db import active as rows
 from hai_server.db.apply import apply_writes
@@ -31,8 +33,6 @@ from hai_server.domain.changes import ChangeSet
 from hai_server.reconciler.active import judge_active, requeue_suspended
 from hai_server.reconciler.effects import Effects
 from hai_server.reconciler.schedule import holds_to_write, plan_changes
-from hai_server.scheduler import plan as make_plan
-from hai_server.scheduler.model import PolicyConfig
 from hai_server.settings import SchedulerSettings
 
 log = logging.getLogger("hai.reconciler")

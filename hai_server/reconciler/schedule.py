@@ -8,12 +8,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from hai_cli.scheduler.model import REASON_START_FAILED, Hold, Plan
 from hai_server.domain import states as st
 from hai_server.domain.changes import ChangeSet, write_of
 from hai_server.domain.draft import Draft
 from hai_server.reconciler.active import begin_suspend
 from hai_server.reconciler.launch import start_write
-from hai_server.scheduler.model import REASON_START_FAILED, Hold, Plan
 
 # A start moves every task behind it one place, so at scale most queue positions change on
 # every tick. A new hold reason or detail, and a new task's first position, are written at

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from hai_cli.scheduler.model import Priority
 from hai_server.db import models as m
 from hai_server.db.callers import announce_auth_change
 from hai_server.db.session import Sessions, hash_token, new_token
-from hai_server.scheduler.model import Priority
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 from hai_server.services.tasks import MAX_ID, Caller
 

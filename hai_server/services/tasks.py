@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 from sqlalchemy.orm.exc import StaleDataError
 
+from hai_cli.scheduler.model import parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
@@ -20,7 +21,6 @@ from hai_server.db.session import Sessions
 from hai_server.db.submit import insert_task
 from hai_server.domain import states as lc
 from hai_server.domain.transition import event, transition
-from hai_server.scheduler.model import parse_priority, priority_name
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")

@@ -6,11 +6,11 @@ import dataclasses
 import time
 from typing import Any
 
+from hai_cli.scheduler import explain
+from hai_cli.scheduler.model import PolicyConfig
 from hai_server.db.session import Sessions
 from hai_server.db.snapshot import load_snapshot
 from hai_server.domain import states as lc
-from hai_server.scheduler import explain
-from hai_server.scheduler.model import PolicyConfig
 from hai_server.services.tasks import Caller, TaskService
 
 

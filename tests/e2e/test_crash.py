@@ -11,6 +11,15 @@ from tests.support.e2e import EXAMPLES, start_platform
 from tests.support.pg import ServerDatabase
 
 
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaped, or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path, database: ServerDatabase) -> None:
     plat = start_platform(tmp_path, 1, database)
     try:
@@ -22,7 +31,10 @@ def test_ranks_outlive_a_killed_server_and_are_adopted(tmp_path, database: Serve
         )
         pid = json.loads((plat.home / "server.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while not _gone(pid):
+            assert time.monotonic() < deadline, "the killed server is still there"
+            time.sleep(0.02)
         # the next command finds the dead server, starts a new one, which adopts the rank
         task = plat.wait_state(task_id, "succeeded", timeout=60)
         assert task["restart_count"] == 0  # the same attempt finished: no work lost

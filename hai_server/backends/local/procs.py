@@ -1,32 +1,8 @@
-"""Small process and file helpers of the local backend."""
+"""Process helpers of the local backend (files: ``hai_cli.control``)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
-
-def read_int(path: Path | str) -> int | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return int(fh.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def read_float(path: Path | str) -> float | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return float(fh.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def write_atomic(path: Path | str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def is_alive(pid: int | None) -> bool:

@@ -279,12 +279,12 @@ def test_follow_of_a_task_stopped_before_it_ever_ran_ends(tmp_path: Path) -> Non
         task_id = _submit(server.url, _printer(3, 0.01), home)
         follower = Follower(server.url, task_id)
         follower.start()
+        # let the follow begin while the task still waits (the path that once never ended);
+        # should it begin after the stop, it must end all the same: no race on the result
         time.sleep(0.5)
         assert client.task(task_id)["state"] == "queued"
         client.action(task_id, "stop")
-        stopped = time.monotonic()
-        assert follower.text() == ""
-        assert follower.ended_at - stopped < 5
+        assert follower.text() == ""  # the stream of a task stopped before it ran ends
     finally:
         client.close()
         server.stop()

@@ -99,8 +99,10 @@ def test_tailer_leaves_and_the_other_replica_takes_over(redis_url: str, tmp_path
             first = await _writer(path, _lines(0, 40), 0.01)
             a.leave(ta)  # the tailer's last follower goes: its lease is released
             second = await _writer(path, _lines(40, 80), 0.02)
-            await asyncio.sleep(0.5)
-            assert b.counters.leases == 1  # B took the lease over
+            async with asyncio.timeout(5):  # B takes the lease over
+                while b.counters.leases < 1:
+                    await asyncio.sleep(0.02)
+            assert b.counters.leases == 1
             tb = b._tails[key]
             assert tb.end == len(first + second)
             assert bytes(tb.buf[-len(second) :]) == second
@@ -144,7 +146,9 @@ def test_without_redis_one_poll_serves_every_follower(tmp_path: Path) -> None:
         key = LogKey(4, 0, 0, str(path))
         path.write_bytes(b"")
         readers = [asyncio.create_task(_collect(fan, key, 40 * 9)) for _ in range(20)]
-        await asyncio.sleep(0.1)
+        async with asyncio.timeout(5):  # every follower has joined the one tail
+            while fan.health()["followers"] < 20:
+                await asyncio.sleep(0.01)
         with open(path, "ab") as fh:
             for i in range(40):
                 fh.write(f"line {i:03d}\n".encode())

@@ -150,8 +150,7 @@ def test_single_server_sigkill_and_restart_loses_nothing(db_url: str, home: Path
                 break
             time.sleep(0.05)
         assert len(running) == 4
-        server.kill()
-        time.sleep(0.5)
+        server.kill()  # returns once the process is gone
         server = ServerProc(home, env, port, "single").start()
         states = _wait_all(server.url, ids, timeout=60)
     finally:
@@ -214,7 +213,11 @@ def test_a_follower_started_mid_run_takes_over_cleanly(pg_url: str, home: Path) 
         b = ServerProc(home, env, free_port(), "replica-b").start()  # sees A's attempts
         assert any(t["state"] == "running" for t in _states(a.url).values())
         _wait_all(a.url, first, timeout=30)
-        time.sleep(0.5)  # A forgets the finished attempts (their run directories go)
+        runs = home / "runs"  # A forgets the finished attempts: their run directories go
+        deadline = time.monotonic() + 10
+        while any(runs.glob("*/spec.json")):
+            assert time.monotonic() < deadline, sorted(runs.iterdir())
+            time.sleep(0.05)
         a.kill()
         assert _leader([b]) is b
         more = _submit_many([b.url], home.parent, marks, 6)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hai_cli.scheduler.model import Hold
 from hai_server.reconciler import schedule as loop
 from hai_server.reconciler.schedule import holds_to_write
-from hai_server.scheduler.model import Hold
 
 
 def test_reasons_and_first_positions_always_moves_within_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]

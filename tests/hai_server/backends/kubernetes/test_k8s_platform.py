@@ -76,6 +76,15 @@ def test_tasks_follow_their_pods(
         )
         assert placed == ["n1", "n2"]
         assert all(p["spec"]["containers"][0]["image"] == "train:1" for p in pods.values())
+        # every rank's pod asks for its node's 8 GPUs and the rank sees them (the reconciler
+        # once built every RankSpec without GPUs: pods got neither)
+        for pod in pods.values():
+            (container,) = pod["spec"]["containers"]
+            assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
+            env = {e["name"]: e["value"] for e in container["env"]}
+            assert env["CUDA_VISIBLE_DEVICES"] == "0,1,2,3,4,5,6,7"
+            assert env["LOCAL_WORLD_SIZE"] == "8"
+            assert env["RANK"] == pod["metadata"]["labels"]["hai.platform/rank"]
 
         # pods running -> task running; rank 0 and 1 exit 0 -> succeeded
         for name in pods:

@@ -80,7 +80,7 @@ def admin() -> k8s.CoreV1Api:
     api.patch_node(node.metadata.name, {"metadata": {"labels": {"mars_group": "hai-test"}}})
     code = os.path.join(SHARED, "code", "hai_cli")
     os.makedirs(code, exist_ok=True)
-    for name in ("rankrun.py", "runtime.py"):
+    for name in ("rankrun.py", "runtime.py", "control.py"):
         shutil.copy(os.path.join(REPO, "hai_cli", name), code)
     open(os.path.join(code, "__init__.py"), "w").close()
     with open(os.path.join(SHARED, "code", "task.py"), "w") as fh:

@@ -1,0 +1,122 @@
+"""The control-file protocol between the platform and a task's ranks (standard library only).
+
+Every rank of an attempt shares a control directory (``$HAI_CONTROL_DIR``: a local directory
+for local ranks, a directory on shared storage for pods); each rank also has a status
+directory the rank wrapper writes. The platform and the task talk only through these files:
+
+=========================  ================================================  =========
+file                       meaning                                           written by
+=========================  ================================================  =========
+``control/suspend``        the suspend notice; its text is the deadline       the platform
+``control/ack.<rank>``     this rank saved and may be stopped (go_suspend)    the task
+``control/whole_life_state``  a 64-bit integer kept across restarts           the task
+``control/checkpoint.<rank>`` when this rank last saved (report_checkpoint)   the task
+``rank<R>/pid``            the process group of the rank's command            rankrun
+``rank<R>/exit_code``      the command's exit code (128 + signal if killed)   rankrun
+=========================  ================================================  =========
+
+Every file is written whole (a temporary file renamed over it), so a reader never sees half
+of one. Used by the task SDK (``runtime.py``), the rank wrapper (``rankrun.py``) and both
+backends; task images need nothing but this package.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+Path = str | os.PathLike[str]
+
+SUSPEND = "suspend"
+WHOLE_LIFE_STATE = "whole_life_state"
+ACK = "ack."
+CHECKPOINT = "checkpoint."
+PID = "pid"
+EXIT_CODE = "exit_code"
+TMP = ".tmp."  # temporary files of write_atomic: never read as data
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, whole."""
+    tmp = f"{path}{TMP}{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_int(path: Path) -> int | None:
+    text = read_text(path)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def read_float(path: Path) -> float | None:
+    text = read_text(path)
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def rank_file(status_dir: Path, name: str) -> str:
+    return os.path.join(status_dir, name)
+
+
+def ack_file(control_dir: Path, rank: int) -> str:
+    return os.path.join(control_dir, f"{ACK}{rank}")
+
+
+def checkpoint_file(control_dir: Path, rank: int) -> str:
+    return os.path.join(control_dir, f"{CHECKPOINT}{rank}")
+
+
+def give_notice(control_dir: Path, deadline: float) -> None:
+    """Create ``suspend`` once (a later call keeps the first deadline)."""
+    path = os.path.join(control_dir, SUSPEND)
+    if os.path.exists(path):
+        return
+    os.makedirs(control_dir, exist_ok=True)
+    write_atomic(path, f"{deadline:.3f}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ControlState:
+    """What the ranks said through the control directory."""
+
+    acked: frozenset[int]
+    whole_life_state: int | None
+    last_checkpoint_at: float | None
+
+
+def read_control(control_dir: Path) -> ControlState:
+    """Acks, the whole-life state and the latest checkpoint time (missing dir: nothing said)."""
+    acked: set[int] = set()
+    state: int | None = None
+    checkpoint: float | None = None
+    try:
+        names = os.listdir(control_dir)
+    except OSError:
+        names = []
+    for name in names:
+        if TMP in name:
+            continue
+        if name.startswith(ACK):
+            if name[len(ACK) :].isdigit():
+                acked.add(int(name[len(ACK) :]))
+        elif name.startswith(CHECKPOINT):
+            value = read_float(os.path.join(control_dir, name))
+            if value is not None and (checkpoint is None or value > checkpoint):
+                checkpoint = value
+        elif name == WHOLE_LIFE_STATE:
+            state = read_int(os.path.join(control_dir, name))
+    return ControlState(frozenset(acked), state, checkpoint)
