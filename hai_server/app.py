@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
@@ -22,6 +23,7 @@ from hai_server.cluster.logbus import bus_factory
 from hai_server.db.callers import CallerCache
 from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
+from hai_server.home import prepare_home
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
@@ -46,7 +48,9 @@ def make_backend(settings: Settings) -> Backend:
 
     loc = settings.local
     return LocalBackend(
-        settings.runs_dir, local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
+        settings.runs_dir,
+        local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone),
+        python=loc.python or sys.executable,
     )
 
 
@@ -59,7 +63,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        prepare_home(settings.home, settings.runs_dir, settings.resolved_log_dir)
         engine = make_engine(settings.resolved_database_url)
         if not migrated:
             await create_schema(engine)

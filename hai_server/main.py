@@ -104,8 +104,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
     from hai_server.dbprep import prepare_or_exit
+    from hai_server.home import prepare_home, private_files
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_files()
+    try:
+        prepare_home(settings.home, settings.runs_dir, settings.resolved_log_dir)
+    except OSError as exc:
+        print(f"hai-server: cannot prepare {settings.home}: {exc}", file=sys.stderr)
+        sys.exit(1)
     prepare_or_exit(
         settings.resolved_database_url,
         Path(args.seed) if args.seed else None,

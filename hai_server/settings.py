@@ -61,6 +61,11 @@ class LocalSettings(BaseModel):
     gpus_per_node: int | None = Field(None, ge=0, description="None: detect with nvidia-smi")
     group: str = "default"
     zone: str = "local"
+    python: str | None = Field(
+        None,
+        description="interpreter of the rank wrapper (default: the server's); on a root server "
+        "ranks run as their owners, who must be able to run it",
+    )
 
 
 class Settings(BaseSettings):

@@ -5,6 +5,7 @@ Test modules import helpers as ``from tests.support.x import ...`` (the reposito
 """
 
 pytest_plugins = [
+    "tests.support.fixtures",
     "tests.support.pg",
     "tests.support.e2e",
     "tests.support.k8s_fixtures",

@@ -62,9 +62,12 @@ def user_add(
     name: str = typer.Argument(..., metavar="NAME"),
     role: str = typer.Option("internal", "--role", help="admin, internal or external"),
     group: list[str] = typer.Option([], "-g", "--group", help="user group (repeatable)"),
+    uid: int = typer.Option(None, "--uid", help="POSIX uid its ranks run as (root servers)"),
+    gid: int = typer.Option(None, "--gid", help="POSIX gid (default: the uid)"),
     as_json: bool = JSON,
 ) -> None:
-    out = _call("POST", "/users", {"name": name, "role": role, "groups": group})
+    body = {"name": name, "role": role, "groups": group, "uid": uid, "gid": gid}
+    out = _call("POST", "/users", {k: v for k, v in body.items() if v is not None})
     if as_json:
         ui.print_json(out)
         return
@@ -75,7 +78,7 @@ def user_add(
 @user_app.command("list", help="List users with their role, state and groups.")
 def user_list(as_json: bool = JSON) -> None:
     rows = _call("GET", "/users")["users"]
-    _table(rows, ["name", "role", "active", "groups"], as_json, "users")
+    _table(rows, ["name", "role", "active", "uid", "groups"], as_json, "users")
 
 
 @user_app.command("disable", help="Disable a user: their tokens are refused from now on.")

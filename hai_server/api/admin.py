@@ -16,6 +16,8 @@ class UserBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     role: str = "internal"
     groups: list[str] = []
+    uid: int | None = None  # the identity its ranks run as when the server runs as root
+    gid: int | None = None
 
 
 class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,7 +60,9 @@ class AdminController(Controller):
 
     @post("/users", status_code=201)
     async def add_user(self, caller: Caller, admin: AdminService, data: UserBody) -> dict[str, Any]:
-        return await admin.add_user(caller, data.name, data.role, data.groups)
+        return await admin.add_user(
+            caller, data.name, data.role, data.groups, uid=data.uid, gid=data.gid
+        )
 
     @post("/users/{name:str}/disable", status_code=200)
     async def disable(self, caller: Caller, admin: AdminService, name: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
 
@@ -79,10 +80,13 @@ async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str 
 async def _ensure_admin_once(sessions: Sessions, name: str, token: str | None) -> str | None:
     async with sessions.begin() as s:
         if (await s.execute(select(User.id).limit(1))).first() is not None:
+            user = (await s.execute(select(User).where(User.name == name))).scalar_one_or_none()
+            if user is not None and user.uid is None:
+                # made before users carried a uid: it is the one who runs the server
+                user.uid, user.gid = os.getuid(), os.getgid()
             if token is None:
                 return None
             # a given admin token is always valid for the named admin (idempotent re-provisioning)
-            user = (await s.execute(select(User).where(User.name == name))).scalar_one_or_none()
             digest = hash_token(token)
             exists = (await s.execute(select(Token.id).where(Token.token_hash == digest))).first()
             if user is not None and exists is None:
@@ -92,7 +96,10 @@ async def _ensure_admin_once(sessions: Sessions, name: str, token: str | None) -
             return None
         token = token or new_token()
         now = time.time()
-        user = User(name=name, role="admin", active=True, created_at=now)
+        # the first admin is the one who runs the server: its ranks run as the server does
+        user = User(
+            name=name, role="admin", active=True, created_at=now, uid=os.getuid(), gid=os.getgid()
+        )
         s.add(user)
         await s.flush()
         s.add(Token(user_id=user.id, token_hash=hash_token(token), label="admin", created_at=now))

@@ -58,6 +58,21 @@ def _check_role(role: str) -> str:
     return role
 
 
+MAX_ID_NUMBER = 2**31 - 1
+
+
+def check_ids(uid: int | None, gid: int | None) -> tuple[int | None, int | None]:
+    """A POSIX uid and gid (gid defaults to the uid, as for a user's own group)."""
+    for what, value in (("uid", uid), ("gid", gid)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID_NUMBER
+        ):
+            raise Invalid(f"{what} must be a whole number from 0 to {MAX_ID_NUMBER}, got {value!r}")
+    if gid is not None and uid is None:
+        raise Invalid("a gid needs a uid")
+    return uid, gid if gid is not None or uid is None else uid
+
+
 def check_group(group: str) -> str:
     if not _GROUP.match(group):
         raise Invalid(f"bad group name {group!r}: letters, digits, _ . - (at most 64)")
@@ -77,6 +92,8 @@ def user_json(u: m.User, groups: list[str]) -> dict[str, Any]:
         "active": u.active,
         "groups": sorted(groups),
         "created_at": u.created_at,
+        "uid": u.uid,
+        "gid": u.gid,
     }
 
 
@@ -115,11 +132,16 @@ class AdminService:
         role: str = "internal",
         groups: list[str] | None = None,
         token: str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
     ) -> dict[str, Any]:
-        """Create a user and a first token (returned once as ``token``)."""
+        """Create a user and a first token (returned once as ``token``).
+
+        ``uid``/``gid``: the identity the user's ranks run as when the server runs as root."""
         self._require(caller)
         check_user_name(name)
         _check_role(role)
+        uid, gid = check_ids(uid, gid)
         groups = [check_group(g) for g in groups or []]
         if token is not None and len(token) < 16:
             raise Invalid("a given token must have at least 16 characters")
@@ -129,7 +151,7 @@ class AdminService:
             async with self._sessions.begin() as s:
                 if (await s.execute(select(m.User.id).where(m.User.name == name))).first():
                     raise Conflict(f"user {name} already exists")
-                user = m.User(name=name, role=role, active=True, created_at=now)
+                user = m.User(name=name, role=role, active=True, created_at=now, uid=uid, gid=gid)
                 s.add(user)
                 await s.flush()
                 s.add(

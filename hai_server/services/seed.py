@@ -7,6 +7,7 @@ TOML, applied idempotently through :class:`AdminService` (so the same validation
     role = "internal"          # admin | internal | external
     groups = ["team-a"]
     token = "hai_..."          # optional: a known token; else one is generated and reported
+    uid = 1000                 # optional: its ranks run as this uid (gid: gid, else the uid)
 
     [[quotas]]
     principal = "team-a"       # a user, a user group, or "public"
@@ -55,10 +56,11 @@ async def apply_seed(sessions: Sessions, data: dict[str, Any]) -> dict[str, str]
         role = str(entry.get("role", "internal"))
         groups = [str(g) for g in entry.get("groups", [])]
         token = entry.get("token")
+        uid, gid = entry.get("uid"), entry.get("gid")
         async with sessions() as s:
             exists = (await s.execute(select(m.User.id).where(m.User.name == name))).first()
         if exists is None:
-            out = await admin.add_user(SEEDER, name, role, groups, token)
+            out = await admin.add_user(SEEDER, name, role, groups, token, uid=uid, gid=gid)
             if token is None:
                 created[name] = out["token"]
             continue

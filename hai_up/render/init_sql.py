@@ -24,11 +24,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user(name: str, role: str, token: str) -> list[str]:
+def _user(name: str, role: str, token: str, uid: int | None = None) -> list[str]:
     n = sql_text(name)
+    ids = "NULL, NULL" if uid is None else f"{uid}, {uid}"
     return [
-        "INSERT INTO users (name, role, active, created_at)\n"
-        f"VALUES ({n}, {sql_text(role)}, TRUE, 0)\nON CONFLICT (name) DO NOTHING;",
+        "INSERT INTO users (name, role, active, created_at, uid, gid)\n"
+        f"VALUES ({n}, {sql_text(role)}, TRUE, 0, {ids})\nON CONFLICT (name) DO NOTHING;",
         "INSERT INTO tokens (user_id, token_hash, label, created_at)\n"
         f"SELECT id, {sql_text(token_hash(token))}, 'hai-up', 0 FROM users WHERE name = {n}\n"
         "ON CONFLICT (token_hash) DO NOTHING;",
@@ -40,11 +41,12 @@ def render_init_sql(cfg: UpConfig) -> str:
         "-- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.",
         "-- Applied by `hai-server --init-sql FILE` (migrate, then this file in one transaction).",
         "",
-        "-- the admin user (ADMIN_TOKEN) and the users of USER_INFO (uid is not stored)",
+        "-- the admin user (ADMIN_TOKEN; its uid is the server's) and the users of USER_INFO,",
+        "-- whose ranks run as their uid",
     ]
     out += _user(cfg.admin_user, "admin", cfg.admin_token)
     for u in cfg.users:
-        out += _user(u.name, u.role, u.token)
+        out += _user(u.name, u.role, u.token, u.uid)
     groups = [(u.name, u.group) for u in cfg.users if u.group]
     if groups:
         out += ["", "-- user groups (USER_INFO name:uid:role:token:group)"]

@@ -108,7 +108,7 @@ quota = 2
         r = cli(server.url, "hai_ops_known_token_0123456789", "admin", "quota", "list")
         assert r.returncode == 0 and re.search(r"team-b\s+node-default-NORMAL\s+2", r.stdout)
         r = cli(server.url, "hai_ops_known_token_0123456789", "admin", "user", "list")
-        assert re.search(r"bob\s+internal\s+yes\s+team-b", r.stdout), r.stdout
+        assert re.search(r"bob\s+internal\s+yes\s+-\s+team-b", r.stdout), r.stdout
     finally:
         server.stop()
 

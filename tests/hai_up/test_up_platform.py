@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hai_up.render import render_all
+from tests.support.fixtures import rank_python_env
 from tests.support.pg import free_port
 from tests.support.pg_server import ServerProc
 from tests.support.up import ALICE_TOKEN, config
@@ -29,7 +30,13 @@ def call(url: str, token: str, method: str = "GET", body: Any = None) -> Any:
         return json.loads(r.read())
 
 
-def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, open_tree: Path) -> None:
+    # USER_INFO gives alice uid 1000: a root server runs her ranks as that uid, so her work
+    # directory and the server's home must let her pass (as they do in the image)
+    tmp_path = open_tree
+    work = tmp_path / "work"
+    work.mkdir()
+    os.chmod(work, 0o777)
     cfg = config(
         tmp_path,
         HAI_BACKEND="local",
@@ -49,6 +56,7 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, tmp_pa
         HAI_LOG_DIR=str(tmp_path / "log"),
         HAI_ADMIN_TOKEN=cfg.admin_token,
         HAI_ADMIN_USER=cfg.admin_user,
+        **rank_python_env(),
     )
     init = [sys.executable, "-m", "hai_server.main", "--init-sql", str(tmp_path / "init.sql")]
     out = subprocess.run(init, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -63,7 +71,7 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, tmp_pa
             server.url + "/api/v1/tasks",
             ALICE_TOKEN,
             "POST",
-            {"argv": ["sh", "-c", "echo from-hai-up"], "workdir": str(tmp_path), "kind": "exec"},
+            {"argv": ["sh", "-c", "echo from-hai-up; id -u"], "workdir": str(work), "kind": "exec"},
         )
         assert task["group"] == "training"  # [scheduler] default_group = TRAINING_GROUP
         deadline = time.monotonic() + 60
@@ -72,6 +80,15 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, tmp_pa
         ] not in ("succeeded", "failed") and time.monotonic() < deadline:
             time.sleep(0.2)
         assert state["state"] == "succeeded", state
+        log = urllib.request.Request(
+            f"{server.url}/api/v1/tasks/{task['id']}/logs",
+            headers={"Authorization": f"Bearer {ALICE_TOKEN}"},
+        )
+        with urllib.request.urlopen(log, timeout=10) as r:
+            text = r.read().decode()
+        assert "from-hai-up" in text
+        if os.geteuid() == 0:
+            assert text.rstrip().endswith("] 1000")  # her ranks ran as her uid
         nodes = call(server.url + "/api/v1/nodes", cfg.admin_token)
         assert sorted((n["name"], n["group"]) for n in nodes["nodes"]) == [
             ("local-0", "training"),

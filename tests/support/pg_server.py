@@ -24,7 +24,7 @@ ADMIN_TOKEN = "hai_test_admin_token_0123456789"
 
 
 def make_settings(
-    home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4
+    home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4, **local: Any
 ) -> Settings:
     return Settings(
         home=home,
@@ -32,14 +32,16 @@ def make_settings(
         redis_url=redis_url,
         admin_user="root",
         admin_token=ADMIN_TOKEN,
-        local=LocalSettings(nodes=nodes, gpus_per_node=0),
+        local=LocalSettings(nodes=nodes, gpus_per_node=0, **local),
         scheduler=SchedulerSettings(tick_s=0.2, grace_s=2),
     )
 
 
 @contextmanager
-def api(home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4) -> Iterator[Api]:
-    app = create_app(make_settings(home, db_url, redis_url, nodes))
+def api(
+    home: Path, db_url: str, redis_url: str | None = None, nodes: int = 4, **local: Any
+) -> Iterator[Api]:
+    app = create_app(make_settings(home, db_url, redis_url, nodes, **local))
     with TestClient(app, timeout=30) as client:
         yield Api(client, ADMIN_TOKEN)
 

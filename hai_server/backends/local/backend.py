@@ -34,6 +34,13 @@ from hai_server.backends.base import (
     NodeState,
     RankObservation,
 )
+from hai_server.backends.local.identity import (
+    check_reachable,
+    clean_env,
+    hand_over,
+    rank_identity,
+    user_env,
+)
 from hai_server.backends.local.procs import is_alive
 
 POLL_S = 0.02
@@ -70,7 +77,7 @@ class LocalBackend(Backend):
         self._runs = runs_dir
         self._nodes = nodes
         self._python = python
-        self._base_env = base_env if base_env is not None else _clean_env(os.environ)
+        self._base_env = base_env if base_env is not None else clean_env(os.environ)
         self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._wakeup: Callable[[], None] = lambda: None
         self._monitor: asyncio.Task[None] | None = None
@@ -116,7 +123,10 @@ class LocalBackend(Backend):
                 raise BackendError(f"node {r.node} is not part of this machine", retryable=True)
         if not os.path.isdir(spec.workdir):
             raise BackendError(f"working directory {spec.workdir} does not exist", retryable=False)
+        identity = rank_identity(spec)  # BackendError: an owner without uid on a root server
         directory = self._runs / f"{spec.task_id}-{spec.attempt}"
+        if identity is not None:
+            check_reachable([directory, Path(spec.log_dir), Path(self._python)], *identity)
         if directory.exists():
             shutil.rmtree(directory, ignore_errors=True)
         att = _Attempt(
@@ -124,6 +134,12 @@ class LocalBackend(Backend):
         )
         att.control.mkdir(parents=True)
         Path(spec.log_dir).mkdir(parents=True, exist_ok=True)
+        for r in spec.ranks:
+            att.rank_dir(r.rank).mkdir()
+        if identity is not None:
+            os.chmod(Path(spec.log_dir).parent, 0o711)  # the task's log folder: pass through
+            dirs = [directory, att.control, Path(spec.log_dir)]
+            hand_over(dirs + [att.rank_dir(r.rank) for r in spec.ranks], *identity)
         master_port = _free_port()
         self._attempts[spec.key] = att
         # written before any rank starts, so a replica that takes over finds every launched rank
@@ -140,7 +156,6 @@ class LocalBackend(Backend):
         )
         for r in spec.ranks:
             rank_dir = att.rank_dir(r.rank)
-            rank_dir.mkdir()
             env = dict(self._base_env)
             env.update(spec.env)
             env.update(r.env)  # CUDA_VISIBLE_DEVICES and LOCAL_WORLD_SIZE: the launch decided
@@ -152,6 +167,8 @@ class LocalBackend(Backend):
                     "HAI_LOG_DIR": spec.log_dir,
                 }
             )
+            if identity is not None:
+                env.update(user_env(identity[0]))
             log = os.path.join(spec.log_dir, f"rank-{r.rank}.log")
             cmd = [
                 self._python,
@@ -174,6 +191,7 @@ class LocalBackend(Backend):
                     stdout=subprocess.DEVNULL,
                     stderr=wrapper_log,
                     start_new_session=True,
+                    **_drop(identity),
                 )
             except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in an argument
                 await self.terminate(spec.task_id, spec.attempt, 0)
@@ -294,9 +312,12 @@ class LocalBackend(Backend):
                 self._wakeup()
 
 
-def _clean_env(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
-    """The server's environment minus its own secrets and settings."""
-    return {k: v for k, v in environ.items() if not k.startswith("HAI_")}
+def _drop(identity: tuple[int, int] | None) -> dict[str, object]:
+    """Popen arguments that run the rank wrapper as ``identity`` (no supplementary groups)."""
+    if identity is None:
+        return {}
+    uid, gid = identity
+    return {"user": uid, "group": gid, "extra_groups": []}
 
 
 def _free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from tests.support.pg_server import Api, api
 
 
 def _user(a: Api, name: str, role: str = "internal", groups: list[str] | None = None) -> Api:
-    out = a.ok("POST", "/api/v1/admin/users", {"name": name, "role": role, "groups": groups or []})
+    # the uid of the server's own user: on a root server (CI) ranks run as it, as before
+    body = {"name": name, "role": role, "groups": groups or [], "uid": os.getuid()}
+    out = a.ok("POST", "/api/v1/admin/users", body)
     assert out["token"].startswith("hai_") and out["name"] == name
     return a.as_(out["token"])
 

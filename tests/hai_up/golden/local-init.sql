@@ -1,21 +1,22 @@
 -- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.
 -- Applied by `hai-server --init-sql FILE` (migrate, then this file in one transaction).
 
--- the admin user (ADMIN_TOKEN) and the users of USER_INFO (uid is not stored)
-INSERT INTO users (name, role, active, created_at)
-VALUES ('admin', 'admin', TRUE, 0)
+-- the admin user (ADMIN_TOKEN; its uid is the server's) and the users of USER_INFO,
+-- whose ranks run as their uid
+INSERT INTO users (name, role, active, created_at, uid, gid)
+VALUES ('admin', 'admin', TRUE, 0, NULL, NULL)
 ON CONFLICT (name) DO NOTHING;
 INSERT INTO tokens (user_id, token_hash, label, created_at)
 SELECT id, 'ca8d40e6ce4716b552f1c69863335b502f2afb57ffae171d6675fd56d91ca5b2', 'hai-up', 0 FROM users WHERE name = 'admin'
 ON CONFLICT (token_hash) DO NOTHING;
-INSERT INTO users (name, role, active, created_at)
-VALUES ('alice', 'internal', TRUE, 0)
+INSERT INTO users (name, role, active, created_at, uid, gid)
+VALUES ('alice', 'internal', TRUE, 0, 1000, 1000)
 ON CONFLICT (name) DO NOTHING;
 INSERT INTO tokens (user_id, token_hash, label, created_at)
 SELECT id, '965b04f03a8200d4bff70f6df635c1d4d3e9c9a1d164d415efc95b9304bfbaf2', 'hai-up', 0 FROM users WHERE name = 'alice'
 ON CONFLICT (token_hash) DO NOTHING;
-INSERT INTO users (name, role, active, created_at)
-VALUES ('bob', 'external', TRUE, 0)
+INSERT INTO users (name, role, active, created_at, uid, gid)
+VALUES ('bob', 'external', TRUE, 0, 1001, 1001)
 ON CONFLICT (name) DO NOTHING;
 INSERT INTO tokens (user_id, token_hash, label, created_at)
 SELECT id, '0357e24c1cb1874dde0773886097863f71ac666f63fba1e9d4c623b79ffda11f', 'hai-up', 0 FROM users WHERE name = 'bob'
