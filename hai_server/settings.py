@@ -38,6 +38,12 @@ class SchedulerSettings(BaseModel):
         None, ge=0, description="nodes allowed when no quota row matches"
     )
     default_group: str = "default"
+    max_backfill_wait_s: float | None = Field(
+        8 * 3600.0,
+        gt=0,
+        description="no starvation: a task queued this long goes first among its priority and "
+        "keeps the free nodes it needs (none: off)",
+    )
 
     def policy_config(self) -> PolicyConfig:
         """The policy's configuration: the one place settings become a PolicyConfig."""
@@ -53,6 +59,7 @@ class SchedulerSettings(BaseModel):
             default_quota=self.default_quota,
             default_group=self.default_group,
             suspend_grace_s=self.grace_s,
+            max_backfill_wait_s=self.max_backfill_wait_s,
         )
 
 

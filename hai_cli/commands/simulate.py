@@ -20,6 +20,9 @@ HELP = (
     "--json prints one JSON object per policy per line; every field is identical for the "
     "same input except wall_s (real seconds the run took), always the last key, left out "
     "with --no-wall. Bad input prints one line on stderr and exits with code 2.\n\n"
+    "--jobs FILE writes one CSV row per job and policy (submit, first start, end, wait, time "
+    "queued, preemptions, lost work): who waited longest, and why. --plot FILE.svg draws "
+    "utilisation over time and the wait distribution per priority, one curve per policy.\n\n"
     "--generate N --seed S prints a generated trace (many small short jobs, few large long "
     "ones, several users and priorities) to stdout instead, sized for --nodes or --cluster "
     "(default 64 nodes)."
@@ -55,12 +58,19 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(0, "--seed", help="Random seed for --generate."),
         load: float = typer.Option(0.9, "--load", help="Offered load of a generated trace."),
+        jobs: str = typer.Option(
+            None, "--jobs", help="Write one CSV row per job here.", show_default=False
+        ),
+        plot: str = typer.Option(
+            None, "--plot", help="Draw utilisation and waits into this SVG.", show_default=False
+        ),
     ) -> None:
         from hai_cli.commands.simulate_run import run
 
         code = run(
             trace=trace, nodes=nodes, cluster=cluster, policy=policy, compare=compare,
             as_json=as_json, no_wall=no_wall, tick=tick, generate=generate, seed=seed, load=load,
+            jobs=jobs, plot=plot,
         )  # fmt: skip
         if code:
             raise typer.Exit(code)

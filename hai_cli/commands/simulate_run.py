@@ -35,13 +35,20 @@ def run(
     generate: int | None,
     seed: int,
     load: float,
+    jobs: str | None = None,
+    plot: str | None = None,
 ) -> int:
     """Run the command; returns the exit code (2 for bad input, after one line on stderr)."""
     try:
         if nodes is not None and cluster is not None:
             raise InputError("give --nodes or --cluster, not both")
         if generate is not None:
+            if jobs or plot:
+                raise InputError("--jobs and --plot describe a replay; not with --generate")
             return _generate(generate, seed, nodes, cluster, load, trace)
+        for path, what in ((jobs, "--jobs"), (plot, "--plot")):
+            if path is not None:
+                _check_writable(path, what)
         if trace is None:
             raise InputError("missing TRACE (a CSV file), or use --generate N")
         if nodes is None and cluster is None:
@@ -51,11 +58,12 @@ def run(
             raise InputError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
         if not tick > 0:
             raise InputError(f"--tick must be > 0, got {tick}")
-        jobs = load_trace(trace)
-        summaries = []
+        trace_jobs = load_trace(trace)
+        summaries, results = [], []
         for name in POLICIES if compare else [policy]:
             t0 = time.perf_counter()
-            result = run_policy(jobs, the_cluster, name, tick)
+            result = run_policy(trace_jobs, the_cluster, name, tick)
+            results.append(result)
             wall = time.perf_counter() - t0
             summary = summarize(result, None if no_wall else wall)
             summaries.append(summary)
@@ -63,10 +71,39 @@ def run(
                 print(json.dumps(summary), flush=True)
         if not as_json:
             print(render_table(summaries, len(the_cluster.nodes), tick))
+        if jobs is not None:
+            from hai_cli.simulate.report import jobs_csv
+
+            _write(jobs, jobs_csv(results))
+        if plot is not None:
+            from hai_cli.simulate.report import plot_svg
+
+            _write(plot, plot_svg(results))
         return 0
     except InputError as exc:
         print(f"hai-cli simulate: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_writable(path: str, what: str) -> None:
+    """Refuse before the (long) replay a path that cannot be written."""
+    import os
+
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{what} {path}: is a directory")
+    if not os.path.isdir(parent):
+        raise InputError(f"{what} {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{what} {path}: cannot write in {parent}")
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _cluster(nodes: int | None, path: str | None) -> Cluster:

@@ -14,6 +14,7 @@ from hai_cli.scheduler.model import (
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
     REASON_QUOTA_EXCEEDED,
+    REASON_RESERVING,
     REASON_START_FAILED,
     REASON_TOO_LARGE,
     REASON_UNKNOWN_GROUP,
@@ -137,6 +138,11 @@ def _hold_rule(planner: Planner, trace: TaskTrace, nodes: int, hold: Hold) -> st
     reason = hold.reason
     if reason == REASON_HELD:
         return "held by its owner or an admin; hai-cli release queues it again"
+    if reason == REASON_RESERVING:
+        return (
+            "it waited longer than max_backfill_wait_s, so it goes first and keeps the free "
+            f"nodes it needs until the rest free up: {hold.detail}"
+        )
     if reason == REASON_START_FAILED:
         task = next(t for t in planner.snapshot.queued if t.id == hold.task_id)
         wait = max(0.0, (task.not_before or planner.now) - planner.now)

@@ -72,6 +72,7 @@ REASON_TOO_LARGE = "too_large"  # asks for more nodes than the group has
 REASON_HELD = "held"
 REASON_PRIORITY = "priority"  # tasks ahead of it in the queue take the free nodes
 REASON_START_FAILED = "start_failed"  # its last start failed; retried after a back-off
+REASON_RESERVING = "reserving"  # waited too long: keeps free nodes for itself until it fits
 
 # Reasons a running task is suspended.
 SUSPEND_PREEMPTED = "preempted"
@@ -160,6 +161,10 @@ class PolicyConfig:
     default_quota: int | None = None  # nodes allowed when no quota row matches; None = no limit
     default_group: str = "default"
     suspend_grace_s: float = 60.0  # only used to estimate when a preempting task can start
+    # no starvation: a task that has waited this long (time queued since first submission,
+    # run time excluded) goes first among its priority and keeps the free nodes it will need
+    # (smaller tasks behind it no longer backfill them). None: off.
+    max_backfill_wait_s: float | None = 8 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,16 +42,33 @@ def work_lost(task: RunningTask, now: float) -> float:
 QueueKey = tuple[float, float, float, int]
 
 
+def waited(task: QueuedTask, now: float) -> float:
+    """Seconds a queued task has waited since its first submission (run time excluded)."""
+    return now - task.submitted_at - task.ran_s
+
+
+def is_aged(task: QueuedTask, config: PolicyConfig, now: float) -> bool:
+    """Waited past ``max_backfill_wait_s`` (never under strict FIFO: it starves nothing)."""
+    limit = config.max_backfill_wait_s
+    return limit is not None and not config.strict_fifo and waited(task, now) >= limit
+
+
 def queue_key(
-    task: QueuedTask, priority: int, usage: Mapping[str, float], config: PolicyConfig
-) -> QueueKey:
+    task: QueuedTask, priority: int, usage: Mapping[str, float], config: PolicyConfig,
+    now: float,
+) -> QueueKey:  # fmt: skip
     """Sort key of a queued task inside its group (smaller comes first).
 
     Strict FIFO: first submission, then id. Otherwise: effective priority (high first), then
     the user's decayed usage when fair share is on (low first), then first submission, then id.
+    An aged task (waited past ``max_backfill_wait_s``) goes before every task of its priority
+    and, below NORMAL, before NORMAL work too (never before ABOVE_NORMAL and up); aged tasks
+    among themselves by first submission.
     """
     if config.strict_fifo:
         return (0.0, 0.0, task.submitted_at, task.id)
+    if is_aged(task, config, now):
+        return (-(max(priority, int(Priority.NORMAL)) + 0.5), -1.0, task.submitted_at, task.id)
     share = usage.get(task.user, 0.0) if config.fair_share else 0.0
     return (-float(priority), share, task.submitted_at, task.id)
 

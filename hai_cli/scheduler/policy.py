@@ -22,6 +22,7 @@ from hai_cli.scheduler.model import (
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
     REASON_QUOTA_EXCEEDED,
+    REASON_RESERVING,
     REASON_START_FAILED,
     REASON_TOO_LARGE,
     REASON_UNKNOWN_GROUP,
@@ -39,7 +40,7 @@ from hai_cli.scheduler.model import (
     Suspend,
 )
 from hai_cli.scheduler.nodeindex import node_index
-from hai_cli.scheduler.order import effective_priority, queued_priority
+from hai_cli.scheduler.order import effective_priority, is_aged, queued_priority
 from hai_cli.scheduler.passstate import Group as _Group
 from hai_cli.scheduler.passstate import TaskTrace
 from hai_cli.scheduler.passstate import keep as _keep
@@ -47,6 +48,7 @@ from hai_cli.scheduler.preempt import Candidate, Victims
 from hai_cli.scheduler.quota import QuotaBook, QuotaInfo
 
 LOW = int(Priority.LOW)
+NORMAL = int(Priority.NORMAL)
 Entry = tuple[float, int, int, QueuedTask]  # (first submission, id, effective priority, task)
 ABOVE_NORMAL = int(Priority.ABOVE_NORMAL)
 
@@ -90,6 +92,7 @@ class Planner:
         self.groups: dict[str, _Group] = {}
         self.may_preempt = config.preemption and not config.strict_fifo
         self.index = node_index(snapshot.nodes)
+        self.aged: set[int] = set()  # waited past max_backfill_wait_s: first, and reserving
 
     def run(self) -> Plan:
         index = self.index
@@ -116,6 +119,7 @@ class Planner:
         default_group, min_run = config.default_group, config.min_run_s
         demote_after = config.above_normal_demote_after_s
         may_preempt = self.may_preempt
+        aged_limit = None if config.strict_fifo else config.max_backfill_wait_s
         held: set[str] = set()
         freeing: dict[str, int] = {}
         for r in sorted(self.snapshot.running, key=_task_id):
@@ -137,6 +141,15 @@ class Planner:
                 prio = r.priority
                 if prio == ABOVE_NORMAL and r.ran_s + now - r.started_at >= demote_after:
                     prio = effective_priority(r, config, now)
+                if (
+                    prio < NORMAL
+                    and aged_limit is not None
+                    and (r.started_at - r.submitted_at - r.ran_s >= aged_limit)
+                ):
+                    # it started because it had waited too long, ahead of NORMAL work: that
+                    # work may not take its nodes straight back (it would start, be preempted,
+                    # wait again, forever)
+                    prio = NORMAL
                 victims[group].add(r, prio)
         return held, freeing
 
@@ -153,6 +166,8 @@ class Planner:
         fair = config.fair_share and not fifo
         share = self.snapshot.usage.get
         auto = self._auto
+        now = self.now
+        aged = self.aged
         buckets: dict[str, dict[tuple[int, float], list[Entry]]] = {}
         for t in self.snapshot.queued:
             group = t.group or default_group
@@ -164,7 +179,12 @@ class Planner:
                 eff = queued_priority(t, prio, config)
             else:
                 eff = prio
-            key = (0, 0.0) if fifo else (-eff, share(t.user, 0.0) if fair else 0.0)
+            if is_aged(t, config, now):
+                # waited too long: see order.queue_key. Preemption still goes by its priority
+                aged.add(t.id)
+                key = (-(max(eff, NORMAL) + 0.5), -1.0)
+            else:
+                key = (0, 0.0) if fifo else (-eff, share(t.user, 0.0) if fair else 0.0)
             by_key = buckets.get(group)
             if by_key is None:
                 by_key = buckets[group] = {}
@@ -245,6 +265,9 @@ class Planner:
                         bound = victims.upper_bound(eff)
                 if bound < short:
                     # no way to make room: the common case in a busy cluster
+                    if tid in self.aged:
+                        self._reserve(group, t, position)
+                        continue
                     reason = REASON_PRIORITY if n <= free_at_start else REASON_NO_CAPACITY
                     decisions[tid] = Hold(tid, reason, position)
                     if strict_fifo:
@@ -335,6 +358,9 @@ class Planner:
             possible = self.may_preempt and victims is not None and victims.upper_bound(eff) >= need
             picked = victims.select(eff, t.user, need, t) if possible and victims else None
             if picked is None:
+                if t.id in self.aged:
+                    self._reserve(group, t, position)
+                    return
                 reason = REASON_PRIORITY if t.nodes <= group.free_at_start else REASON_NO_CAPACITY
                 self.decisions[t.id] = Hold(t.id, reason, position)
                 if self.config.strict_fifo:
@@ -360,6 +386,19 @@ class Planner:
             tr = self.trace[t.id]
             tr.victims = tuple(sorted(c.task.id for c in chosen))
             tr.waiting_for = owners
+
+    def _reserve(self, group: _Group, t: QueuedTask, position: int) -> None:
+        """A task that waited too long keeps the free nodes it will need: tasks after it in
+        the queue no longer backfill them, so it starts once enough more free up."""
+        kept = group.free.take_upto(t.nodes)
+        waited = self.now - t.submitted_at - t.ran_s
+        detail = (
+            f"keeps {len(kept)} of its {t.nodes} nodes free until the rest free up "
+            f"(waited {waited / 3600:.1f} h; smaller tasks no longer backfill them)"
+        )
+        self.decisions[t.id] = Hold(t.id, REASON_RESERVING, position, detail)
+        if self.config.strict_fifo:
+            group.blocked = True
 
 
 def _submission(entry: Entry) -> tuple[float, int]:

@@ -57,6 +57,10 @@ class _State:
     finish: float | None = None
     ran_s: float = 0.0
     priority: int = 0  # the concrete level it runs at
+    preemptions: int = 0
+    lost_s: float = 0.0  # node-seconds of work thrown away by its suspensions
+    queued_at: float = 0.0  # when it last entered the queue
+    queued_s: float = 0.0  # all the time it waited in the queue
 
 
 @dataclass
@@ -71,6 +75,10 @@ class SimResult:
     lost_work_node_s: float
     plans: int
     extra: dict[str, float] = field(default_factory=dict)
+    preempted: list[int] = field(default_factory=list)  # per job: times it was suspended
+    lost: list[float] = field(default_factory=list)  # per job: node-seconds lost
+    busy: list[tuple[float, int]] = field(default_factory=list)  # (time, nodes busy) steps
+    queued: list[float] = field(default_factory=list)  # per job: seconds spent waiting
 
 
 def policy_config(name: str, cluster: Cluster) -> PolicyConfig:
@@ -122,6 +130,8 @@ class _Engine:
         self.preemptions = 0
         self.lost = 0.0
         self.plans = 0
+        self.busy_now = 0
+        self.busy_steps: list[tuple[float, int]] = []
 
     def _push(self, at: float, kind: int, sid: int, attempt: int) -> None:
         self.seq += 1
@@ -147,11 +157,22 @@ class _Engine:
             preemptions=self.preemptions,
             lost_work_node_s=self.lost,
             plans=self.plans,
+            preempted=[s.preemptions for s in self.states],
+            lost=[s.lost_s for s in self.states],
+            queued=[s.queued_s for s in self.states],
+            busy=self.busy_steps,
         )
+
+    def _busy(self, at: float, delta: int) -> None:
+        self.busy_now += delta
+        if self.busy_steps and self.busy_steps[-1][0] == at:
+            self.busy_steps[-1] = (at, self.busy_now)
+        else:
+            self.busy_steps.append((at, self.busy_now))
 
     def _event(self, at: float, kind: int, s: _State, attempt: int) -> bool:
         if kind == _SUBMIT:
-            self._enqueue(s)
+            self._enqueue(s, at)
             return True
         if kind == _RECHECK:
             return s.attempt == attempt and s.running is not None
@@ -159,6 +180,7 @@ class _Engine:
             return False  # a stale finish of an attempt that was suspended
         nodes = len(s.running.nodes)
         self.busy += nodes * (at - s.started_at)
+        self._busy(at, -nodes)
         self.held[s.job.user] -= nodes
         del self.running[s.id]
         s.ran_s += at - s.started_at
@@ -167,11 +189,12 @@ class _Engine:
             s.finish = at
             s.remaining = 0.0
         else:
-            self._enqueue(s)
+            self._enqueue(s, at)
         return True
 
-    def _enqueue(self, s: _State) -> None:
+    def _enqueue(self, s: _State, at: float) -> None:
         job = s.job
+        s.queued_at = at
         s.queued = QueuedTask(
             s.id, job.user, job.group, job.priority, job.nodes, job.submit_s, ran_s=s.ran_s
         )
@@ -228,6 +251,7 @@ class _Engine:
         job = s.job
         s.attempt += 1
         s.started_at = now
+        s.queued_s += now - s.queued_at
         s.priority = d.priority
         if s.first_start is None:
             s.first_start = now
@@ -237,6 +261,7 @@ class _Engine:
         )
         self.running[s.id] = s
         self.held[job.user] = self.held.get(job.user, 0) + job.nodes
+        self._busy(now, job.nodes)
         self.usage.setdefault(job.user, 0.0)
         self._push(now + s.remaining, _FINISH, s.id, s.attempt)
         for at in self._rechecks(s, now):
@@ -261,7 +286,9 @@ class _Engine:
         saved = worked if every <= 0 else math.floor(worked / every) * every
         s.remaining = max(0.0, s.remaining - saved)
         self.lost += (worked - saved) * len(r.nodes)
+        s.lost_s += (worked - saved) * len(r.nodes)
         self.preemptions += 1
+        s.preemptions += 1
         s.running = dataclasses.replace(r, suspending=True, suspend_deadline=now + s.job.suspend_s)
         s.attempt += 1  # the finish event of this attempt is now stale
         self._push(now + s.job.suspend_s, _STOPPED, s.id, s.attempt)

@@ -14,6 +14,7 @@ from hai_cli.scheduler.model import (
     REASON_NO_CAPACITY,
     REASON_PRIORITY,
     REASON_QUOTA_EXCEEDED,
+    REASON_RESERVING,
     REASON_WAITING_FOR_PREEMPTION,
     SUSPEND_NODE_FAILURE,
     SUSPEND_PREEMPTED,
@@ -93,7 +94,8 @@ def snapshots(draw: st.DrawFn, allow_auto: bool = True) -> Snapshot:
                 group=draw(st.sampled_from(present)) if draw(st.integers(0, 14)) else "nope",
                 priority=draw(st.sampled_from(levels)),
                 nodes=draw(st.integers(1, 5)),
-                submitted_at=float(draw(st.integers(0, 5))),
+                # some waited long (aged under a 5,000 s limit), most not
+                submitted_at=float(draw(st.sampled_from([0, 1, 2, 3, 4, 5, 9000, 9001]))),
                 held=draw(st.integers(0, 19)) == 0,
             )
         )
@@ -130,6 +132,7 @@ configs = st.builds(
     strict_fifo=st.integers(0, 4).map(lambda x: x == 0),
     default_quota=st.sampled_from([None, None, 2]),
     default_group=st.just("g0"),
+    max_backfill_wait_s=st.sampled_from([None, 4 * 3600.0, 5000.0]),
 )
 
 
@@ -332,7 +335,7 @@ def test_no_waiting_task_while_lower_priority_holds_usable_nodes(
         group = task_group(t.group, cfg)
         ahead_waiting = any(
             isinstance(o, Hold)
-            and o.reason == REASON_WAITING_FOR_PREEMPTION
+            and o.reason in (REASON_WAITING_FOR_PREEMPTION, REASON_RESERVING)
             and task_group(q.group, cfg) == group
             and o.position < d.position
             for q in s.queued
@@ -399,7 +402,7 @@ def test_queue_order_is_the_documented_total_key(s: Snapshot, cfg: PolicyConfig)
         def key(t: QueuedTask):
             prio = t.priority if t.priority != AUTO else planner.trace[t.id].priority
             eff = int(Priority.LOW) if prio is None else queued_priority(t, prio, cfg)
-            return queue_key(t, eff, s.usage, cfg)
+            return queue_key(t, eff, s.usage, cfg, NOW)
 
         assert tasks == sorted(tasks, key=key), group
         for position, t in enumerate(tasks, start=1):
@@ -427,3 +430,23 @@ def test_explain_agrees_with_plan_for_every_task(s: Snapshot, cfg: PolicyConfig)
         victims = tuple(sorted(v.task_id for v in result.suspends() if v.for_task == tid))
         assert e.would_preempt == victims
         json.dumps(asdict(e))
+
+
+@SETTINGS
+@given(snapshots(), configs)
+def test_a_reserving_task_is_not_backfilled(s: Snapshot, cfg: PolicyConfig) -> None:
+    """Nothing after a task that keeps nodes for itself (it waited too long) starts in its
+    group: the free nodes it keeps are not backfilled."""
+    from hai_cli.scheduler.policy import Planner
+
+    planner = Planner(s, cfg, NOW, tracing=True)
+    result = planner.run()
+    for group, tasks in planner.queues.items():
+        reserving = [
+            i for i, t in enumerate(tasks)
+            if isinstance(d := result.decisions[t.id], Hold) and d.reason == "reserving"
+        ]  # fmt: skip
+        if not reserving:
+            continue
+        for t in tasks[reserving[0] + 1 :]:
+            assert not isinstance(result.decisions[t.id], Start), (group, t)
