@@ -104,6 +104,9 @@ def test_tailer_leaves_and_the_other_replica_takes_over(redis_url: str, tmp_path
                     await asyncio.sleep(0.02)
             assert b.counters.leases == 1
             tb = b._tails[key]
+            async with asyncio.timeout(5):  # B's tailer reads on to the file's end
+                while tb.end < len(first + second):
+                    await asyncio.sleep(0.02)
             assert tb.end == len(first + second)
             assert bytes(tb.buf[-len(second) :]) == second
             follower.cancel()
