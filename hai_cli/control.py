@@ -11,6 +11,7 @@ file                       meaning                                           wri
 ``control/ack.<rank>``     this rank saved and may be stopped (go_suspend)    the task
 ``control/whole_life_state``  a 64-bit integer kept across restarts           the task
 ``control/checkpoint.<rank>`` when this rank last saved (report_checkpoint)   the task
+``control/listening.<rank>``  this rank polls for the notice (first poll)     the task
 ``rank<R>/pid``            the process group of the rank's command            rankrun
 ``rank<R>/exit_code``      the command's exit code (128 + signal if killed)   rankrun
 =========================  ================================================  =========
@@ -31,6 +32,7 @@ SUSPEND = "suspend"
 WHOLE_LIFE_STATE = "whole_life_state"
 ACK = "ack."
 CHECKPOINT = "checkpoint."
+LISTENING = "listening."  # a rank that never polls cannot hear a notice: no grace is waited
 PID = "pid"
 EXIT_CODE = "exit_code"
 TMP = ".tmp."  # temporary files of write_atomic: never read as data
@@ -80,6 +82,10 @@ def checkpoint_file(control_dir: Path, rank: int) -> str:
     return os.path.join(control_dir, f"{CHECKPOINT}{rank}")
 
 
+def listening_file(control_dir: Path, rank: int) -> str:
+    return os.path.join(control_dir, f"{LISTENING}{rank}")
+
+
 def give_notice(control_dir: Path, deadline: float) -> None:
     """Create ``suspend`` once (a later call keeps the first deadline)."""
     path = os.path.join(control_dir, SUSPEND)
@@ -96,11 +102,19 @@ class ControlState:
     acked: frozenset[int]
     whole_life_state: int | None
     last_checkpoint_at: float | None
+    listening: frozenset[int] = frozenset()
+
+
+def _rank_suffix(name: str, prefix: str) -> int | None:
+    rest = name[len(prefix) :]
+    return int(rest) if rest.isdigit() else None
 
 
 def read_control(control_dir: Path) -> ControlState:
-    """Acks, the whole-life state and the latest checkpoint time (missing dir: nothing said)."""
+    """Acks, listening ranks, the whole-life state and the latest checkpoint time (missing
+    dir: nothing said)."""
     acked: set[int] = set()
+    listening: set[int] = set()
     state: int | None = None
     checkpoint: float | None = None
     try:
@@ -111,12 +125,15 @@ def read_control(control_dir: Path) -> ControlState:
         if TMP in name:
             continue
         if name.startswith(ACK):
-            if name[len(ACK) :].isdigit():
-                acked.add(int(name[len(ACK) :]))
+            if (rank := _rank_suffix(name, ACK)) is not None:
+                acked.add(rank)
+        elif name.startswith(LISTENING):
+            if (rank := _rank_suffix(name, LISTENING)) is not None:
+                listening.add(rank)
         elif name.startswith(CHECKPOINT):
             value = read_float(os.path.join(control_dir, name))
             if value is not None and (checkpoint is None or value > checkpoint):
                 checkpoint = value
         elif name == WHOLE_LIFE_STATE:
             state = read_int(os.path.join(control_dir, name))
-    return ControlState(frozenset(acked), state, checkpoint)
+    return ControlState(frozenset(acked), state, checkpoint, frozenset(listening))

@@ -30,6 +30,7 @@ from hai_cli import control
 
 _local_state: dict[str, int] = {}
 _rehearsal_deadline: float | None = None
+_listening: str | None = None  # the control directory this process said it listens in
 
 
 def _control_dir() -> str | None:
@@ -48,11 +49,26 @@ def in_task() -> bool:
     return _control_dir() is not None
 
 
+def _listen(directory: str) -> None:
+    """Say once per process that this rank polls for the notice: a rank that never polls
+    cannot hear one, so the platform stops it at once instead of waiting out the grace."""
+    global _listening
+    if _listening == directory:
+        return
+    _listening = directory
+    try:
+        control.write_atomic(control.listening_file(directory, _rank()), f"{time.time():.6f}\n")
+    except OSError:
+        pass  # the platform then cannot tell; it waits the whole grace as before
+
+
 def receive_suspend_command() -> bool:
-    """True once the platform has asked this task to suspend. Cheap enough for every step."""
+    """True once the platform has asked this task to suspend. Cheap enough for every step
+    (one stat() call; the first call also says this rank listens)."""
     directory = _control_dir()
     if directory is None:
         return _rehearsal_deadline is not None and time.time() >= _rehearsal_deadline
+    _listen(directory)
     return os.path.exists(os.path.join(directory, control.SUSPEND))
 
 
@@ -61,6 +77,7 @@ def suspend_deadline() -> float | None:
     directory = _control_dir()
     if directory is None:
         return None
+    _listen(directory)
     return control.read_float(os.path.join(directory, control.SUSPEND))
 
 

@@ -91,6 +91,8 @@ class AttemptObservation:
     whole_life_state: int | None = None
     last_checkpoint_at: float | None = None  # wall-clock time of the last report_checkpoint()
     errors: tuple[str, ...] = ()
+    # ranks that have polled for the suspend notice in this attempt; None: cannot tell
+    listening: frozenset[int] | None = None
 
     @property
     def key(self) -> tuple[int, int]:

@@ -31,6 +31,7 @@ class FakeAttempt:
     whole_life_state: int | None = None
     last_checkpoint_at: float | None = None
     notice: float | None = None  # the suspend deadline the notice carried
+    listening: set[int] | None = None  # None: like a backend that cannot tell
     terminated: bool = False
 
 
@@ -86,6 +87,7 @@ class FakeBackend(Backend):
                 suspend_acked=frozenset(att.acked),
                 whole_life_state=att.whole_life_state,
                 last_checkpoint_at=att.last_checkpoint_at,
+                listening=None if att.listening is None else frozenset(att.listening),
             )
             for key, att in sorted(self.attempts.items())
         ]
@@ -115,6 +117,15 @@ class FakeBackend(Backend):
 
     def ack(self, task_id: int, rank: int, attempt: int = 0) -> None:
         self.attempt(task_id, attempt).acked.add(rank)
+
+    def listen(self, task_id: int, rank: int, attempt: int = 0) -> None:
+        """The rank polled for the notice (the SDK's first receive_suspend_command())."""
+        att = self.attempt(task_id, attempt)
+        att.listening = (att.listening or set()) | {rank}
+
+    def deaf(self, task_id: int, attempt: int = 0) -> None:
+        """The backend can tell, and no rank of the attempt has polled yet."""
+        self.attempt(task_id, attempt).listening = set()
 
     def lose(self, task_id: int, rank: int, message: str = "lost", attempt: int = 0) -> None:
         att = self.attempt(task_id, attempt)

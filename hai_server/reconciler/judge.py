@@ -103,6 +103,17 @@ def judge(view: TaskView, obs: AttemptObservation | None, now: float) -> Verdict
                 v.events.append(
                     ("suspend_ack", "every rank called go_suspend(); stopping the ranks")
                 )
+            elif obs.listening is not None and not obs.listening and not obs.suspend_acked:
+                # no rank ever polled for the notice in this attempt: it cannot be heard, so
+                # waiting out the grace would only hold the task that needs the nodes
+                v.terminate = True
+                v.events.append(
+                    (
+                        "suspend_unheard",
+                        "victim does not listen for notices (no rank has polled "
+                        "receive_suspend_command()): stopping it now, SIGTERM then SIGKILL",
+                    )
+                )
             elif view.suspend_deadline is not None and now >= view.suspend_deadline:
                 v.terminate = True
                 missing = sorted({r.rank for r in ranks} - done)

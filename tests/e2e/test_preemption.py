@@ -14,8 +14,8 @@ def _events(task: dict) -> list[str]:
 
 
 def test_low_task_checkpoints_yields_to_high_and_resumes(platform: Platform) -> None:
-    low = platform.submit(
-        TRAIN, "--steps", "40", "--step-time", "0.1", opts=("-p", "LOW", "--name", "low")
+    low = platform.submit(  # 15 s of work: the high task comes long before its end
+        TRAIN, "--steps", "150", "--step-time", "0.1", opts=("-p", "LOW", "--name", "low")
     )
     platform.wait(
         low, lambda t: t["state"] == "running" and "step 5 " in platform.log(low), what="step 5"
@@ -39,7 +39,7 @@ def test_low_task_checkpoints_yields_to_high_and_resumes(platform: Platform) -> 
     assert low_t["whole_life_state"] == saved
     second = platform.log(low, attempt=1)
     assert f"start: step={saved} restart_count=1 whole_life_state={saved}" in second
-    assert "done: final_step=40" in second
+    assert "done: final_step=150" in second
     # the high task started only after the low one let go of the node
     high_start = next(e["at"] for e in high_t["events"] if e["kind"] == "start")
     low_requeue = next(e["at"] for e in low_t["events"] if e["kind"] == "requeued")
@@ -47,11 +47,16 @@ def test_low_task_checkpoints_yields_to_high_and_resumes(platform: Platform) -> 
     assert [a["outcome"] for a in low_t["attempts"]] == ["suspended", "succeeded"]
 
 
+def _at(task: dict, kind: str) -> float:
+    return next(e["at"] for e in task["events"] if e["kind"] == kind)
+
+
 def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platform) -> None:
     stubborn = platform.submit(
         EXAMPLES.parent / "tests/e2e/scripts/stubborn.py",
         "300",
         "--ignore-term",
+        "--poll",  # it polls, so it gets the whole grace (3 s here), then SIGTERM, SIGKILL
         "--then",
         "20",  # the resumed attempt need not take 30 s more
         opts=("-p", "LOW"),
@@ -65,7 +70,10 @@ def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platfo
     task = platform.wait(stubborn, lambda t: t["restart_count"] == 1, timeout=30, what="requeued")
     kinds = _events(task)
     assert "suspend_deadline" in kinds and "suspend_ack" not in kinds
+    assert "suspend_unheard" not in kinds
+    assert _at(task, "suspend_deadline") - _at(task, "suspend") >= 3.0  # the whole grace
     log0 = platform.log(stubborn, attempt=0)
+    assert "notice received, ignoring it" in log0
     assert "got SIGTERM, ignoring it" in log0  # SIGTERM first ...
     assert task["attempts"][0]["exit_code"] == 137  # ... then SIGKILL
     platform.wait_state(high, "succeeded", timeout=30)
@@ -73,6 +81,30 @@ def test_task_that_ignores_the_notice_is_killed_at_the_deadline(platform: Platfo
     log1 = platform.log(stubborn, attempt=1)
     assert "stubborn start restart_count=1" in log1 and "stubborn done" in log1
     assert final["restart_count"] == 1
+
+
+def test_a_victim_that_never_polls_is_stopped_without_waiting_the_grace(
+    platform: Platform,
+) -> None:
+    deaf = platform.submit(
+        EXAMPLES.parent / "tests/e2e/scripts/stubborn.py", "300", "--then", "5",
+        opts=("-p", "LOW"),
+    )  # fmt: skip
+    platform.wait(
+        deaf, lambda t: t["state"] == "running" and "step 3" in platform.log(deaf), what="running"
+    )
+    high = platform.submit(TRAIN, "--steps", "3", "--step-time", "0.05", opts=("-p", "HIGH"))
+    task = platform.wait(deaf, lambda t: t["restart_count"] == 1, timeout=30, what="requeued")
+    kinds = _events(task)
+    assert "suspend_unheard" in kinds and "suspend_deadline" not in kinds
+    unheard = next(e for e in task["events"] if e["kind"] == "suspend_unheard")
+    assert "does not listen for notices" in unheard["message"]
+    # stopped at once: the preemptor did not wait out the 3 s grace
+    assert _at(task, "suspend_unheard") - _at(task, "suspend") < 3.0
+    assert task["attempts"][0]["exit_code"] == 143  # SIGTERM was enough
+    high_t = platform.wait_state(high, "succeeded", timeout=30)
+    assert _at(high_t, "start") - _at(task, "suspend") < 3.0
+    platform.wait_state(deaf, "succeeded", timeout=60)
 
 
 def test_suspend_after_rehearsal_exercises_checkpoint_code(platform: Platform) -> None:

@@ -17,6 +17,7 @@ def control(tmp_path, monkeypatch):
     monkeypatch.setenv("HAI_RESTART_COUNT", "2")
     monkeypatch.setenv("HAI_WHOLE_LIFE_STATE", "41")
     runtime._local_state.clear()
+    monkeypatch.setattr(runtime, "_listening", None)
     yield tmp_path
     runtime._local_state.clear()
 
@@ -37,6 +38,21 @@ def test_inside_a_task(control) -> None:
     assert (control / "ack.1").exists()
     with pytest.raises(TypeError):
         runtime.set_whole_life_state("3")  # type: ignore[arg-type]
+
+
+def test_the_first_poll_says_the_rank_listens_once(control) -> None:
+    from hai_cli.control import read_control
+
+    assert read_control(control).listening == frozenset()
+    assert not runtime.receive_suspend_command()
+    first = (control / "listening.1").read_text()
+    assert read_control(control).listening == frozenset({1})
+    for _ in range(3):
+        runtime.receive_suspend_command()
+    assert (control / "listening.1").read_text() == first  # written once, not per poll
+    assert [p.name for p in control.iterdir() if p.name.startswith("listening.")] == [
+        "listening.1"
+    ]
 
 
 def test_outside_a_task_nothing_crashes() -> None:

@@ -119,4 +119,5 @@ def observe_attempt(
         whole_life_state=files.whole_life_state,
         last_checkpoint_at=files.last_checkpoint_at,
         errors=errors,
+        listening=files.listening,
     )

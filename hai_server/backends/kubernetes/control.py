@@ -28,6 +28,7 @@ class ControlFiles:
     whole_life_state: int | None
     last_checkpoint_at: float | None
     exit_codes: dict[int, int]
+    listening: frozenset[int] = frozenset()
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -57,4 +58,6 @@ def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
         code = control.read_int(os.path.join(run_dir, f"rank{rank}", control.EXIT_CODE))
         if code is not None:
             codes[rank] = code
-    return ControlFiles(said.acked, said.whole_life_state, said.last_checkpoint_at, codes)
+    return ControlFiles(
+        said.acked, said.whole_life_state, said.last_checkpoint_at, codes, said.listening
+    )

@@ -285,6 +285,7 @@ class LocalBackend(Backend):
             said.acked,
             said.whole_life_state,
             said.last_checkpoint_at,
+            listening=said.listening,
         )
 
     def _scan(self) -> tuple[object, ...]:

@@ -1,11 +1,18 @@
+import pytest
+
 from hai_server.backends.base import AttemptObservation, RankObservation
 from hai_server.reconciler.judge import TaskView, judge
 
 
-def obs(*ranks: tuple[str, int | None], acked: frozenset[int] = frozenset()) -> AttemptObservation:
+def obs(
+    *ranks: tuple[str, int | None],
+    acked: frozenset[int] = frozenset(),
+    listening: frozenset[int] | None = None,
+) -> AttemptObservation:
     return AttemptObservation(
-        1, 0, tuple(RankObservation(i, f"n{i}", s, c) for i, (s, c) in enumerate(ranks)), acked
-    )
+        1, 0, tuple(RankObservation(i, f"n{i}", s, c) for i, (s, c) in enumerate(ranks)), acked,
+        listening=listening,
+    )  # fmt: skip
 
 
 def view(state: str = "running", **kw) -> TaskView:
@@ -58,6 +65,33 @@ def test_deadline_kills_a_task_that_ignores_the_notice() -> None:
         view("suspending", suspend_deadline=150, terminate_sent=True), obs(("exited", 137)), 152
     )
     assert v.new_state == "suspended"
+
+
+@pytest.mark.parametrize(
+    ("listening", "acked", "now", "expect"),
+    [
+        # no rank ever polled: the notice cannot be heard, stop it at once
+        (frozenset(), frozenset(), 101, "suspend_unheard"),
+        # one rank of two polls (e.g. rank 0 polls and broadcasts): the whole grace is given
+        (frozenset({0}), frozenset(), 101, None),
+        (frozenset({0}), frozenset(), 151, "suspend_deadline"),
+        # a backend that cannot tell: the whole grace, as before
+        (None, frozenset(), 101, None),
+        (None, frozenset(), 151, "suspend_deadline"),
+        # a rank acknowledged without polling first (it heard somehow): it is listening
+        (frozenset(), frozenset({1}), 101, None),
+    ],
+)
+def test_a_victim_that_never_polls_is_stopped_without_the_grace(
+    listening: frozenset[int] | None, acked: frozenset[int], now: float, expect: str | None
+) -> None:
+    v = judge(
+        view("suspending", suspend_deadline=150),
+        obs(("running", None), ("running", None), acked=acked, listening=listening),
+        now,
+    )
+    assert v.terminate == (expect is not None)
+    assert [k for k, _ in v.events] == ([expect] if expect else [])
 
 
 def test_finishing_during_the_grace_period_is_success() -> None:
