@@ -149,6 +149,10 @@ class Client:
     def action(self, task_id: int, verb: str) -> dict[str, Any]:
         return self.request("POST", f"/api/v1/tasks/{task_id}/{verb}")
 
+    def bulk(self, verb: str, selection: dict[str, Any]) -> dict[str, Any]:
+        """One request, one transaction: ``verb`` on every task ``selection`` picks."""
+        return self.request("POST", f"/api/v1/tasks/actions/{verb}", body=selection)
+
     def logs(
         self, task_id: int, *, rank: int = 0, attempt: int | None = None, offset: int = 0
     ) -> str:

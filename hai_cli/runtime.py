@@ -22,6 +22,7 @@ Standard library only (the file protocol is ``hai_cli/control.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -56,10 +57,9 @@ def _listen(directory: str) -> None:
     if _listening == directory:
         return
     _listening = directory
-    try:
+    # when the file cannot be written the platform cannot tell: it waits the whole grace
+    with contextlib.suppress(OSError):
         control.write_atomic(control.listening_file(directory, _rank()), f"{time.time():.6f}\n")
-    except OSError:
-        pass  # the platform then cannot tell; it waits the whole grace as before
 
 
 def receive_suspend_command() -> bool:

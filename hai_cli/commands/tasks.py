@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -203,22 +204,82 @@ def _follow_attempt(client: Client, task_id: int, rank: int, attempt: int) -> in
     return ui.EXIT_OK
 
 
+SHOW_EACH = 20  # more changed tasks than this: one summary line
+
+
 def _register_action(app: typer.Typer, verb: str, text: str) -> None:
-    @app.command(verb, help=text)
+    @app.command(
+        verb,
+        help=f"{text} Many at once, server-side in one transaction: give several IDs or "
+        "filters (like scancel's): --state, --name (a glob), --group, --user (admins), --all.",
+    )
     def _cmd(
-        task_ids: list[int] = typer.Argument(..., metavar="ID..."),
-        as_json: bool = typer.Option(False, "--json", help="print the tasks as JSON"),
+        task_ids: list[int] = typer.Argument(None, metavar="[ID]...", show_default=False),
+        states: list[str] = typer.Option(
+            None,
+            "--state",
+            "-s",
+            help=f"only tasks in this state (repeat, or a,b): {STATE_FILTERS}",
+        ),
+        name: str = typer.Option(None, "--name", "-n", help="task name, or a glob (* and ?)"),
+        group: str = typer.Option(None, "--group", "-g", help="only tasks of this group"),
+        user: str = typer.Option(None, "--user", "-u", help="another user's tasks (admins)"),
+        all_users: bool = typer.Option(
+            False, "--all-users", "-A", help="every user's tasks (admins)"
+        ),
+        all_mine: bool = typer.Option(
+            False, "--all", help=f"every task of yours that {verb} applies to"
+        ),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="say what would change; change nothing"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
     ) -> None:
-        results = []
+        wanted = [s for part in states or () for s in part.split(",") if s]
+        selection = {
+            "ids": list(task_ids or ()), "states": wanted, "name": name, "group": group,
+            "user": user, "all_users": all_users, "all": all_mine, "dry_run": dry_run,
+        }  # fmt: skip
+        if not (task_ids or wanted or name or group or user or all_users or all_mine):
+            ui.die(
+                f"say which tasks to {verb}: IDs, a filter (--state, --name, --group, --user) "
+                "or --all",
+                ui.EXIT_USAGE,
+            )
         with ui.errors():
-            client = ui.connect()
-            for task_id in task_ids:
-                results.append(client.action(task_id, verb))
+            answer = ui.connect().bulk(verb, selection)
         if as_json:
-            ui.print_json(results if len(results) > 1 else results[0])
-            return
-        for task in results:
-            typer.echo(f"task {task['id']} ({task['name']}): {_after(verb, task)}")
+            ui.print_json(answer)
+        else:
+            _report(verb, answer)
+        if answer["missing"]:
+            raise typer.Exit(ui.EXIT_NOT_FOUND)
+        if answer["skipped"]:
+            raise typer.Exit(ui.EXIT_USAGE)
+
+
+def _report(verb: str, answer: dict[str, Any]) -> None:
+    changed = answer["changed"]
+    would = "would " if answer["dry_run"] else ""
+    if len(changed) <= SHOW_EACH:
+        for task in changed:
+            what = verb if would else _after(verb, task)
+            typer.echo(f"{would}task {task['id']} ({task['name']}): {what}")
+    else:
+        by_state: dict[str, int] = {}
+        for task in changed:
+            by_state[task["state"]] = by_state.get(task["state"], 0) + 1
+        counts = ", ".join(f"{n:,} {st}" for st, n in sorted(by_state.items()))
+        then = "they would be" if would else "now"
+        typer.echo(f"{would}{verb}: {len(changed):,} tasks ({then} {counts})")
+    if not changed and not answer["skipped"] and not answer["missing"]:
+        typer.echo(f"no task to {verb} matched", err=True)
+    for item in answer["skipped"][:SHOW_EACH]:
+        typer.echo(f"error: {item['reason']}", err=True)
+    if len(answer["skipped"]) > SHOW_EACH:
+        typer.echo(f"error: ... and {len(answer['skipped']) - SHOW_EACH} more", err=True)
+    for task_id in answer["missing"]:
+        typer.echo(f"error: no task {task_id}", err=True)
 
 
 def _after(verb: str, task: dict) -> str:

@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from hai_server.services.logs import LogService
-from hai_server.services.tasks import Caller, SubmitRequest, TaskService
+from hai_server.services.tasks import Caller, Selection, SubmitRequest, TaskService
 from hai_server.services.why import WhyService
 
 
@@ -36,6 +36,13 @@ class TaskController(Controller):
         return await tasks.list(
             caller, states=states or None, all_users=all_users, limit=limit, offset=offset
         )
+
+    @post("/actions/{verb:str}", status_code=200)
+    async def bulk(
+        self, caller: Caller, tasks: TaskService, verb: str, data: Selection
+    ) -> dict[str, Any]:
+        """stop, suspend, resume, hold or release many tasks in one request and transaction."""
+        return await tasks.bulk(caller, verb, data)
 
     @get("/{task_id:int}")
     async def get_task(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:

@@ -90,6 +90,12 @@ class Reads:
         async with self._engine.connect() as c:
             return (await c.execute(_CALLER, {"h": token_hash})).first()
 
+    async def user_id(self, name: str) -> int | None:
+        """The id of the user called ``name``, or None."""
+        async with self._engine.connect() as c:
+            found = await c.execute(select(m.User.id).where(m.User.name == name))
+            return found.scalar_one_or_none()
+
     async def task(self, task_id: int) -> Row[Any] | None:
         async with self._engine.connect() as c:
             return (await c.execute(_TASK, {"tid": task_id})).first()

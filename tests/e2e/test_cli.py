@@ -176,3 +176,43 @@ def test_stale_pid_file_and_server_lifecycle(tmp_path, database: ServerDatabase)
     assert running["health"]["redis"] == ("off" if database.redis_url is None else "up")
     assert cli("server", "stop").returncode == 0
     assert cli("server", "stop").returncode == 1
+
+
+def test_bulk_stop_by_filter_and_ids(platform: Platform) -> None:
+    """One request stops many: a filter picks only what the verb applies to; ids it does
+    not apply to, and unknown ids, are one line each on stderr and a meaningful exit code."""
+    blocker = platform.submit(TRAIN, "--steps", "600", "--step-time", "0.1", opts=("-p", "HIGH"))
+    platform.wait_state(blocker, "running")
+    opts = ("--name", "bulk-sweep")
+    queued = [platform.submit(TRAIN, "--steps", "1", opts=opts) for _ in range(25)]
+
+    res = platform.cli("stop", "--name", "bulk-*", "--dry-run")
+    assert res.returncode == 0 and "would stop: 25 tasks (they would be 25 stopped)" in res.stdout
+    assert {platform.task(i)["state"] for i in queued[:3]} == {"queued"}
+
+    res = platform.ok("stop", "--name", "bulk-*", "--state", "queued")
+    assert res.stdout.strip() == "stop: 25 tasks (now 25 stopped)"
+    assert {t["state"] for t in platform.json("list", "--limit", "100")["tasks"]
+            if t["id"] in queued} == {"stopped"}  # fmt: skip
+
+    res = platform.cli("stop", "--name", "bulk-*")
+    assert res.returncode == 0 and "no task to stop matched" in res.stderr
+
+    res = platform.cli("stop", str(queued[0]), "999999")
+    assert res.returncode == 3  # a missing id wins over a refused one
+    assert f"error: task {queued[0]} is already stopped" in res.stderr
+    assert "error: no task 999999" in res.stderr
+
+    res = platform.cli("resume", str(queued[0]), str(queued[1]))
+    assert res.returncode == 0
+    assert f"task {queued[0]} (bulk-sweep): queued again" in res.stdout
+
+    answer = platform.json("stop", "--all")
+    assert {t["id"] for t in answer["changed"]} == {blocker, queued[0], queued[1]}
+
+    res = platform.cli("stop")
+    assert res.returncode == 2 and "say which tasks to stop" in res.stderr
+    res = platform.cli("stop", "--user", "root")
+    assert res.returncode == 0  # the embedded user is an admin: its own tasks, none left
+    res = platform.cli("suspend", "--state", "sleeping")
+    assert res.returncode == 2 and "unknown state 'sleeping'" in res.stderr

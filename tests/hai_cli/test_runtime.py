@@ -50,9 +50,7 @@ def test_the_first_poll_says_the_rank_listens_once(control) -> None:
     for _ in range(3):
         runtime.receive_suspend_command()
     assert (control / "listening.1").read_text() == first  # written once, not per poll
-    assert [p.name for p in control.iterdir() if p.name.startswith("listening.")] == [
-        "listening.1"
-    ]
+    assert [p.name for p in control.iterdir() if p.name.startswith("listening.")] == ["listening.1"]
 
 
 def test_outside_a_task_nothing_crashes() -> None:
