@@ -31,6 +31,7 @@ from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
 from hai_up.render.compose import host_dirs
+from hai_up.storage import prepare_shared_storage
 
 EXIT_BAD_INPUT = EXIT_CONFIG
 EXIT_ENGINE = EXIT_UNREACHABLE
@@ -206,14 +207,10 @@ def _image_specs(cfg: UpConfig) -> list[ImageSpec]:
 
 
 def _write_files(cfg: UpConfig, files: dict[str, str]) -> None:
-    """The host directories of the services, then the rendered files (mode 600: secrets)."""
-    root = Path(cfg.hai_platform_path)
-    try:
-        for sub in host_dirs(cfg).values():
-            sub.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UpError(f"cannot prepare HAI_PLATFORM_PATH {root}: {exc}", EXIT_BAD_INPUT) from None
-    write_files(root, files)
+    """The host directories (hai_up.storage: the users' workspaces owned by their uid), then
+    the rendered files (mode 600 root: secrets)."""
+    prepare_shared_storage(cfg, host_dirs(cfg))
+    write_files(Path(cfg.hai_platform_path), files)
 
 
 def _logs_tail(docker: DockerClient, container: Any, lines: int = 20) -> str:

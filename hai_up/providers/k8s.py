@@ -16,6 +16,7 @@ from hai_up.errors import EXIT_CONFIG, UpError
 from hai_up.files import write_files
 from hai_up.providers.k8s_client import Cluster, connect
 from hai_up.render.k8s import MANAGED, render_manifests, render_node_labels
+from hai_up.storage import prepare_shared_storage
 
 Obj = dict[str, Any]
 WORKLOADS = (
@@ -88,6 +89,7 @@ def run(cfg: UpConfig, files: dict[str, str]) -> None:
     _backend(cfg)
     cluster = connect(cfg)
     _preflight(cfg, cluster)
+    prepare_shared_storage(cfg)
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, render_manifests(cfg)):
         print(f"  {line}")
@@ -107,6 +109,7 @@ def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
             f"nothing to upgrade: no Deployment hai-server in namespace {cfg.platform_namespace}; "
             "run hai-up run first"
         )
+    prepare_shared_storage(cfg)
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, render_manifests(cfg)):
         print(f"  {line}")

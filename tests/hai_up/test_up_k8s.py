@@ -148,9 +148,14 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
         "docker-compose.yaml",
         "init.sql",
         "k8s.yaml",
+        "log",
         "node-labels.yaml",
         "override.toml",
+        "workspace",
     ]
+    # the users' workspaces, owned by their uid (USER_INFO), as the original created them
+    alice = env.platform / "workspace" / "alice"
+    assert (alice.stat().st_uid, alice.stat().st_mode & 0o777) == (1000, 0o750)
     server = env.apis["apps"].read_namespaced_deployment("hai-server", "hai-platform")
     assert server.spec.replicas == 2
 

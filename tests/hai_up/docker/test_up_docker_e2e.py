@@ -32,7 +32,7 @@ from tests.support.docker_engine import PrivateEngine
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
-USER, USER_TOKEN = "alice", "alice-token-0123456789abcdef"
+USER, USER_UID, USER_TOKEN = "alice", 10020, "alice-token-0123456789abcdef"
 PROJECT = "hai-up-e2e"
 
 
@@ -118,7 +118,7 @@ def _write_config(
                 f'export POSTGRES_PORT="{pg}"',
                 f'export REDIS_PORT="{redis}"',
                 f'export COMPOSE_PROJECT="{project}"',
-                f'export USER_INFO="{USER}:10020:internal:{USER_TOKEN}"',
+                f'export USER_INFO="{USER}:{USER_UID}:internal:{USER_TOKEN}"',
                 'export ADMIN_TOKEN="admin-token-0123456789abcdef"',
                 'export POSTGRES_PASSWORD="pg-secret-e2e"',
                 'export REDIS_PASSWORD="redis-secret-e2e"',
@@ -160,8 +160,12 @@ def test_compose_platform_end_to_end(
         assert _hai_up("run", *up).returncode == 0
         assert sorted(c.id for c in _project_containers(docker_engine)) == ids
 
-        # a task from hai-cli, as the USER_INFO user, its script in the workspace
-        workspace = platform / "workspace"
+        # a task from hai-cli, as the USER_INFO user, its script in the user's own workspace
+        # folder (made by run, owned by the user's uid: ranks run as that uid, not as root)
+        workspace = platform / "workspace" / USER
+        st = workspace.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (USER_UID, USER_UID, 0o750)
+        assert (platform / "override.toml").stat().st_mode & 0o777 == 0o600
         script = workspace / "hello.py"
         script.write_text(
             "import pathlib, socket\n"
@@ -187,6 +191,7 @@ def test_compose_platform_end_to_end(
         assert sub.returncode == 0, sub.stdout + sub.stderr
         assert "hello from" in sub.stdout
         assert (workspace / "done.txt").read_text() == "ok"  # ran in the server's container
+        assert (workspace / "done.txt").stat().st_uid == USER_UID  # as the user, not root
         task = next(t for t in _tasks(cli_env) if t["name"] == "hello-e2e")
         assert task["state"] == "succeeded"
 
