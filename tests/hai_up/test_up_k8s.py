@@ -147,6 +147,7 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert sorted(p.name for p in env.platform.iterdir()) == [
         "docker-compose.yaml",
         "init.sql",
+        "installation.json",
         "k8s.yaml",
         "log",
         "node-labels.yaml",
@@ -184,7 +185,13 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert server.spec.template.spec.containers[0].image == "hai-platform/platform:v2"
     assert env.objects() == EXPECTED
 
-    r = hai_up("down", "-c", str(cfg))
+    r = hai_up("down", "-c", str(cfg))  # no terminal to ask, no -y: nothing deleted
+    assert r.exit_code == 1
+    assert r.stderr.startswith("hai-up: down would delete the platform's objects in namespace")
+    assert r.stderr.rstrip().endswith(": confirm with -y")
+    assert env.objects() == EXPECTED
+
+    r = hai_up("down", "-y", "-c", str(cfg))
     assert r.exit_code == 0, r.output
     assert env.objects() == {}
     assert LABEL not in env.labels("gpu-1")
@@ -197,7 +204,7 @@ def test_existing_namespace_is_kept_by_down(env: Env) -> None:
     )
     cfg = env.config_file()
     assert hai_up("run", "-c", str(cfg)).exit_code == 0
-    assert hai_up("down", "-c", str(cfg)).exit_code == 0
+    assert hai_up("down", "-y", "-c", str(cfg)).exit_code == 0
     assert env.objects() == {"Namespace": ["hai-tasks"]}
 
 
