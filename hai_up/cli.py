@@ -165,11 +165,22 @@ def status(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> No
 
 @app.command()
 @_guard
-def down(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
-    """Stop and remove what run applied; data under HAI_PLATFORM_PATH is kept."""
+def down(
+    config: ConfigOpt = None,
+    provider: ProviderOpt = Provider.k8s,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """Suspend running tasks with notice, then remove what run applied; data is kept."""
     cfg = _config(config)
-    provider_module(provider).down(cfg)
-    print(f"hai-up: the platform is down; data kept in {cfg.hai_platform_path}")
+
+    def confirm(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UpError(f"down would {question.rstrip('?')}: confirm with -y", 1)
+        return typer.confirm(f"hai-up: {question}", default=False)
+
+    print(f"hai-up: {provider_module(provider).down(cfg, confirm)}")
 
 
 @app.command()

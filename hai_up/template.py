@@ -67,7 +67,8 @@ export COMPOSE_PROJECT="${COMPOSE_PROJECT-hai-platform}"
 # -- users and quotas ----------------------------------------------------------------------
 # Entries name:uid:role:token[:group] separated by spaces or commas. role: admin, internal
 # or external; token: at least 16 characters (what the user gives "hai-cli init");
-# group: an optional user group. uid is the seed's Unix uid: checked, not used by the server.
+# group: an optional user group. uid: the user's Unix uid; ranks run as it and
+# HAI_PLATFORM_PATH/workspace/<name> is created owned by it.
 export USER_INFO="${USER_INFO-testuser:10020:internal:testuser-token-change-me}"
 # Nodes every user may hold in TRAINING_GROUP at a priority: PRIORITY=N entries
 # (LOW BELOW_NORMAL NORMAL ABOVE_NORMAL HIGH VERY_HIGH EXTREME_HIGH); unlisted: no limit.

@@ -19,6 +19,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,14 @@ from python_on_whales import DockerClient, DockerException
 from python_on_whales.client_config import ClientNotFoundError
 
 from hai_up.config import UpConfig
+from hai_up.drain import Api, active_count, drain, undrain
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
-from hai_up.render.compose import host_dirs
+from hai_up.installation import Installation, check_owner, claim, read_marker
+from hai_up.preflight import check_kubeconfig, check_ports, compose_ports, ports_to_check
+from hai_up.render.compose import host_dirs, kubeconfig_source
+from hai_up.storage import prepare_shared_storage
 
 EXIT_BAD_INPUT = EXIT_CONFIG
 EXIT_ENGINE = EXIT_UNREACHABLE
@@ -38,6 +43,7 @@ ALLOWED_NETWORK_MODES = ("host", "none")
 HEALTH_TIMEOUT_S = 180.0
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+COMPOSE_FILES = ("docker-compose.yaml", "init.sql", "override.toml")  # what the services read
 
 
 def _docker_host() -> str:
@@ -205,17 +211,6 @@ def _image_specs(cfg: UpConfig) -> list[ImageSpec]:
     return specs
 
 
-def _write_files(cfg: UpConfig, files: dict[str, str]) -> None:
-    """The host directories of the services, then the rendered files (mode 600: secrets)."""
-    root = Path(cfg.hai_platform_path)
-    try:
-        for sub in host_dirs(cfg).values():
-            sub.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UpError(f"cannot prepare HAI_PLATFORM_PATH {root}: {exc}", EXIT_BAD_INPUT) from None
-    write_files(root, files)
-
-
 def _logs_tail(docker: DockerClient, container: Any, lines: int = 20) -> str:
     try:
         text = docker.container.logs(container, tail=lines)
@@ -272,35 +267,96 @@ def _wait_healthy(
         time.sleep(0.5)
 
 
+def _running_ports(containers: list[Any]) -> dict[str, tuple[str, int]] | None:
+    """The ports the project's running containers listen on (their own command and
+    environment, not the file on disk); None when none runs."""
+    services: dict[str, Any] = {}
+    for c in containers:
+        if not c.state.running:
+            continue
+        env = dict(item.partition("=")[::2] for item in (c.config.env or []))
+        name = c.config.labels.get(SERVICE_LABEL, c.name)
+        services[name] = {"command": list(c.config.cmd or []), "environment": env}
+    return compose_ports({"services": services}) if services else None
+
+
+def _read_previous(cfg: UpConfig, names: list[str]) -> dict[str, str]:
+    """The rendered files the running deployment was started from (to restore them)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = (Path(cfg.hai_platform_path) / name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+    return out
+
+
+def _compose_up(
+    project: DockerClient, cfg: UpConfig, progress: Progress, *, recreate: bool = False
+) -> None:
+    what = " --force-recreate" if recreate else ""
+    with progress.step(f"docker compose -p {cfg.compose_project} up -d{what}"):
+        try:
+            project.compose.up(
+                detach=True,
+                remove_orphans=True,
+                quiet=True,
+                pull="never",
+                force_recreate=recreate,
+            )
+        except DockerException as exc:
+            tail = "\n".join(((exc.stderr or "") + (exc.stdout or "")).strip().splitlines()[-10:])
+            raise UpError(f"docker compose up failed:\n{tail}", 1) from None
+
+
+def admin_api(cfg: UpConfig, compose: dict[str, Any]) -> Api | None:
+    """The admin API of the first server of a compose file."""
+    urls = list(server_urls(compose).values())
+    return Api(urls[0], cfg.admin_token) if urls else None
+
+
 def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str) -> None:
+    """Preflight everything, then converge; a failure restores the deployment that ran."""
     progress = Progress()
     compose = _parse_compose(files)
     assert_no_network(compose)
+    root = Path(cfg.hai_platform_path)
+    me = Installation("docker-compose", cfg.compose_project)
+    check_owner(root, read_marker(root), me)  # before the engine: nothing else to know
+    if cfg.hai_backend == "kubernetes":
+        check_kubeconfig(kubeconfig_source(cfg))
     docker = _plain_client()
     check_engine(docker)
     ensure_compose(docker)
-    ensure_images(
+    built = ensure_images(
         docker, _image_specs(cfg), build=bool(cfg.build_images), rebuild_stale=rebuild_stale
     )
-    _write_files(cfg, files)
+    containers = _containers(docker, cfg.compose_project)
+    running = _running_ports(containers)
+    check_ports(ports_to_check(compose_ports(compose), running))
+    previous = _read_previous(cfg, list(COMPOSE_FILES)) if running else {}
+    changed = sorted(n for n in COMPOSE_FILES if running and previous.get(n) != files.get(n))
+    # -- from here on the running deployment is touched
+    prepare_shared_storage(cfg, host_dirs(cfg))
+    claim(root, me)
+    recreate = verb == "upgrade"  # upgrade rolls the servers even on an unchanged config
+    if running and (recreate or built or "docker-compose.yaml" in changed):
+        old_doc = _parse_compose(previous) if "docker-compose.yaml" in previous else compose
+        api = admin_api(cfg, old_doc)
+        if api is not None:
+            drain(api, root, progress.say)
+    if changed:
+        progress.say(f"configuration changed: {', '.join(changed)} (servers recreated)")
+    write_files(root, files)
     project = _project_client(cfg)
-    was_running = any(c.state.running for c in _containers(docker, cfg.compose_project))
     start = time.monotonic()
     try:
-        with progress.step(f"docker compose -p {cfg.compose_project} up -d"):
-            try:
-                project.compose.up(detach=True, remove_orphans=True, quiet=True, pull="never")
-            except DockerException as exc:
-                tail = "\n".join(
-                    ((exc.stderr or "") + (exc.stdout or "")).strip().splitlines()[-10:]
-                )
-                raise UpError(f"docker compose up failed:\n{tail}", 1) from None
+        _compose_up(project, cfg, progress, recreate=recreate)
         _wait_healthy(docker, cfg, server_urls(compose), progress)
     except UpError as exc:
-        if was_running:
+        if running:
             raise UpError(
-                f"{exc.message}\n{verb} left the previous deployment in place (it was running "
-                f"before); see docker compose -p {cfg.compose_project} logs",
+                f"{exc.message}\n{_restore(docker, cfg, project, previous, progress)}",
                 exc.exit_code,
             ) from None
         try:
@@ -309,14 +365,46 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
         except DockerException as down_exc:
             cleaned = f"removing the half-started deployment also failed: {down_exc}"
         raise UpError(f"{exc.message}\n{cleaned}", exc.exit_code) from None
+    api = admin_api(cfg, compose)
+    if api is not None:
+        undrain(api, root, progress.say)
     progress.say(
         f"{verb}: project {cfg.compose_project} up in {time.monotonic() - start:.1f} s; "
         + ", ".join(server_urls(compose).values())
     )
 
 
+def _restore(
+    docker: DockerClient,
+    cfg: UpConfig,
+    project: DockerClient,
+    previous: dict[str, str],
+    progress: Progress,
+) -> str:
+    """Bring back the deployment that ran before a failed change: its files, then up."""
+    if "docker-compose.yaml" not in previous:
+        return (
+            "the previous deployment's files were not found; it may not serve: see "
+            f"docker compose -p {cfg.compose_project} logs"
+        )
+    progress.say("the change failed: restoring the previous configuration")
+    write_files(Path(cfg.hai_platform_path), previous, keep_old=False)
+    try:
+        _compose_up(project, cfg, progress)
+        _wait_healthy(docker, cfg, server_urls(_parse_compose(previous)), progress)
+    except UpError as again:
+        return (
+            f"restoring the previous deployment failed too: {again.message}\nsee docker "
+            f"compose -p {cfg.compose_project} logs"
+        )
+    api = admin_api(cfg, _parse_compose(previous))
+    if api is not None:
+        undrain(api, root=Path(cfg.hai_platform_path), say=progress.say)
+    return "the previous deployment was restored and serves again (its files put back)"
+
+
 def run(cfg: UpConfig, files: dict[str, str]) -> None:
-    """Bring the platform up (idempotent: a re-run leaves a running deployment as it is)."""
+    """Bring the platform up, or converge a running one on the config (idempotent)."""
     _up(cfg, files, rebuild_stale=False, verb="run")
 
 
@@ -348,11 +436,40 @@ def status(cfg: UpConfig) -> dict[str, Any]:
     return {"provider": "docker-compose", "project": cfg.compose_project, "services": services}
 
 
-def down(cfg: UpConfig) -> None:
-    """Remove the project's containers; images and data under HAI_PLATFORM_PATH stay."""
+def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
+    """Suspend the running tasks with notice, then remove the project's containers; images
+    and data under HAI_PLATFORM_PATH stay. ``confirm`` is asked first (False: nothing done).
+    Returns what was done, in one line."""
     docker = _plain_client()
     check_engine(docker)
-    compose_file = Path(cfg.hai_platform_path) / "docker-compose.yaml"
+    root = Path(cfg.hai_platform_path)
+    containers = _containers(docker, cfg.compose_project)
+    if not containers:
+        nothing = f"nothing of compose project {cfg.compose_project!r} runs on this engine"
+        owner = read_marker(root)
+        if owner is not None and owner.name != cfg.compose_project:
+            others = _containers(docker, owner.name)
+            raise UpError(
+                f"{nothing}, nothing stopped; HAI_PLATFORM_PATH {root} belongs to the "
+                f"{owner.describe()} ({len(others)} container(s) on this engine): is "
+                "COMPOSE_PROJECT right?",
+                EXIT_BAD_INPUT,
+            )
+        return f"{nothing}; nothing to stop"
+    compose_file = root / "docker-compose.yaml"
+    doc: dict[str, Any] = {}
+    if compose_file.is_file():
+        doc = yaml.safe_load(compose_file.read_text(encoding="utf-8")) or {}
+    api = admin_api(cfg, doc)
+    active = active_count(api) if api is not None else None
+    tasks = "an unknown number of" if active is None else str(active)
+    question = (
+        f"remove the {len(containers)} container(s) of compose project {cfg.compose_project} "
+        f"(data kept in {root}), suspending {tasks} running task(s) with notice?"
+    )
+    if not confirm(question):
+        raise UpError("down: not confirmed; nothing changed (-y to skip the question)", 1)
+    suspended = drain(api, root, Progress().say) if api is not None and active else 0
     if compose_file.is_file():
         ensure_compose(docker)
         try:
@@ -362,3 +479,7 @@ def down(cfg: UpConfig) -> None:
     leftovers = _containers(docker, cfg.compose_project)
     if leftovers:  # no compose file any more, or containers compose did not know
         docker.container.remove(leftovers, force=True)
+    return (
+        f"removed {len(containers)} container(s) of {cfg.compose_project}; {suspended} task(s) "
+        f"suspended with notice (they resume after the next run); data kept in {root}"
+    )

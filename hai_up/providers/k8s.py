@@ -9,13 +9,16 @@ idempotent). ``down`` deletes what ``run`` applies (data on HAI_PLATFORM_PATH st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, UpError
 from hai_up.files import write_files
+from hai_up.installation import Installation, check_owner, claim, read_marker
 from hai_up.providers.k8s_client import Cluster, connect
 from hai_up.render.k8s import MANAGED, render_manifests, render_node_labels
+from hai_up.storage import prepare_shared_storage
 
 Obj = dict[str, Any]
 WORKLOADS = (
@@ -84,10 +87,18 @@ def _apply(cfg: UpConfig, cluster: Cluster, objs: list[Obj]) -> list[str]:
     return report
 
 
+def _installation(cfg: UpConfig) -> Installation:
+    return Installation("k8s", cfg.platform_namespace)
+
+
 def run(cfg: UpConfig, files: dict[str, str]) -> None:
     _backend(cfg)
+    root = cfg.hai_platform_path
+    check_owner(root, read_marker(root), _installation(cfg))
     cluster = connect(cfg)
     _preflight(cfg, cluster)
+    prepare_shared_storage(cfg)
+    claim(cfg.hai_platform_path, _installation(cfg))
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, render_manifests(cfg)):
         print(f"  {line}")
@@ -96,6 +107,8 @@ def run(cfg: UpConfig, files: dict[str, str]) -> None:
 def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
     """New image / config: replace the objects (the servers roll and migrate at start)."""
     _backend(cfg)
+    root = cfg.hai_platform_path
+    check_owner(root, read_marker(root), _installation(cfg))
     cluster = connect(cfg)
     _preflight(cfg, cluster)
     server = {
@@ -107,6 +120,8 @@ def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
             f"nothing to upgrade: no Deployment hai-server in namespace {cfg.platform_namespace}; "
             "run hai-up run first"
         )
+    prepare_shared_storage(cfg)
+    claim(cfg.hai_platform_path, _installation(cfg))
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, render_manifests(cfg)):
         print(f"  {line}")
@@ -144,10 +159,18 @@ def status(cfg: UpConfig) -> dict[str, Any]:
     return out
 
 
-def down(cfg: UpConfig) -> None:
-    """Delete every object run applies, newest first; namespaces only if hai-up made them."""
+def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
+    """Delete every object run applies, newest first; namespaces only if hai-up made them.
+
+    Not yet: suspending the running tasks with notice first (the compose provider does);
+    the question says so."""
     cluster = connect(cfg)
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
+    if not confirm(
+        f"delete the platform's objects in namespace {cfg.platform_namespace} (data kept in "
+        f"{cfg.hai_platform_path}; running task pods are not suspended first on Kubernetes)?"
+    ):
+        raise UpError("down: not confirmed; nothing changed (-y to skip the question)", 1)
     for obj in reversed(render_manifests(cfg)):
         if obj["kind"] == "Namespace":
             live = cluster.read(obj)
@@ -164,3 +187,4 @@ def down(cfg: UpConfig) -> None:
         labels = ((node or {}).get("metadata") or {}).get("labels") or {}
         if node is not None and all(labels.get(k) == v for k, v in patch["labels"].items()):
             cluster.label_node(patch["node"], {k: None for k in patch["labels"]})
+    return f"the platform is down; data kept in {cfg.hai_platform_path}"

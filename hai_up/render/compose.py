@@ -8,14 +8,17 @@ image's entrypoint (hai_up/README.md). Host paths live under HAI_PLATFORM_PATH.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from hai_up.config import UpConfig
-from hai_up.render.override import HOME, KUBECONFIG_IN_CONTAINER, LOG_DIR
+from hai_up.render.init_sql import render_init_sql
+from hai_up.render.override import HOME, KUBECONFIG_IN_CONTAINER, LOG_DIR, render_override
 from hai_up.render.yamlout import dump
 
 Service = dict[str, Any]
+CONFIG_LABEL = "hai.config-digest"
 
 
 def host_dirs(cfg: UpConfig) -> dict[str, Path]:
@@ -27,6 +30,12 @@ def host_dirs(cfg: UpConfig) -> dict[str, Path]:
     if not cfg.external_redis_url:
         dirs["redis"] = root / "redis"
     return dirs
+
+
+def config_digest(cfg: UpConfig) -> str:
+    """Hash of what the servers read at start (init.sql and override.toml)."""
+    text = render_init_sql(cfg) + "\0" + render_override(cfg)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def kubeconfig_source(cfg: UpConfig) -> Path:
@@ -88,9 +97,13 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
     if cfg.hai_backend == "kubernetes":
         volumes.append(f"{kubeconfig_source(cfg)}:{KUBECONFIG_IN_CONTAINER}:ro")
     depends = [name for name in ("postgres", "redis") if name in services]
+    digest = config_digest(cfg)
     for i in range(cfg.server_replicas):
         port = str(cfg.server_port + i)
         server = _service(cfg, ["server", "--host", cfg.bind_address, "--port", port], volumes)
+        # the files the servers read at start are bind mounts: a new digest makes compose
+        # recreate the servers, so a changed config (users, nodes, settings) reaches them
+        server["labels"] = {CONFIG_LABEL: digest}
         if depends:
             server["depends_on"] = list(depends)
         services[f"server-{i}"] = server

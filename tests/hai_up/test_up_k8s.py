@@ -147,10 +147,16 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert sorted(p.name for p in env.platform.iterdir()) == [
         "docker-compose.yaml",
         "init.sql",
+        "installation.json",
         "k8s.yaml",
+        "log",
         "node-labels.yaml",
         "override.toml",
+        "workspace",
     ]
+    # the users' workspaces, owned by their uid (USER_INFO), as the original created them
+    alice = env.platform / "workspace" / "alice"
+    assert (alice.stat().st_uid, alice.stat().st_mode & 0o777) == (1000, 0o750)
     server = env.apis["apps"].read_namespaced_deployment("hai-server", "hai-platform")
     assert server.spec.replicas == 2
 
@@ -179,7 +185,13 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert server.spec.template.spec.containers[0].image == "hai-platform/platform:v2"
     assert env.objects() == EXPECTED
 
-    r = hai_up("down", "-c", str(cfg))
+    r = hai_up("down", "-c", str(cfg))  # no terminal to ask, no -y: nothing deleted
+    assert r.exit_code == 1
+    assert r.stderr.startswith("hai-up: down would delete the platform's objects in namespace")
+    assert r.stderr.rstrip().endswith(": confirm with -y")
+    assert env.objects() == EXPECTED
+
+    r = hai_up("down", "-y", "-c", str(cfg))
     assert r.exit_code == 0, r.output
     assert env.objects() == {}
     assert LABEL not in env.labels("gpu-1")
@@ -192,7 +204,7 @@ def test_existing_namespace_is_kept_by_down(env: Env) -> None:
     )
     cfg = env.config_file()
     assert hai_up("run", "-c", str(cfg)).exit_code == 0
-    assert hai_up("down", "-c", str(cfg)).exit_code == 0
+    assert hai_up("down", "-y", "-c", str(cfg)).exit_code == 0
     assert env.objects() == {"Namespace": ["hai-tasks"]}
 
 

@@ -32,15 +32,19 @@ def docker_engine() -> Iterator[PrivateEngine]:
         mp.setenv("DOCKER_HOST", engine.host)
         mp.setenv("DOCKER_CONFIG", str(cache_dir() / "docker-config"))
         mp.setenv("DOCKER_BUILDKIT", "0")
+        left: list[str] = []
         try:
             yield engine
         finally:
-            client = engine.client()
-            left = client.container.list(all=True)
-            if left:
-                client.container.remove(left, force=True)
-            engine.stop()
-    assert not left, f"containers left on the test engine: {[c.name for c in left]}"
+            try:
+                client = engine.client()
+                containers = client.container.list(all=True)
+                left = [c.name for c in containers]  # names now: gone once removed
+                if containers:
+                    client.container.remove(containers, force=True)
+            finally:
+                engine.stop()
+    assert not left, f"containers left on the test engine: {left}"
 
 
 @pytest.fixture(scope="session")

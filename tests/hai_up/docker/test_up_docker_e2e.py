@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.support.docker_engine import PrivateEngine
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
-USER, USER_TOKEN = "alice", "alice-token-0123456789abcdef"
+USER, USER_UID, USER_TOKEN = "alice", 10020, "alice-token-0123456789abcdef"
 PROJECT = "hai-up-e2e"
 
 
@@ -118,7 +119,7 @@ def _write_config(
                 f'export POSTGRES_PORT="{pg}"',
                 f'export REDIS_PORT="{redis}"',
                 f'export COMPOSE_PROJECT="{project}"',
-                f'export USER_INFO="{USER}:10020:internal:{USER_TOKEN}"',
+                f'export USER_INFO="{USER}:{USER_UID}:internal:{USER_TOKEN}"',
                 'export ADMIN_TOKEN="admin-token-0123456789abcdef"',
                 'export POSTGRES_PASSWORD="pg-secret-e2e"',
                 'export REDIS_PASSWORD="redis-secret-e2e"',
@@ -160,8 +161,12 @@ def test_compose_platform_end_to_end(
         assert _hai_up("run", *up).returncode == 0
         assert sorted(c.id for c in _project_containers(docker_engine)) == ids
 
-        # a task from hai-cli, as the USER_INFO user, its script in the workspace
-        workspace = platform / "workspace"
+        # a task from hai-cli, as the USER_INFO user, its script in the user's own workspace
+        # folder (made by run, owned by the user's uid: ranks run as that uid, not as root)
+        workspace = platform / "workspace" / USER
+        st = workspace.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (USER_UID, USER_UID, 0o750)
+        assert (platform / "override.toml").stat().st_mode & 0o777 == 0o600
         script = workspace / "hello.py"
         script.write_text(
             "import pathlib, socket\n"
@@ -187,6 +192,7 @@ def test_compose_platform_end_to_end(
         assert sub.returncode == 0, sub.stdout + sub.stderr
         assert "hello from" in sub.stdout
         assert (workspace / "done.txt").read_text() == "ok"  # ran in the server's container
+        assert (workspace / "done.txt").stat().st_uid == USER_UID  # as the user, not root
         task = next(t for t in _tasks(cli_env) if t["name"] == "hello-e2e")
         assert task["state"] == "succeeded"
 
@@ -231,7 +237,7 @@ def test_compose_platform_end_to_end(
         assert [t["state"] for t in _tasks(cli_env) if t["id"] == task["id"]] == ["succeeded"]
 
         # down: no container of the project left, data still under HAI_PLATFORM_PATH
-        res = _hai_up("down", *up)
+        res = _hai_up("down", "-y", *up)
         assert res.returncode == 0, res.stderr
         assert _project_containers(docker_engine) == []
         assert (platform / "postgres" / "PG_VERSION").is_file()
@@ -241,13 +247,214 @@ def test_compose_platform_end_to_end(
         res = _hai_up("run", *up)
         assert res.returncode == 0, res.stderr
         assert [t["state"] for t in _tasks(cli_env) if t["id"] == task["id"]] == ["succeeded"]
-        assert _hai_up("down", *up).returncode == 0
+        assert _hai_up("down", "-y", *up).returncode == 0
         assert _project_containers(docker_engine) == []
         total = time.monotonic() - start
         print(f"\nhai-up e2e: run {run_s:.1f} s, whole test {total:.1f} s (images built before)")
     finally:
         left = _project_containers(docker_engine)
         if left:  # a failure above: leave nothing running on the engine
+            docker_engine.client().container.remove(left, force=True)
+
+
+PEEK = """\
+import json, os
+secret_words = ("PASSWORD", "TOKEN", "SECRET", "DATABASE_URL", "REDIS_URL")
+out = {"uid": os.getuid(), "env": sorted(k for k in os.environ if any(w in k for w in secret_words))}
+for path in ("/etc/hai/override.toml", "/etc/hai/init.sql", "/proc/1/environ"):
+    try:
+        with open(path, "rb") as fh:
+            out[path] = "READ " + str(len(fh.read()))
+    except PermissionError:
+        out[path] = "denied"
+out["readable_environs"] = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if b"PASSWORD" in fh.read():
+                    out["readable_environs"].append(pid)
+        except OSError:
+            pass
+with open("peek.json", "w") as fh:
+    json.dump(out, fh)
+"""
+
+
+def _submit(cli_env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        [str(BIN / "hai-cli"), *args],
+        cwd=cwd,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    print(res.stdout + res.stderr, flush=True)
+    return res
+
+
+def _wait(what: str, check: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _api(url: str, token: str, path: str) -> dict[str, Any]:
+    req = urllib.request.Request(f"{url}{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_compose_live_platform_is_protected(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """A second installation on the data, a busy port, a config change, a curious task and
+    an upgrade under a checkpointing task: the live platform and its tasks come through."""
+    project = "hai-up-safe"
+    platform = tmp_path / "platform"
+    config = tmp_path / "config.sh"
+    port = _write_config(config, platform, built_images, project)
+    url = f"http://127.0.0.1:{port}"
+    up = ("-p", "docker-compose", "-c", str(config))
+    try:
+        assert _hai_up("run", *up).returncode == 0
+        marker = json.loads((platform / "installation.json").read_text())
+        assert (marker["provider"], marker["name"]) == ("docker-compose", project)
+        ids = sorted(c.id for c in _project_containers(docker_engine, project))
+
+        # 1. another compose project on the same HAI_PLATFORM_PATH: refused, nothing started;
+        # its down says that nothing of that name runs
+        other = tmp_path / "other.sh"
+        other.write_text(config.read_text().replace(project, "hai-up-other"))
+        res = _hai_up("run", "-p", "docker-compose", "-c", str(other))
+        assert res.returncode == 2, res.stderr
+        assert f"belongs to the docker-compose installation (compose project '{project}')" in (
+            res.stderr
+        )
+        assert _project_containers(docker_engine, "hai-up-other") == []
+        res = _hai_up("down", "-y", "-p", "docker-compose", "-c", str(other))
+        assert res.returncode == 2
+        assert "nothing of compose project 'hai-up-other' runs on this engine" in res.stderr
+        assert sorted(c.id for c in _project_containers(docker_engine, project)) == ids
+
+        # 2. a re-run with a port another program holds: refused before anything is touched;
+        # the platform answers during and after
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            taken = busy.getsockname()[1]
+            moved = tmp_path / "moved.sh"
+            moved.write_text(
+                config.read_text().replace(f'SERVER_PORT="{port}"', f'SERVER_PORT="{taken}"')
+            )
+            before = (platform / "docker-compose.yaml").read_text()
+            failures: list[str] = []
+            stop = threading.Event()
+
+            def poll() -> None:
+                while not stop.is_set():
+                    try:
+                        assert _healthz(url)["status"] == "ok"
+                    except Exception as exc:
+                        failures.append(repr(exc))
+                    time.sleep(0.2)
+
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+            res = _hai_up("run", "-p", "docker-compose", "-c", str(moved))
+            stop.set()
+            poller.join(timeout=10)
+        assert res.returncode == 2, res.stderr
+        assert f"server-0 127.0.0.1:{taken}" in res.stderr and "nothing was changed" in res.stderr
+        assert failures == []
+        assert (platform / "docker-compose.yaml").read_text() == before
+        assert sorted(c.id for c in _project_containers(docker_engine, project)) == ids
+        assert _healthz(url)["status"] == "ok"
+
+        # 3. a config change through run: a new user and two training nodes reach the
+        # platform (servers recreated on the new files), the old copy kept as .old
+        bob_token = "bob-token-0123456789abcdef"
+        changed = config.read_text().replace(
+            f'USER_INFO="{USER}:{USER_UID}:internal:{USER_TOKEN}"',
+            f'USER_INFO="{USER}:{USER_UID}:internal:{USER_TOKEN} bob:10021:external:{bob_token}"',
+        )
+        config.write_text(changed + 'export TRAINING_NODES="n1 n2"\n')
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        assert "configuration changed: docker-compose.yaml, init.sql, override.toml" in res.stdout
+        assert _api(url, bob_token, "/api/v1/whoami") == {"user": "bob", "role": "external"}
+        nodes = _api(url, bob_token, "/api/v1/nodes")["nodes"]
+        assert len(nodes) == 2, nodes
+        assert (platform / "workspace" / "bob").stat().st_uid == 10021
+        assert "bob" not in (platform / "init.sql.old").read_text()
+
+        # 4. a task cannot read the platform's secrets: no password or token in its
+        # environment, override.toml / init.sql / the server's environ closed to it
+        workspace = platform / "workspace" / USER
+        cli_env = {
+            **os.environ,
+            "HAI_SERVER_URL": url,
+            "HAI_TOKEN": USER_TOKEN,
+            "HAI_HOME": str(tmp_path / "cli-home"),
+        }
+        (workspace / "peek.py").write_text(PEEK)
+        res = _submit(cli_env, workspace, "python", "peek.py", "--", "-f")
+        assert res.returncode == 0, res.stdout + res.stderr
+        peek = json.loads((workspace / "peek.json").read_text())
+        assert peek == {
+            "uid": USER_UID,
+            "env": [],
+            "/etc/hai/override.toml": "denied",
+            "/etc/hai/init.sql": "denied",
+            "/proc/1/environ": "denied",
+            "readable_environs": [],
+        }
+
+        # 5. upgrade under a checkpointing task: it gets the suspend notice, saves its step,
+        # is requeued, and resumes from that step after the upgrade
+        shutil.copy(Path(__file__).parents[3] / "examples" / "train.py", workspace / "train.py")
+        res = _submit(
+            cli_env, workspace, "python", "train.py", "--steps", "300", "--step-time", "0.1",
+            "--", "--json",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        task_id = json.loads(res.stdout)["id"]
+        ckpt = workspace / "checkpoints" / f"train-{task_id}.json"
+
+        def log() -> str:
+            out = _submit(cli_env, workspace, "logs", str(task_id))
+            return out.stdout if out.returncode == 0 else ""
+
+        _wait("the task to pass step 20", lambda: "step 20 loss" in log())
+        res = _hai_up("upgrade", *up)
+        assert res.returncode == 0, res.stderr
+        assert "suspending 1 task(s) with notice" in res.stdout
+        saved = json.loads(ckpt.read_text())["step"]
+        assert saved >= 20
+        assert f"suspend notice: saved step {saved}" in (
+            _submit(cli_env, workspace, "logs", str(task_id), "--attempt", "0").stdout
+        )
+        _wait("the task to resume", lambda: f"start: step={saved}" in log(), timeout=180)
+        task = _wait(
+            "the task to finish",
+            lambda: next(
+                (t for t in _tasks(cli_env) if t["id"] == task_id and t["state"] == "succeeded"),
+                None,
+            ),
+            timeout=180,
+        )
+        assert "start: step=0" not in log()  # the resumed attempt did not start over
+        assert "done: final_step=300" in log()
+        print(f"\nresumed at step {saved} of 300; task {task['id']} {task['state']}")
+    finally:
+        left = _project_containers(docker_engine, project)
+        if left:
             docker_engine.client().container.remove(left, force=True)
 
 
