@@ -20,6 +20,7 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
 )
+from litestar.types import Empty
 
 from hai_server.services.errors import Unauthorized
 from hai_server.services.tasks import Caller
@@ -34,6 +35,18 @@ class LoginRequired(Exception):
 
 
 class _RenewingBackend(ServerSideSessionBackend):
+    """Renews the id at login; stores nothing for a visitor who is not logged in (Litestar
+    would keep an empty session for every anonymous request)."""
+
+    async def store_in_message(
+        self, scope_session: Any, message: Any, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if not scope_session:
+            if not connection.cookies.get(SESSION_COOKIE):
+                return  # nothing stored, nothing to clear
+            scope_session = Empty
+        await super().store_in_message(scope_session, message, connection)
+
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         renewed = connection.scope.get(_NEW_SESSION)  # type: ignore[misc]
         if renewed:
