@@ -105,8 +105,8 @@ def _x_labels(t0: float, t1: float) -> list[dict[str, Any]]:
     span = max(t1 - t0, 1.0)
     inner_w = WIDTH - PAD_L - PAD_R
     return [
-        {"x": round(PAD_L + inner_w * f, 1), "text": _label(t0 + span * f, span)}
-        for f in (0.0, 0.5, 1.0)
+        {"x": round(PAD_L + inner_w * f, 1), "text": _label(t0 + span * f, span), "anchor": anchor}
+        for f, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end"))
     ]
 
 
@@ -114,9 +114,16 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
 
 
+MIN_SPAN_S = 600.0
+
+
 def home_charts(history: dict[str, Any], t0: float, t1: float) -> list[dict[str, Any]]:
     """The four charts of Home: utilisation per group (%), queued tasks, preemptions per
-    hour, the user's GPU-hours (node-hours on a cluster without GPUs) per day."""
+    hour, the user's GPU-hours (node-hours on a cluster without GPUs) per day. The sample
+    charts start at the first sample when that is later than ``t0`` (a young server), and
+    span at least ``MIN_SPAN_S``."""
+    first = min((s["at"] for s in history["samples"]), default=t0)
+    t0 = max(t0, min(first, t1 - MIN_SPAN_S))
     util: dict[str, list[tuple[float, float]]] = defaultdict(list)
     queued: dict[float, float] = defaultdict(float)
     preempt: dict[float, float] = defaultdict(float)
@@ -128,11 +135,15 @@ def home_charts(history: dict[str, Any], t0: float, t1: float) -> list[dict[str,
     gpus = any(u["gpu_hours"] for u in usage)
     per_day = {u["day"]: u["gpu_hours" if gpus else "node_hours"] for u in usage}
     day0 = t1 - 6 * DAY_S  # the last seven days
+    none = "No samples yet: the server records them every studio.sample_interval_s."
     return [
-        {"title": "Utilisation per group (% of usable nodes busy)",
+        {"title": "Utilisation per group (% of usable nodes busy)", "none": none,
          **line_chart(dict(util), t0, t1, y_max=100.0)},
-        {"title": "Queued tasks", **line_chart({"queued": sorted(queued.items())}, t0, t1)},
-        {"title": "Preemptions per hour", **bar_chart(dict(preempt), t0, t1, HOUR_S)},
+        {"title": "Queued tasks", "none": none,
+         **line_chart({"queued": sorted(queued.items())}, t0, t1)},
+        {"title": "Preemptions per hour", "none": "No preemptions in this window.",
+         **bar_chart(dict(preempt), t0, t1, HOUR_S)},
         {"title": f"My {'GPU' if gpus else 'node'}-hours per day (7 days)",
+         "none": "None of your tasks ran in the last 7 days.",
          **bar_chart(per_day, day0, t1, DAY_S)},
     ]  # fmt: skip

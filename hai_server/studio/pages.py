@@ -193,7 +193,7 @@ class StudioController(Controller):
             "state": task["state"],
             "waiting": views.waiting_note(task),
             "actions": [a["action"] for a in views.actions(task)],
-            "attempts": len(task["attempts"]),
+            "attempts": [a["number"] for a in task["attempts"]],
         }
 
     @get("/tasks/{task_id:int}/logs/stream")

@@ -193,7 +193,8 @@ def plain_why(why: dict[str, Any]) -> list[str]:
         return [f"It is {why.get('summary') or why.get('state', '')}."]
     out = []
     if why.get("summary"):
-        out.append(str(why["summary"]).rstrip(".") + ".")
+        summary = str(why["summary"]).rstrip(".")
+        out.append(summary[:1].upper() + summary[1:] + ".")
     if why.get("position"):
         out.append(f"It is number {why['position']} in the {why.get('group')} queue.")
     q = why.get("quota")

@@ -21,9 +21,14 @@
   const ANSI = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
   const HIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
   let text = "";
+  let streamStatus = "";
   let source = null;
   let retry = null;
 
+  function say(s) {
+    streamStatus = s;
+    if (!search.value) status.textContent = s;
+  }
   function clean(s) {
     return s.replace(ANSI, "").replace(HIDDEN, (c) => "<U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
   }
@@ -32,6 +37,7 @@
     pane.textContent = "";
     if (!q) {
       pane.textContent = text;
+      status.textContent = streamStatus;
     } else {
       // only the lines that contain the search, the match marked (built as text nodes)
       const lines = text.split("\n").filter((l) => l.includes(q));
@@ -65,12 +71,12 @@
     pane.textContent = "";
     const params = new URLSearchParams({ rank: rank.value });
     if (attempt.value) params.set("attempt", attempt.value);
-    status.textContent = "following…";
+    say("following…");
     source = new EventSource(`/tasks/${id}/logs/stream?${params}`);
     source.onmessage = (ev) => append(JSON.parse(ev.data).text);
     source.addEventListener("end", (ev) => {
       const info = JSON.parse(ev.data || "{}");
-      status.textContent = info.error ? info.error : "end of log";
+      say(info.error ? info.error : "end of log");
       source.close();
       source = null;
     });
@@ -78,7 +84,7 @@
       // the server went away or the session ended: start again in a moment
       if (source) source.close();
       source = null;
-      status.textContent = "connection lost; retrying…";
+      say("connection lost; retrying…");
       retry = setTimeout(open, 2000);
     };
   }
@@ -91,7 +97,6 @@
   // the state, the waiting note and the actions follow the task
   const stateEl = document.getElementById("state");
   const waitingEl = document.getElementById("waiting");
-  let attempts = parseInt(task.dataset.attempts, 10);
   async function poll() {
     try {
       const r = await fetch(`/tasks/${id}/live`, { headers: { Accept: "application/json" } });
@@ -105,15 +110,16 @@
         for (const a of document.querySelectorAll("#actions [data-action]")) {
           a.hidden = !t.actions.includes(a.dataset.action);
         }
-        if (t.attempts !== attempts) {
-          for (let n = attempts + 1; n <= t.attempts; n++) {
-            const o = document.createElement("option");
-            o.value = String(n); o.textContent = String(n);
-            attempt.appendChild(o);
-          }
-          attempts = t.attempts;
-          if (!source && !attempt.value) open();  // a new attempt of an ended stream
+        const known = new Set(Array.from(attempt.options, (o) => o.value));
+        let added = false;
+        for (const n of t.attempts) {
+          if (known.has(String(n))) continue;
+          const o = document.createElement("option");
+          o.value = String(n); o.textContent = String(n);
+          attempt.appendChild(o);
+          added = true;
         }
+        if (added && !source && !attempt.value) open();  // a new attempt after an ended stream
       }
     } catch (e) { /* offline for a moment: try again */ }
     setTimeout(poll, 1500);

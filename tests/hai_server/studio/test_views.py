@@ -181,12 +181,12 @@ def test_queue_rows_highest_priority_first_and_only_levels_with_tasks() -> None:
         ({"decision": "wait", "summary": "waits for quota", "position": 2, "group": "g",
           "quota": {"resource": "node-g-NORMAL", "limit": 1, "principal": "public", "in_use": 1},
           "ahead_count": 1, "eta_s": 90},
-         ["waits for quota.", "It is number 2 in the g queue.",
+         ["Waits for quota.", "It is number 2 in the g queue.",
           "Its owner may hold 1 node(s) under node-g-NORMAL (from public) and holds 1.",
           "1 task(s) are ahead of it.", "It should start in about 1m30s."]),
         ({"decision": "start", "summary": "starts next.", "would_preempt": [4, 5],
           "waiting_for": [4], "preempt_blockers": ["task 9 is EXTREME_HIGH"]},
-         ["starts next.", "Starting it would suspend task(s) 4, 5.",
+         ["Starts next.", "Starting it would suspend task(s) 4, 5.",
           "It waits for task(s) 4 to finish suspending.", "It cannot preempt: task 9 is EXTREME_HIGH."]),
     ],
 )  # fmt: skip
@@ -256,5 +256,8 @@ def test_home_charts_from_history() -> None:
     assert [s["name"] for s in util["series"]] == ["a", "b"]
     assert util["series"][0]["n"] == 2
     assert queued["series"][0]["n"] == 2 and queued["y_max"] == "5"  # 4 then 0 queued
-    assert [b["value"] for b in preempt["bars"]] == ["0", "3", "0"]
+    # a young server: the sample charts start at its first sample (7200), not at t0
+    assert util["x_labels"][0]["text"] == "02:00" and preempt["x_labels"][0]["text"] == "02:00"
+    assert [b["value"] for b in preempt["bars"]] == ["3", "0"]
+    assert not preempt["empty"] and "none" in preempt
     assert mine["title"].startswith("My node-hours")  # no GPUs anywhere: node-hours
