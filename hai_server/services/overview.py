@@ -182,14 +182,15 @@ class OverviewService:
         usage_since = since if usage_since is None else usage_since
         async with self._sessions() as s:
             samples = (
-                (
-                    await s.execute(
-                        select(m.Sample).where(m.Sample.at >= since).order_by(m.Sample.at)
+                await s.execute(
+                    select(
+                        m.Sample.at, m.Sample.group, m.Sample.nodes, m.Sample.busy,
+                        m.Sample.queued, m.Sample.running, m.Sample.preemptions,
                     )
+                    .where(m.Sample.at >= since)
+                    .order_by(m.Sample.at)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()  # fmt: skip
             gpus = dict((await s.execute(select(m.Node.name, m.Node.gpus))).all())
             attempts = (
                 await s.execute(

@@ -115,6 +115,23 @@ def _fmt(v: float) -> str:
 
 
 MIN_SPAN_S = 600.0
+MAX_POINTS = 240  # per line: more than the chart's pixels would show
+
+
+def downsample(
+    points: list[tuple[float, float]], t0: float, t1: float
+) -> list[tuple[float, float]]:
+    """At most MAX_POINTS points: the mean of each of MAX_POINTS equal slices of [t0, t1]."""
+    if len(points) <= MAX_POINTS:
+        return points
+    width = max(t1 - t0, 1.0) / MAX_POINTS
+    sums: dict[int, list[float]] = {}
+    for t, y in points:
+        acc = sums.setdefault(int((t - t0) // width), [0.0, 0.0, 0.0])
+        acc[0] += t
+        acc[1] += y
+        acc[2] += 1
+    return [(a[0] / a[2], a[1] / a[2]) for _, a in sorted(sums.items())]
 
 
 def home_charts(history: dict[str, Any], t0: float, t1: float) -> list[dict[str, Any]]:
@@ -135,12 +152,14 @@ def home_charts(history: dict[str, Any], t0: float, t1: float) -> list[dict[str,
     gpus = any(u["gpu_hours"] for u in usage)
     per_day = {u["day"]: u["gpu_hours" if gpus else "node_hours"] for u in usage}
     day0 = t1 - 6 * DAY_S  # the last seven days
+    util = {g: downsample(pts, t0, t1) for g, pts in util.items()}
+    queued_line = downsample(sorted(queued.items()), t0, t1)
     none = "No samples yet: the server records them every studio.sample_interval_s."
     return [
         {"title": "Utilisation per group (% of usable nodes busy)", "none": none,
          **line_chart(dict(util), t0, t1, y_max=100.0)},
         {"title": "Queued tasks", "none": none,
-         **line_chart({"queued": sorted(queued.items())}, t0, t1)},
+         **line_chart({"queued": queued_line}, t0, t1)},
         {"title": "Preemptions per hour", "none": "No preemptions in this window.",
          **bar_chart(dict(preempt), t0, t1, HOUR_S)},
         {"title": f"My {'GPU' if gpus else 'node'}-hours per day (7 days)",

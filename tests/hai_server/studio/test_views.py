@@ -261,3 +261,13 @@ def test_home_charts_from_history() -> None:
     assert [b["value"] for b in preempt["bars"]] == ["3", "0"]
     assert not preempt["empty"] and "none" in preempt
     assert mine["title"].startswith("My node-hours")  # no GPUs anywhere: node-hours
+
+
+def test_downsample_keeps_short_series_and_averages_long_ones() -> None:
+    short = [(float(t), 1.0) for t in range(10)]
+    assert charts.downsample(short, 0.0, 10.0) == short
+    long = [(float(t), float(t % 2)) for t in range(2400)]  # 0, 1, 0, 1, ...
+    out = charts.downsample(long, 0.0, 2400.0)
+    assert len(out) == charts.MAX_POINTS
+    assert all(y == pytest.approx(0.5) for _, y in out)  # each slice: 5 zeros and 5 ones
+    assert [t for t, _ in out] == sorted(t for t, _ in out)
