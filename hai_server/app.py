@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -30,6 +31,7 @@ from hai_server.services.auth import AuthService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
+from hai_server.services.overview import OverviewService, run_sampler
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
@@ -83,6 +85,7 @@ def create_app(
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
         await logfan.start()
         tasks = TaskService(sessions, cluster.wake, settings.scheduler.default_group, reads)
+        overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(
             tasks=tasks,
             admin=AdminService(sessions, cluster.wake, callers.clear),
@@ -102,20 +105,32 @@ def create_app(
                 logs=logfan.health,
             ),
             auth=AuthService(reads, callers),
+            overview=overview,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
         loop_task = asyncio.create_task(reconciler.run(), name="reconciler")
+        sampler = asyncio.create_task(
+            run_sampler(
+                overview,
+                settings.studio.sample_interval_s,
+                settings.studio.sample_retention_s,
+                leads=lambda: bool(cluster.leader.is_leader),
+            ),
+            name="sampler",
+        )
         try:
             yield
         finally:
             loop_task.cancel()
+            sampler.cancel()
             # each step bounded: a stuck close must never keep a stopping server alive
             disposals = [engine.dispose()]
             if read_engine is not engine:
                 disposals.append(read_engine.dispose())
             for step in (
                 loop_task,
+                sampler,
                 callers.close(),
                 logfan.close(),
                 cluster.close(),
@@ -129,8 +144,26 @@ def create_app(
                 except Exception:
                     log.exception("error during shutdown")
 
+    handlers: list[Any] = [TaskController, AdminController, healthz, metrics, whoami, nodes]
+    extra: dict[str, Any] = {}
+    if settings.studio.enabled:
+        from hai_server.studio import studio_router, template_config
+
+        handlers.append(
+            studio_router(
+                session_max_age_s=settings.studio.session_max_age_s, secret=settings.studio.secret
+            )
+        )
+        extra["template_config"] = template_config()
+        if settings.redis_url:  # sessions shared by every replica
+            from litestar.stores.redis import RedisStore
+
+            extra["stores"] = {
+                "sessions": RedisStore.with_client(url=settings.redis_url, namespace="hai_studio")
+            }
     return Litestar(
-        route_handlers=[TaskController, AdminController, healthz, metrics, whoami, nodes],
+        route_handlers=handlers,
+        **extra,
         dependencies=DEPENDENCIES,
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -75,6 +75,26 @@ class LocalSettings(BaseModel):
     )
 
 
+class StudioSettings(BaseModel):
+    """Studio, the web UI served at ``/`` (hai_server/studio)."""
+
+    enabled: bool = True
+    sample_interval_s: float = Field(
+        60.0, gt=0, description="how often the server records a sample for Studio's charts"
+    )
+    sample_retention_s: float = Field(
+        14 * 86400.0, gt=0, description="samples older than this are deleted"
+    )
+    session_max_age_s: int = Field(
+        12 * 3600, ge=60, description="a Studio login lasts this long (then: log in again)"
+    )
+    secret: str | None = Field(
+        None,
+        description="signs Studio's CSRF tokens; give every replica the same one (default: "
+        "random per process, fine for one replica)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HAI_", env_nested_delimiter="__", extra="ignore")
 
@@ -93,6 +113,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesConfig = KubernetesConfig()
+    studio: StudioSettings = StudioSettings()
 
     @field_validator("home", mode="after")
     @classmethod

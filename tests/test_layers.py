@@ -33,6 +33,8 @@ VIOLATIONS = [
     ("backends-below", "hai_server/backends/probe.py", "from hai_server.db import models"),
     ("pure-core", "hai_cli/scheduler/probe.py", "import sqlalchemy"),
     ("pure-core", "hai_server/domain/probe.py", "from hai_server.db import models"),
+    ("studio-services", "hai_server/studio/probe.py", "from hai_server.db import reads"),
+    ("studio-services", "hai_server/studio/probe.py", "from sqlalchemy import select"),
 ]
 
 

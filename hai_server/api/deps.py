@@ -17,6 +17,7 @@ from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
+from hai_server.services.overview import OverviewService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import Caller, TaskService
 from hai_server.services.why import WhyService
@@ -31,6 +32,7 @@ class Services:
     why: WhyService
     system: SystemService
     auth: AuthService
+    overview: OverviewService
 
 
 def _services(state: State) -> Services:
@@ -61,6 +63,14 @@ def provide_system(state: State) -> SystemService:
     return _services(state).system
 
 
+def provide_overview(state: State) -> OverviewService:
+    return _services(state).overview
+
+
+def provide_auth(state: State) -> AuthService:
+    return _services(state).auth
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -74,4 +84,6 @@ DEPENDENCIES = {
     "logs": Provide(provide_logs, sync_to_thread=False),
     "why": Provide(provide_why, sync_to_thread=False),
     "system": Provide(provide_system, sync_to_thread=False),
+    "overview": Provide(provide_overview, sync_to_thread=False),
+    "auth": Provide(provide_auth, sync_to_thread=False),
 }

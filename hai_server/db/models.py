@@ -166,3 +166,20 @@ class Usage(Base):
     user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Sample(Base):
+    """One group's state at one moment, recorded every ``studio.sample_interval_s`` for
+    Studio's charts (utilisation, queue, preemptions); older than the retention: deleted."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Float)
+    group: Mapped[str] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer, default=0)  # healthy, uncordoned
+    busy: Mapped[int] = mapped_column(Integer, default=0)  # held by an active task
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    running: Mapped[int] = mapped_column(Integer, default=0)
+    preemptions: Mapped[int] = mapped_column(Integer, default=0)  # since the previous sample

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_cli.scheduler.model import parse_priority, priority_name
@@ -178,7 +178,11 @@ class TaskService:
         all_users: bool = False,
         limit: int = 50,
         offset: int = 0,
+        group: str | None = None,
+        search: str | None = None,
     ) -> dict[str, Any]:
+        """A page of tasks, newest first. ``group``: only that node group; ``search``: a name
+        containing it (case-insensitive) or, all digits, that id as well."""
         if all_users and not caller.admin:
             raise Forbidden("only admins may list every user's tasks")
         if not 1 <= limit <= MAX_PAGE:
@@ -193,6 +197,17 @@ class TaskService:
             filters.append(m.Task.user_id == caller.user_id)
         if states:
             filters.append(m.Task.state.in_(states))
+        if group:
+            if "\x00" in group:
+                raise Invalid("a group name cannot contain NUL")
+            filters.append(m.Task.group == group)
+        if search:
+            if "\x00" in search or len(search) > 255:
+                raise Invalid("a search is at most 255 characters, without NUL")
+            match = func.lower(m.Task.name).contains(search.lower(), autoescape=True)
+            if search.isascii() and search.isdigit() and int(search) <= MAX_ID:
+                match = or_(match, m.Task.id == int(search))
+            filters.append(match)
         rows, total = await self._reads.task_page(filters, limit, offset)
         return {
             "tasks": [task_json(t) for t in rows],
