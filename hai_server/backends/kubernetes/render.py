@@ -36,6 +36,7 @@ L_USER = f"{LABEL_PREFIX}/user"
 L_RANK = f"{LABEL_PREFIX}/rank"
 L_ROLE = f"{LABEL_PREFIX}/role"
 L_WORLD = f"{LABEL_PREFIX}/world-size"
+L_INSTALLATION = f"{LABEL_PREFIX}/installation"
 A_NODE = f"{LABEL_PREFIX}/node"
 A_TASK_NAME = f"{LABEL_PREFIX}/task-name"
 
@@ -84,18 +85,26 @@ def configmap_name(task_id: int, attempt: int, user: str) -> str:
     return f"{base_name(task_id, attempt, user)}-env"
 
 
-def attempt_labels(task_id: int, attempt: int, user: str) -> dict[str, str]:
+def attempt_labels(
+    task_id: int, attempt: int, user: str, installation: str = "default"
+) -> dict[str, str]:
     return {
         MANAGED_BY: MANAGER,
+        L_INSTALLATION: installation,
         L_TASK: str(task_id),
         L_ATTEMPT: str(attempt),
         L_USER: label_value(user),
     }
 
 
-def attempt_selector(task_id: int, attempt: int) -> str:
+def installation_selector(installation: str) -> str:
+    """Label selector of everything one installation (one server and its database) created."""
+    return f"{MANAGED_BY}={MANAGER},{L_INSTALLATION}={installation}"
+
+
+def attempt_selector(task_id: int, attempt: int, installation: str = "default") -> str:
     """Label selector of everything of an attempt (for kubectl and for real API servers)."""
-    return f"{MANAGED_BY}={MANAGER},{L_TASK}={task_id},{L_ATTEMPT}={attempt}"
+    return f"{installation_selector(installation)},{L_TASK}={task_id},{L_ATTEMPT}={attempt}"
 
 
 def master_addr(spec: AttemptSpec, config: KubernetesConfig) -> str:
@@ -207,7 +216,7 @@ def _shared_volume(config: KubernetesConfig) -> dict:
 
 
 def render_configmap(spec: AttemptSpec, config: KubernetesConfig) -> dict:
-    labels = attempt_labels(spec.task_id, spec.attempt, spec.user)
+    labels = attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -222,7 +231,7 @@ def render_configmap(spec: AttemptSpec, config: KubernetesConfig) -> dict:
 
 
 def render_service(spec: AttemptSpec, config: KubernetesConfig) -> dict:
-    labels = attempt_labels(spec.task_id, spec.attempt, spec.user)
+    labels = attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation)
     selector = {**labels, L_RANK: "0"}
     port = config.master_port
     return {
@@ -246,7 +255,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
     """The Pod of one rank (pure; the owner reference is added by :func:`with_owner`)."""
     world = len(spec.ranks)
     labels = {
-        **attempt_labels(spec.task_id, spec.attempt, spec.user),
+        **attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation),
         L_RANK: str(rank.rank),
         L_ROLE: "master" if rank.rank == 0 else "worker",
         L_WORLD: str(world),
