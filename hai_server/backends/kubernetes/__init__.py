@@ -51,7 +51,7 @@ def installation_id(database_url: str) -> str:
     if len(netloc) == 2:
         netloc[0] = netloc[0].split(":", 1)[0]
     bare = urllib.parse.urlunsplit(parts._replace(netloc="@".join(netloc)))
-    return "db-" + hashlib.sha256(bare.encode()).hexdigest()[:12]
+    return "db-" + hashlib.sha256(bare.encode()).hexdigest()[:8]
 
 
 def __getattr__(name: str) -> Any:

@@ -236,7 +236,7 @@ class KubernetesBackend(Backend):
                 f"{self.config.shared.server_path} mounted on the server?"
             ) from exc
         key = spec.key
-        base = r.base_name(spec.task_id, spec.attempt, spec.user)
+        base = r.base_name(spec.task_id, spec.attempt, spec.user, self.config.installation)
         att = self._attempts.get(key) or AttemptRecord(
             spec.task_id, spec.attempt, base, {rs.rank: rs.node for rs in spec.ranks}, self.clock()
         )

@@ -22,6 +22,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from hai_server.backends.base import BackendError
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.backends.kubernetes.errors import classify
+from hai_server.backends.kubernetes.render import L_INSTALLATION
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,17 @@ class KubeClient:
         except BackendError as err:
             if err.kind != "conflict":
                 raise
-        return self._call(f"read {kind} {name}", read, name, self.namespace)
+        found = self._call(f"read {kind} {name}", read, name, self.namespace)
+        theirs = ((found.get("metadata") or {}).get("labels") or {}).get(L_INSTALLATION)
+        if theirs != self.config.installation:
+            raise BackendError(
+                f"{kind} {name} already exists in namespace {self.namespace} and belongs to "
+                f"installation {theirs!r}, not to this one ({self.config.installation!r}); give "
+                "each server sharing a namespace its own kubernetes.installation",
+                retryable=False,
+                kind="conflict",
+            )
+        return found
 
     # -- delete (404 means it is gone already)
     def delete(self, kind: str, name: str, grace_s: int | None = None) -> None:

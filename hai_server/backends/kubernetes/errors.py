@@ -39,7 +39,7 @@ RBAC_HINT = (
 AUTH_HINT = "the server's credentials were refused; check the kubeconfig or service-account token"
 
 _PODSECURITY = re.compile(r'violates PodSecurity "([^"]+)"')
-_QUOTA = re.compile(r"exceeded quota: ([^,\s]+)")
+_QUOTA = re.compile(r"(?:exceeded quota|status unknown for quota): ([^,\s]+)")
 _RBAC = re.compile(r'User "[^"]*" cannot [a-z]+ resource')
 _LIMITRANGE = re.compile(
     r"(maximum|minimum) [\w./-]+ usage per (Container|Pod|PersistentVolumeClaim)"

@@ -69,20 +69,26 @@ def label_value(text: str) -> str:
     return _NOT_LABEL.sub("-", text)[:63].strip("-_.")
 
 
-def base_name(task_id: int, attempt: int, user: str) -> str:
-    return f"hai-{_dns_part(user, 24)}-{task_id}-{attempt}"
+def base_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    """``hai-{user}-{task}-{attempt}``; another installation than ``default`` puts its id
+    after ``hai-``, so two servers sharing a namespace (each counting tasks from 1) never
+    create objects of the same name."""
+    tag = "" if installation == "default" else f"{_dns_part(installation, 15)}-"
+    return f"hai-{tag}{_dns_part(user, 24)}-{task_id}-{attempt}"
 
 
-def pod_name(task_id: int, attempt: int, user: str, rank: int) -> str:
-    return f"{base_name(task_id, attempt, user)}-{rank}"
+def pod_name(
+    task_id: int, attempt: int, user: str, rank: int, installation: str = "default"
+) -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-{rank}"
 
 
-def service_name(task_id: int, attempt: int, user: str) -> str:
-    return f"{base_name(task_id, attempt, user)}-0"
+def service_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-0"
 
 
-def configmap_name(task_id: int, attempt: int, user: str) -> str:
-    return f"{base_name(task_id, attempt, user)}-env"
+def configmap_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-env"
 
 
 def attempt_labels(
@@ -108,7 +114,7 @@ def attempt_selector(task_id: int, attempt: int, installation: str = "default") 
 
 
 def master_addr(spec: AttemptSpec, config: KubernetesConfig) -> str:
-    svc = service_name(spec.task_id, spec.attempt, spec.user)
+    svc = service_name(spec.task_id, spec.attempt, spec.user, config.installation)
     return f"{svc}.{config.namespace}.svc.{config.cluster_domain}"
 
 
@@ -221,7 +227,7 @@ def render_configmap(spec: AttemptSpec, config: KubernetesConfig) -> dict:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(spec.task_id, spec.attempt, spec.user),
+            "name": configmap_name(spec.task_id, spec.attempt, spec.user, config.installation),
             "namespace": config.namespace,
             "labels": labels,
             "annotations": {A_TASK_NAME: spec.name},
@@ -238,7 +244,7 @@ def render_service(spec: AttemptSpec, config: KubernetesConfig) -> dict:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": service_name(spec.task_id, spec.attempt, spec.user),
+            "name": service_name(spec.task_id, spec.attempt, spec.user, config.installation),
             "namespace": config.namespace,
             "labels": labels,
         },
@@ -293,7 +299,13 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
         "imagePullPolicy": config.image_pull_policy,
         "command": command,
         "envFrom": [
-            {"configMapRef": {"name": configmap_name(spec.task_id, spec.attempt, spec.user)}}
+            {
+                "configMapRef": {
+                    "name": configmap_name(
+                        spec.task_id, spec.attempt, spec.user, config.installation
+                    )
+                }
+            }
         ],
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "volumeMounts": [
@@ -347,7 +359,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": pod_name(spec.task_id, spec.attempt, spec.user, rank.rank),
+            "name": pod_name(spec.task_id, spec.attempt, spec.user, rank.rank, config.installation),
             "namespace": config.namespace,
             "labels": labels,
             "annotations": {A_NODE: rank.node, A_TASK_NAME: spec.name},
