@@ -402,7 +402,6 @@ def _start(cp: ControlPlane, *, detach: bool, timeout: float) -> None:
         [
             kubeconfig,
             f"--config={cp.dir / 'kwok.yaml'}",
-            "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--node-ip=127.0.0.1",
             f"--node-port={kwok_port}",
