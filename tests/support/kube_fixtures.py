@@ -69,6 +69,16 @@ class KubeCluster:
         )
         for doc in harness.rbac_documents(name):
             self.create(doc)
+        # pods are refused until the controller manager has made the "default" ServiceAccount
+        deadline = time.monotonic() + 30
+        while not [
+            a
+            for a in self.api.list_namespaced_service_account(name).items
+            if a.metadata.name == "default"
+        ]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'no ServiceAccount "default" in {name} after 30 s')
+            time.sleep(0.1)
         token = self.api.create_namespaced_service_account_token(
             "hai-server", name, {"spec": {"expirationSeconds": 86400}}
         ).status.token

@@ -65,9 +65,9 @@ def classify(status: int, reason: str, message: str, namespace: str) -> Refusal:
             return Refusal(
                 "admission",
                 False,
-                f'the namespace "{namespace}" enforces PodSecurity "{level}"; hostPath shared '
-                "storage and mounts need the label pod-security.kubernetes.io/enforce=privileged "
-                'on it (or use kubernetes.shared.kind = "pvc")',
+                f'the namespace "{namespace}" enforces PodSecurity "{level}": hostPath storage '
+                "needs pod-security.kubernetes.io/enforce=privileged on it (or "
+                'kubernetes.shared.kind = "pvc")',
             )
         if found := _QUOTA.search(message):
             return Refusal(
