@@ -18,7 +18,7 @@ from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.errors import HANDLERS
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
-from hai_server.backends.base import Backend
+from hai_server.backends.base import Backend, BackendError
 from hai_server.cluster.attach import attach
 from hai_server.cluster.logbus import bus_factory
 from hai_server.db.callers import CallerCache
@@ -29,7 +29,7 @@ from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.logfan import LogFan
-from hai_server.services.logs import LogService
+from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService, run_sampler
 from hai_server.services.system import SystemService
@@ -54,6 +54,23 @@ def make_backend(settings: Settings) -> Backend:
         local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone),
         python=loc.python or sys.executable,
     )
+
+
+def pod_log_reader(backend: Backend) -> PodLog | None:
+    """The log service's fallback when a rank's shared log file is missing: the backend's
+    ``pod_log`` (Kubernetes), its refusals logged and answered with nothing."""
+    fetch = getattr(backend, "pod_log", None)
+    if fetch is None:
+        return None
+
+    async def read(task_id: int, attempt: int, rank: int) -> bytes | None:
+        try:
+            return str(await fetch(task_id, attempt, rank)).encode()
+        except BackendError as exc:
+            log.info("no pod log for task %s attempt %s rank %s: %s", task_id, attempt, rank, exc)
+            return None
+
+    return read
 
 
 def create_app(
@@ -90,7 +107,7 @@ def create_app(
             tasks=tasks,
             admin=AdminService(sessions, cluster.wake, callers.clear),
             nodes=NodeService(sessions, cluster.wake),
-            logs=LogService(reads, tasks, logfan),
+            logs=LogService(reads, tasks, logfan, pod_log_reader(be)),
             why=WhyService(sessions, tasks, reconciler.config),
             system=SystemService(
                 sessions,

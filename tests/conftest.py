@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.pg",
     "tests.support.e2e",
     "tests.support.k8s_fixtures",
+    "tests.support.kube_fixtures",
     "tests.support.tui_fixtures",
     "tests.support.docker_fixtures",
 ]

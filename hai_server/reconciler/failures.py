@@ -18,7 +18,7 @@ from hai_server.domain.transition import transition
 
 BACKOFF_FIRST_S = 2.0
 BACKOFF_MAX_S = 300.0
-MAX_MESSAGE = 500
+MAX_MESSAGE = 1000  # a Kubernetes refusal (API message + hint) runs to ~500
 
 
 def backoff_s(failures: int) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from hai_server.db.reads import Reads
@@ -23,16 +23,24 @@ MAX_READ = 16 * 1024 * 1024
 STATE_POLL_S = 0.25
 STATE_SHARE_S = 0.2  # a state read this fresh is reused by the task's other followers
 
+PodLog = Callable[[int, int, int], Awaitable[bytes | None]]
+"""``pod_log(task_id, attempt, rank)``: the rank's container log from the cluster, or None.
+Given by the app when the backend has one (Kubernetes: ``pods/log``); services never call a
+backend themselves."""
+
 
 def rank_log(log_dir: str, rank: int) -> str:
     return os.path.join(log_dir, f"rank-{rank}.log")
 
 
 class LogService:
-    def __init__(self, reads: Reads, tasks: TaskService, fan: LogFan) -> None:
+    def __init__(
+        self, reads: Reads, tasks: TaskService, fan: LogFan, pod_log: PodLog | None = None
+    ) -> None:
         self._reads = reads
         self._tasks = tasks
         self._fan = fan
+        self._pod_log = pod_log
         self._shared: dict[tuple[int, int | None], tuple[float, asyncio.Task[Any]]] = {}
 
     async def _attempt(self, task_id: int, number: int | None) -> Any:
@@ -51,7 +59,14 @@ class LogService:
             if attempt is not None:
                 raise NotFound(f"task {task_id} has no attempt {attempt}")
             return b""
-        return await asyncio.to_thread(read_file, rank_log(att.log_dir, rank), offset, MAX_READ)
+        path = rank_log(att.log_dir, rank)
+        data = await asyncio.to_thread(read_file, path, offset, MAX_READ)
+        if data or self._pod_log is None or await asyncio.to_thread(os.path.exists, path):
+            return data
+        # no shared log file (not mounted on the server, or the rank never wrote one): the
+        # container log, while the cluster still has the rank's pod
+        text = await self._pod_log(task_id, att.number, rank)
+        return (text or b"")[offset : offset + MAX_READ]
 
     async def follow(
         self, caller: Caller, task_id: int, rank: int, attempt: int | None, offset: int

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage, StorageMount
@@ -33,7 +35,23 @@ def make_backend(settings: Any) -> KubernetesBackend:
                 f"({shared}) so that pods can write their logs there; set HAI_LOG_DIR or "
                 "HAI_KUBERNETES__SHARED__SERVER_PATH"
             )
+    if "installation" not in config.model_fields_set:
+        url = getattr(settings, "resolved_database_url", None)
+        if isinstance(url, str) and url:
+            config = config.model_copy(update={"installation": installation_id(url)})
     return KubernetesBackend(config)
+
+
+def installation_id(database_url: str) -> str:
+    """The default installation id: a digest of the database URL without its password (the
+    database is what knows the tasks, so one database is one installation; a rotated password
+    keeps the id). Set ``kubernetes.installation`` to choose it."""
+    parts = urllib.parse.urlsplit(database_url)
+    netloc = parts.netloc.rsplit("@", 1)
+    if len(netloc) == 2:
+        netloc[0] = netloc[0].split(":", 1)[0]
+    bare = urllib.parse.urlunsplit(parts._replace(netloc="@".join(netloc)))
+    return "db-" + hashlib.sha256(bare.encode()).hexdigest()[:8]
 
 
 def __getattr__(name: str) -> Any:
@@ -44,4 +62,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["KubernetesBackend", "KubernetesConfig", "SharedStorage", "StorageMount", "make_backend"]
+__all__ = [
+    "KubernetesBackend",
+    "KubernetesConfig",
+    "SharedStorage",
+    "StorageMount",
+    "installation_id",
+    "make_backend",
+]

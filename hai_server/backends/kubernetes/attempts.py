@@ -28,10 +28,16 @@ class AttemptRecord:
         return f"{self.base}-{rank}"
 
 
-def is_ours(obj: dict) -> bool:
-    """A rank pod of this platform (the API server may ignore label selectors: check again)."""
+def is_ours(obj: dict, installation: str = "default") -> bool:
+    """A rank pod of this installation (the API server may ignore label selectors: check
+    again). Pods of another installation sharing the namespace are never touched."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return labels.get(r.MANAGED_BY) == r.MANAGER and r.L_TASK in labels and r.L_RANK in labels
+    return (
+        labels.get(r.MANAGED_BY) == r.MANAGER
+        and labels.get(r.L_INSTALLATION) == installation
+        and r.L_TASK in labels
+        and r.L_RANK in labels
+    )
 
 
 def key_rank(pod: dict) -> tuple[tuple[int, int], int] | None:

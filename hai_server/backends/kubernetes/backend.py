@@ -84,8 +84,8 @@ class KubernetesBackend(Backend):
         self.pods = Watcher(
             self._client,
             "Pod",
-            selector=f"{r.MANAGED_BY}={r.MANAGER}",
-            accept=is_ours,
+            selector=r.installation_selector(self.config.installation),
+            accept=functools.partial(is_ours, installation=self.config.installation),
             on_event=self._on_pod,
             clock=self.clock,
         )
@@ -236,7 +236,7 @@ class KubernetesBackend(Backend):
                 f"{self.config.shared.server_path} mounted on the server?"
             ) from exc
         key = spec.key
-        base = r.base_name(spec.task_id, spec.attempt, spec.user)
+        base = r.base_name(spec.task_id, spec.attempt, spec.user, self.config.installation)
         att = self._attempts.get(key) or AttemptRecord(
             spec.task_id, spec.attempt, base, {rs.rank: rs.node for rs in spec.ranks}, self.clock()
         )
@@ -265,16 +265,19 @@ class KubernetesBackend(Backend):
                 assert self.pods is not None
                 self.pods.put(res)
         if errors:
-            retryable = all(
-                not isinstance(x, BackendError) or x.retryable
-                for x in results
-                if isinstance(x, BaseException)
-            )
+            failures = [x for x in results if isinstance(x, BaseException)]
+            retryable = all(not isinstance(x, BackendError) or x.retryable for x in failures)
+            first = next((x for x in failures if isinstance(x, BackendError)), None)
             self._attempts.pop(key, None)
             self._forgotten.add(key)
+            # nothing of a refused start stays behind: pods, the Service and the ConfigMap
             await self._delete_all(att, grace_s=0, best_effort=True)
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise BackendError(f"could not create {errors[0]}{more}", retryable=retryable)
+            raise BackendError(
+                f"could not create {errors[0]}{more}",
+                retryable=retryable,
+                kind=first.kind if first is not None else "other",
+            )
 
     async def notify_suspend(self, task_id: int, attempt: int, deadline: float) -> None:
         run_dir = self.config.attempt_run_dir(task_id, attempt)

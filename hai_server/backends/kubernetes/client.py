@@ -21,16 +21,10 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from hai_server.backends.base import BackendError
 from hai_server.backends.kubernetes.config import KubernetesConfig
+from hai_server.backends.kubernetes.errors import classify
+from hai_server.backends.kubernetes.render import L_INSTALLATION
 
 log = logging.getLogger(__name__)
-
-_HINTS = {
-    401: "the server's credentials were refused; check the kubeconfig or service-account token",
-    403: "the server's service account lacks a permission; apply the Role in "
-    "hai_server/backends/kubernetes/rbac.yaml",
-    404: "",
-    422: "the object was rejected as invalid",
-}
 
 
 def load_configuration(config: KubernetesConfig) -> k8s.Configuration:
@@ -57,32 +51,39 @@ def load_configuration(config: KubernetesConfig) -> k8s.Configuration:
     return conf
 
 
-def describe_error(exc: BaseException, action: str, host: str) -> BackendError:
-    """Turn any client failure into a BackendError that says what to do."""
+def describe_error(exc: BaseException, action: str, host: str, namespace: str = "") -> BackendError:
+    """Turn any client failure into a BackendError that says what to do, with its ``kind``
+    (``errors.classify``: rbac, auth, admission, invalid, not_found, conflict, unavailable,
+    other) and whether a retry may help."""
     if isinstance(exc, BackendError):
         return exc
     if isinstance(exc, ApiException):
-        message = exc.reason or ""
+        message = reason = exc.reason or ""
         try:
             body = json.loads(exc.body or "{}")
             message = body.get("message") or message
-        except (TypeError, ValueError):
+            reason = body.get("reason") or reason
+        except (TypeError, ValueError, AttributeError):
             pass
-        hint = _HINTS.get(exc.status or 0, "")
+        refusal = classify(exc.status or 0, str(reason), str(message), namespace)
         text = f"Kubernetes refused to {action} (HTTP {exc.status}): {message}"
-        if hint:
-            text += f" -- {hint}"
-        retryable = exc.status not in (400, 422)
-        return BackendError(text, retryable=retryable)
+        if refusal.hint:
+            text += f" -- {refusal.hint}"
+        return BackendError(text, retryable=refusal.retryable, kind=refusal.kind)
     if isinstance(exc, pydantic.ValidationError):
-        return BackendError(f"invalid object, could not {action}: {exc}", retryable=False)
+        return BackendError(
+            f"invalid object, could not {action}: {exc}", retryable=False, kind="invalid"
+        )
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError | TimeoutError):
         return BackendError(
             f"Kubernetes API at {host} is unreachable while trying to {action}: "
             f"{type(exc).__name__}: {exc}. Check the API address, the network and the kubeconfig.",
             retryable=True,
+            kind="unavailable",
         )
-    return BackendError(f"unexpected error while trying to {action}: {type(exc).__name__}: {exc}")
+    return BackendError(
+        f"unexpected error while trying to {action}: {type(exc).__name__}: {exc}", kind="other"
+    )
 
 
 class KubeClient:
@@ -109,7 +110,7 @@ class KubeClient:
             resp = fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
             return json.loads(resp.data or b"{}")
         except Exception as exc:
-            raise describe_error(exc, action, self.host) from exc
+            raise describe_error(exc, action, self.host, self.namespace) from exc
 
     # -- create (409 means it is already there: return the existing object)
     def create(self, obj: dict) -> dict:
@@ -127,9 +128,19 @@ class KubeClient:
         try:
             return self._call(f"create {kind} {name}", create, self.namespace, obj)
         except BackendError as err:
-            if "(HTTP 409)" not in str(err):
+            if err.kind != "conflict":
                 raise
-        return self._call(f"read {kind} {name}", read, name, self.namespace)
+        found = self._call(f"read {kind} {name}", read, name, self.namespace)
+        theirs = ((found.get("metadata") or {}).get("labels") or {}).get(L_INSTALLATION)
+        if theirs != self.config.installation:
+            raise BackendError(
+                f"{kind} {name} already exists in namespace {self.namespace} and belongs to "
+                f"installation {theirs!r}, not to this one ({self.config.installation!r}); give "
+                "each server sharing a namespace its own kubernetes.installation",
+                retryable=False,
+                kind="conflict",
+            )
+        return found
 
     # -- delete (404 means it is gone already)
     def delete(self, kind: str, name: str, grace_s: int | None = None) -> None:
@@ -142,7 +153,7 @@ class KubeClient:
         try:
             self._call(f"delete {kind} {name}", fns[kind], name, self.namespace, body=body)
         except BackendError as err:
-            if "(HTTP 404)" not in str(err):
+            if err.kind != "not_found":
                 raise
 
     def pod_log(
@@ -161,7 +172,9 @@ class KubeClient:
             )
             return resp.data.decode("utf-8", errors="replace")
         except Exception as exc:
-            raise describe_error(exc, f"read the log of pod {name}", self.host) from exc
+            raise describe_error(
+                exc, f"read the log of pod {name}", self.host, self.namespace
+            ) from exc
 
     # -- list + watch (raw dicts)
     def list_raw(self, api: k8s.CoreV1Api, kind: str, selector: str | None) -> dict:
@@ -196,7 +209,7 @@ class KubeClient:
             else:
                 resp = api.list_namespaced_pod(self.namespace, label_selector=selector, **kwargs)
         except Exception as exc:
-            raise describe_error(exc, f"watch {kind}s", self.host) from exc
+            raise describe_error(exc, f"watch {kind}s", self.host, self.namespace) from exc
 
         def events() -> Iterator[dict]:
             for line in iter_resp_lines(resp):

@@ -88,6 +88,15 @@ class KubernetesConfig(BaseModel):
 
     # -- connection
     namespace: str = "hai"
+    # the label hai.platform/installation of every object this server creates; the server
+    # watches, adopts and garbage-collects only objects with its own id, so two servers (two
+    # databases) can share a namespace. Unset: derived from the database URL (make_backend).
+    installation: str = Field(
+        default="default",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?$",
+    )
     kubeconfig: str | None = None  # path; None and not in_cluster: the default ~/.kube/config
     context: str | None = None
     in_cluster: bool = False

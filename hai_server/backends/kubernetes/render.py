@@ -36,6 +36,7 @@ L_USER = f"{LABEL_PREFIX}/user"
 L_RANK = f"{LABEL_PREFIX}/rank"
 L_ROLE = f"{LABEL_PREFIX}/role"
 L_WORLD = f"{LABEL_PREFIX}/world-size"
+L_INSTALLATION = f"{LABEL_PREFIX}/installation"
 A_NODE = f"{LABEL_PREFIX}/node"
 A_TASK_NAME = f"{LABEL_PREFIX}/task-name"
 
@@ -68,38 +69,52 @@ def label_value(text: str) -> str:
     return _NOT_LABEL.sub("-", text)[:63].strip("-_.")
 
 
-def base_name(task_id: int, attempt: int, user: str) -> str:
-    return f"hai-{_dns_part(user, 24)}-{task_id}-{attempt}"
+def base_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    """``hai-{user}-{task}-{attempt}``; another installation than ``default`` puts its id
+    after ``hai-``, so two servers sharing a namespace (each counting tasks from 1) never
+    create objects of the same name."""
+    tag = "" if installation == "default" else f"{_dns_part(installation, 15)}-"
+    return f"hai-{tag}{_dns_part(user, 24)}-{task_id}-{attempt}"
 
 
-def pod_name(task_id: int, attempt: int, user: str, rank: int) -> str:
-    return f"{base_name(task_id, attempt, user)}-{rank}"
+def pod_name(
+    task_id: int, attempt: int, user: str, rank: int, installation: str = "default"
+) -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-{rank}"
 
 
-def service_name(task_id: int, attempt: int, user: str) -> str:
-    return f"{base_name(task_id, attempt, user)}-0"
+def service_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-0"
 
 
-def configmap_name(task_id: int, attempt: int, user: str) -> str:
-    return f"{base_name(task_id, attempt, user)}-env"
+def configmap_name(task_id: int, attempt: int, user: str, installation: str = "default") -> str:
+    return f"{base_name(task_id, attempt, user, installation)}-env"
 
 
-def attempt_labels(task_id: int, attempt: int, user: str) -> dict[str, str]:
+def attempt_labels(
+    task_id: int, attempt: int, user: str, installation: str = "default"
+) -> dict[str, str]:
     return {
         MANAGED_BY: MANAGER,
+        L_INSTALLATION: installation,
         L_TASK: str(task_id),
         L_ATTEMPT: str(attempt),
         L_USER: label_value(user),
     }
 
 
-def attempt_selector(task_id: int, attempt: int) -> str:
+def installation_selector(installation: str) -> str:
+    """Label selector of everything one installation (one server and its database) created."""
+    return f"{MANAGED_BY}={MANAGER},{L_INSTALLATION}={installation}"
+
+
+def attempt_selector(task_id: int, attempt: int, installation: str = "default") -> str:
     """Label selector of everything of an attempt (for kubectl and for real API servers)."""
-    return f"{MANAGED_BY}={MANAGER},{L_TASK}={task_id},{L_ATTEMPT}={attempt}"
+    return f"{installation_selector(installation)},{L_TASK}={task_id},{L_ATTEMPT}={attempt}"
 
 
 def master_addr(spec: AttemptSpec, config: KubernetesConfig) -> str:
-    svc = service_name(spec.task_id, spec.attempt, spec.user)
+    svc = service_name(spec.task_id, spec.attempt, spec.user, config.installation)
     return f"{svc}.{config.namespace}.svc.{config.cluster_domain}"
 
 
@@ -207,12 +222,12 @@ def _shared_volume(config: KubernetesConfig) -> dict:
 
 
 def render_configmap(spec: AttemptSpec, config: KubernetesConfig) -> dict:
-    labels = attempt_labels(spec.task_id, spec.attempt, spec.user)
+    labels = attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(spec.task_id, spec.attempt, spec.user),
+            "name": configmap_name(spec.task_id, spec.attempt, spec.user, config.installation),
             "namespace": config.namespace,
             "labels": labels,
             "annotations": {A_TASK_NAME: spec.name},
@@ -222,14 +237,14 @@ def render_configmap(spec: AttemptSpec, config: KubernetesConfig) -> dict:
 
 
 def render_service(spec: AttemptSpec, config: KubernetesConfig) -> dict:
-    labels = attempt_labels(spec.task_id, spec.attempt, spec.user)
+    labels = attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation)
     selector = {**labels, L_RANK: "0"}
     port = config.master_port
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": service_name(spec.task_id, spec.attempt, spec.user),
+            "name": service_name(spec.task_id, spec.attempt, spec.user, config.installation),
             "namespace": config.namespace,
             "labels": labels,
         },
@@ -246,7 +261,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
     """The Pod of one rank (pure; the owner reference is added by :func:`with_owner`)."""
     world = len(spec.ranks)
     labels = {
-        **attempt_labels(spec.task_id, spec.attempt, spec.user),
+        **attempt_labels(spec.task_id, spec.attempt, spec.user, config.installation),
         L_RANK: str(rank.rank),
         L_ROLE: "master" if rank.rank == 0 else "worker",
         L_WORLD: str(world),
@@ -284,7 +299,13 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
         "imagePullPolicy": config.image_pull_policy,
         "command": command,
         "envFrom": [
-            {"configMapRef": {"name": configmap_name(spec.task_id, spec.attempt, spec.user)}}
+            {
+                "configMapRef": {
+                    "name": configmap_name(
+                        spec.task_id, spec.attempt, spec.user, config.installation
+                    )
+                }
+            }
         ],
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "volumeMounts": [
@@ -338,7 +359,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": pod_name(spec.task_id, spec.attempt, spec.user, rank.rank),
+            "name": pod_name(spec.task_id, spec.attempt, spec.user, rank.rank, config.installation),
             "namespace": config.namespace,
             "labels": labels,
             "annotations": {A_NODE: rank.node, A_TASK_NAME: spec.name},

@@ -99,6 +99,12 @@ def test_tasks_follow_their_pods(
         # a failing rank fails the task with its exit code
         t2 = client.post("/api/v1/tasks", json=body | {"nodes": 1}, headers=headers).json()["id"]
         (name,) = wait(lambda: pods_in(emulator), "pod of t2")
+        # no shared log file (no process wrote one): the log comes from pods/log
+        emulator.emulator[f"get /api/v1/namespaces/{NS}/pods/{name}/log"] << (
+            b"2026-01-01T00:00:00Z hello from the container\n"
+        )
+        res = client.get(f"/api/v1/tasks/{t2}/logs", params={"rank": 0}, headers=headers)
+        assert res.status_code == 200 and "hello from the container" in res.text, res.text
         api.patch_namespaced_pod_status(name, NS, running(), _preload_content=False)
         api.patch_namespaced_pod_status(name, NS, finished(3), _preload_content=False)
         failed = wait(lambda: (t := task(t2))["state"] == "failed" and t, "failed")
