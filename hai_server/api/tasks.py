@@ -8,8 +8,9 @@ from litestar import Controller, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from hai_server.services.bulk import Selection
 from hai_server.services.logs import LogService
-from hai_server.services.tasks import Caller, Selection, SubmitRequest, TaskService
+from hai_server.services.tasks import Caller, SubmitRequest, TaskService
 from hai_server.services.why import WhyService
 
 

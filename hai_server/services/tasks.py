@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_cli.scheduler.model import parse_priority, priority_name
@@ -21,14 +21,14 @@ from hai_server.db.reads import Reads
 from hai_server.db.session import Sessions
 from hai_server.db.submit import insert_task
 from hai_server.domain import states as lc
-from hai_server.services.actions import APPLIES_TO, VERBS, Refused, act
+from hai_server.services.actions import Refused, act
+from hai_server.services.bulk import DryRun, Selection, act_all, selection_filters
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 MAX_PAGE = 1000
-MAX_BULK_IDS = 100_000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
 
@@ -41,27 +41,6 @@ class Caller:
     @property
     def admin(self) -> bool:
         return self.role == "admin"
-
-
-class _DryRun(Exception):
-    pass
-
-
-class Selection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Which tasks a bulk stop/suspend/resume/hold/release acts on (the request body).
-
-    ``ids`` names tasks; the filters pick among the caller's tasks (an admin's ``user`` or
-    ``all_users``: someone else's, everyone's); ``all`` says "every task of mine the verb
-    applies to" (a request with no ids, no filter and no ``all`` is refused)."""
-
-    ids: list[int] = msgspec.field(default_factory=list)
-    states: list[str] = msgspec.field(default_factory=list)
-    name: str | None = None
-    group: str | None = None
-    user: str | None = None
-    all_users: bool = False
-    all: bool = False
-    dry_run: bool = False
 
 
 class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -271,15 +250,16 @@ class TaskService:
         Tasks picked by filter are only those the verb applies to; tasks named by id that it
         does not apply to (or that do not exist, or are someone else's) are reported, not
         errors. With ``dry_run`` nothing changes: the answer says what would."""
-        filters, wanted = await self._selection(caller, verb, sel)
+        filters, wanted = await selection_filters(self._reads, caller, verb, sel)
         changed: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
+        missing: list[int] = []
         try:
             async with self._sessions.begin() as s:
-                missing = await self._act_all(s, caller, verb, filters, wanted, changed, skipped)
+                missing = await act_all(s, caller, verb, filters, wanted, changed, skipped)
                 if sel.dry_run:
-                    raise _DryRun  # roll the transaction back: nothing changes
-        except _DryRun:
+                    raise DryRun  # roll the transaction back: nothing changes
+        except DryRun:
             pass
         if changed and not sel.dry_run:
             self._wake()
@@ -291,77 +271,6 @@ class TaskService:
             "missing": missing,
         }
 
-    @staticmethod
-    async def _act_all(
-        s: Any, caller: Caller, verb: str, filters: list[Any], wanted: set[int],
-        changed: list[dict[str, Any]], skipped: list[dict[str, Any]],
-    ) -> list[int]:  # fmt: skip
-        now = time.time()
-        rows = (await s.scalars(select(m.Task).where(*filters).order_by(m.Task.id))).all()
-        seen: set[int] = set()
-        for t in rows:
-            if not _visible(t, caller):
-                continue  # someone else's task named by id: reported missing, not shown
-            seen.add(t.id)
-            try:
-                events = act(t, verb, caller.name, now)
-            except Refused as exc:
-                skipped.append({**_brief(t), "reason": f"task {t.id} {exc.reason}"})
-                continue
-            for ev in events:
-                add_event(s, ev)
-            changed.append(_brief(t))
-        return sorted(wanted - seen)
-
-    async def _selection(
-        self, caller: Caller, verb: str, sel: Selection
-    ) -> tuple[list[Any], set[int]]:
-        if verb not in VERBS:
-            raise NotFound(f"no action {verb!r}; use one of {', '.join(VERBS)}")
-        if len(sel.ids) > MAX_BULK_IDS:
-            raise Invalid(f"at most {MAX_BULK_IDS} ids in one request, got {len(sel.ids)}")
-        wanted = set(sel.ids)
-        bad = sorted(i for i in wanted if not 0 < i <= MAX_ID)
-        by_filter = bool(sel.states or sel.name or sel.group or sel.user or sel.all_users)
-        if not wanted and not by_filter and not sel.all:
-            raise Invalid("say which tasks: ids, a filter (state, name, group, user) or all")
-        for what, text in (("name", sel.name), ("group", sel.group), ("user", sel.user)):
-            if text is not None and "\x00" in text:
-                raise Invalid(f"{what} must not contain NUL")
-        if (sel.user or sel.all_users) and not caller.admin:
-            raise Forbidden("only admins may act on other users' tasks")
-        for st_ in sel.states:
-            if st_ not in lc.STATES:
-                raise Invalid(f"unknown state {st_!r}; use one of {', '.join(lc.STATES)}")
-        filters: list[Any] = []
-        if sel.all_users:
-            pass
-        elif sel.user:
-            uid = await self._reads.user_id(sel.user)
-            if uid is None:
-                raise NotFound(f"no user {sel.user!r}")
-            filters.append(m.Task.user_id == uid)
-        else:
-            filters.append(m.Task.user_id == caller.user_id)
-        if sel.states:
-            filters.append(m.Task.state.in_(sel.states))
-        if sel.name:
-            filters.append(_name_filter(sel.name))
-        if sel.group:
-            filters.append(m.Task.group == sel.group)
-        if wanted:
-            filters.append(m.Task.id.in_(sorted(wanted - set(bad))))
-        else:  # picked by filter: only the tasks the verb applies to
-            filters.append(m.Task.state.in_(APPLIES_TO[verb]))
-            if verb == "stop":
-                filters.append(m.Task.stop_requested.is_(False))
-            elif verb == "suspend":
-                filters.append(m.Task.suspend_requested.is_(False))
-                filters.append(m.Task.stop_requested.is_(False))
-            elif verb in ("hold", "release"):
-                filters.append(m.Task.held.is_(verb == "release"))
-        return filters, wanted
-
     async def check_access(self, caller: Caller, task_id: int) -> Any:
         """The task's row (read-only) if the caller may see it; else NotFound."""
         _check_id(task_id)
@@ -369,22 +278,6 @@ class TaskService:
         if t is None or not _visible(t, caller):
             raise NotFound(f"no task {task_id}")
         return t
-
-
-def _brief(t: Any) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "state": t.state, "user": t.user_name,
-            "restart_count": t.restart_count, "stop_requested": bool(t.stop_requested)}  # fmt: skip
-
-
-def _name_filter(pattern: str) -> Any:
-    """A task name, exactly, or a glob with ``*`` and ``?`` (LIKE underneath, escaped)."""
-    if "*" not in pattern and "?" not in pattern:
-        return m.Task.name == pattern
-    like = (
-        pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        .replace("*", "%").replace("?", "_")
-    )  # fmt: skip
-    return m.Task.name.like(like, escape="\\")
 
 
 def _check_id(task_id: int) -> None:
