@@ -181,7 +181,8 @@ def test_stale_pid_file_and_server_lifecycle(tmp_path, database: ServerDatabase)
 def test_bulk_stop_by_filter_and_ids(platform: Platform) -> None:
     """One request stops many: a filter picks only what the verb applies to; ids it does
     not apply to, and unknown ids, are one line each on stderr and a meaningful exit code."""
-    blocker = platform.submit(TRAIN, "--steps", "600", "--step-time", "0.1", opts=("-p", "HIGH"))
+    # holds the one node for as long as the test takes (stopped by the test itself)
+    blocker = platform.submit(TRAIN, "--steps", "100000", "--step-time", "0.1", opts=("-p", "HIGH"))
     platform.wait_state(blocker, "running")
     opts = ("--name", "bulk-sweep")
     queued = [platform.submit(TRAIN, "--steps", "1", opts=opts) for _ in range(25)]
