@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.k8s_fixtures",
     "tests.support.tui_fixtures",
     "tests.support.docker_fixtures",
+    "tests.support.haienv",
 ]
