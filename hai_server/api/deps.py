@@ -15,6 +15,7 @@ from litestar.di import Provide
 
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
+from hai_server.services.environments import EnvironmentService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.system import SystemService
@@ -31,6 +32,7 @@ class Services:
     why: WhyService
     system: SystemService
     auth: AuthService
+    environments: EnvironmentService
 
 
 def _services(state: State) -> Services:
@@ -61,6 +63,10 @@ def provide_system(state: State) -> SystemService:
     return _services(state).system
 
 
+def provide_environments(state: State) -> EnvironmentService:
+    return _services(state).environments
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -74,4 +80,5 @@ DEPENDENCIES = {
     "logs": Provide(provide_logs, sync_to_thread=False),
     "why": Provide(provide_why, sync_to_thread=False),
     "system": Provide(provide_system, sync_to_thread=False),
+    "environments": Provide(provide_environments, sync_to_thread=False),
 }

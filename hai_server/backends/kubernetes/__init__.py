@@ -33,6 +33,9 @@ def make_backend(settings: Any) -> KubernetesBackend:
                 f"({shared}) so that pods can write their logs there; set HAI_LOG_DIR or "
                 "HAI_KUBERNETES__SHARED__SERVER_PATH"
             )
+    envs_root = getattr(settings, "resolved_envs_root", None)
+    if config.envs_root is None and envs_root is not None:
+        config = config.model_copy(update={"envs_root": os.path.normpath(str(envs_root))})
     return KubernetesBackend(config)
 
 
