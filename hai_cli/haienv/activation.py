@@ -8,7 +8,6 @@ standard library only: the rank wrapper calls :func:`rank_environ` before it sta
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -120,6 +119,8 @@ def rank_environ(environ: Mapping[str, str]) -> dict[str, str] | None:
 
 def render_sh(act: Activation) -> str:
     """POSIX shell code that activates, and defines ``deactivate`` to undo it exactly."""
+    import shlex
+
     q = shlex.quote
     lines = [
         '# haienv activation: eval "$(haienv activate NAME)" or source haienv NAME',

@@ -14,13 +14,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from hai_cli.haienv import activation as act
-from hai_cli.haienv import create as cr
 from hai_cli.haienv import meta as m
 from hai_cli.haienv import roots, store
 from hai_cli.haienv.errors import BadInput, HaienvError, NotFound
 from hai_cli.haienv.names import PLATFORM_OWNER, check_name, parse_ref, ref
-from hai_cli.haienv.spec import parse_spec
 
 DEFAULT_BASE = "base"  # platform/base is what a new environment extends when nothing is active
 SEARCH, ENVIRON = "extra-search-dir", "extra-environment"
@@ -166,6 +163,9 @@ def default_base(environ: dict[str, str] | os._Environ[str]) -> m.EnvMeta | None
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from hai_cli.haienv import create as cr
+    from hai_cli.haienv.spec import parse_spec
+
     spec = None
     if args.spec:
         try:
@@ -299,12 +299,16 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
+    from hai_cli.haienv import activation as act
+
     env = _find(args.name, args.user)
     sys.stdout.write(act.render_sh(act.activation(act.load_chain(env.prefix))))
     return 0
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    from hai_cli.haienv import create as cr
+
     env = _own(args.name)
     extra = args.args[1:] if args.args[:1] == ["--"] else args.args
     if not extra:

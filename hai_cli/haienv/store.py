@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 
 from hai_cli.haienv import meta as m
 from hai_cli.haienv.errors import HaienvError, NotFound
@@ -74,6 +73,8 @@ def resolve(envs_root: str, name: str, owner: str | None, me: str) -> m.EnvMeta:
 
 def remove(meta: m.EnvMeta) -> None:
     """Delete the environment: metadata first, so a half-removed one is never listed."""
+    import shutil
+
     with contextlib.suppress(FileNotFoundError):
         os.unlink(os.path.join(meta.prefix, m.META_FILE))
     shutil.rmtree(meta.prefix, ignore_errors=True)
