@@ -33,6 +33,8 @@ VIOLATIONS = [
     ("backends-below", "hai_server/backends/probe.py", "from hai_server.db import models"),
     ("pure-core", "hai_cli/scheduler/probe.py", "import sqlalchemy"),
     ("pure-core", "hai_server/domain/probe.py", "from hai_server.db import models"),
+    ("haienv-light", "hai_cli/haienv/probe.py", "import typer"),
+    ("haienv-light", "hai_cli/haienv/probe.py", "from hai_cli.commands import submit"),
 ]
 
 
