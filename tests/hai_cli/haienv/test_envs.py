@@ -256,3 +256,26 @@ def test_standalone_and_remove(made: Haienv) -> None:
     assert imports(solo / "bin/python", BASE_PKG).returncode != 0  # sees nothing of the base
     made.ok("remove", "solo", "--force")
     assert not solo.exists()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 32 KiB tmpfs (root only): too small for a venv."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)  # fmt: skip
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {res.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_leaves_nothing(haienv: Haienv, tiny_fs: Path) -> None:
+    root = tiny_fs / "alice"
+    res = haienv.run("create", "big", "--no-extend", env={"HAIENV_PATH": str(root)})
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("\n") == 1 and "No space left on device" in res.stderr, res.stderr
+    assert list(root.iterdir()) == []
