@@ -217,6 +217,7 @@ def _record(e: m.EnvMeta) -> dict[str, Any]:
     data["search_dirs"] = list(e.search_dirs)
     data["extends"] = f"{e.extends.name}[{e.extends.owner}]" if e.extends else None
     data["user"] = e.owner
+    data["path"] = e.prefix
     return data
 
 
@@ -230,8 +231,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_json([_record(e) for e in envs])
         return 0
     if not envs:
-        who = "anyone" if args.all else (args.user or "you")
-        print(f"no environments of {who} under {root}" + ("" if args.all else " (-a: everyone's)"))
+        who = "nobody has" if args.all else (f"{args.user} has" if args.user else "you have")
+        print(f"{who} no environments under {root}" + ("" if args.all else " (-a: everyone's)"))
         return 0
     from hai_cli.table import format_table
 

@@ -71,13 +71,14 @@ def test_extended_sees_base_and_own_base_unchanged(made: Haienv, wheelhouse: Pat
     assert [(e["user"], e["name"], e["extends"]) for e in listed] == [
         ("alice", "mine", "base[platform]")
     ]
-    assert listed[0]["path"] if "path" in listed[0] else listed[0]["prefix"] == str(mine)
+    assert listed[0]["path"] == listed[0]["prefix"] == str(mine)
 
 
 def test_list_all_user_and_table(made: Haienv) -> None:
     everyone = json.loads(made.ok("list", "-a", "--json").stdout)
     assert [(e["user"], e["name"]) for e in everyone] == [("alice", "mine"), ("platform", "base")]
-    assert {"user", "name", "prefix", "extends", "python"} <= set(everyone[0])
+    assert {"user", "name", "path", "extends", "python"} <= set(everyone[0])
+    assert made.ok("list", "-u", "nobody").stdout.startswith("nobody has no environments")
     table = made.ok("list", "-u", "platform").stdout.splitlines()
     assert table[0].split() == ["USER", "NAME", "PYTHON", "EXTENDS", "PATH"]
     assert table[1].split()[:2] == ["platform", "base"]
