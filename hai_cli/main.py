@@ -6,6 +6,10 @@ import sys
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["venv"], ["haienv"]):  # the haienv command: no Typer needed
+        from hai_cli.commands.venv import run
+
+        sys.exit(run(sys.argv[2:]))
     from hai_cli.argv import reorder
     from hai_cli.commands.submit import VALUE_OPTIONS
 

@@ -6,7 +6,10 @@ The wrapper every backend uses to start the user's command. It
 * writes every line CMD prints (stdout and stderr) to PATH, each prefixed with the time
   ``[YYYY-mm-dd HH:MM:SS.ffffff] `` (lines longer than 64 KiB are split),
 * writes ``DIR/pid`` (the group id) at start and ``DIR/exit_code`` at the end,
-* forwards SIGTERM and SIGINT to the child's group, and exits with the child's code.
+* forwards SIGTERM and SIGINT to the child's group, and exits with the child's code,
+* activates the task's haienv when the launch named one (``HF_ENV_NAME``, ``VIRTUAL_ENV``):
+  PATH, PYTHONPATH and the environment's variables from its metadata (about a millisecond);
+  an environment that is gone fails the rank with exit code 127 and says so in its log.
 
 It outlives the server that started it, so a restarted server finds its ranks again.
 Standard library only, so it also runs in a task image that has nothing else.
@@ -23,6 +26,8 @@ import subprocess
 import sys
 
 from hai_cli import control
+from hai_cli.haienv import activation
+from hai_cli.haienv.errors import HaienvError
 
 _MAX_LINE = 65536
 
@@ -52,13 +57,25 @@ def _copy_lines(src: int, log_path: str) -> None:
             out.write(_stamp() + pending + b"\n")
 
 
+def _fail(log_path: str, status_dir: str, message: str) -> int:
+    with open(log_path, "ab") as out:
+        out.write(_stamp() + f"[hai] {message}\n".encode())
+    control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), "127\n")
+    return 127
+
+
 def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     os.makedirs(status_dir, exist_ok=True)
+    try:
+        env = activation.rank_environ(os.environ)
+    except HaienvError as exc:
+        return _fail(log_path, status_dir, f"cannot activate haienv: {exc}")
     read_fd, write_fd = os.pipe()
     try:
         child = subprocess.Popen(
             cmd,
+            env=env,  # None: this environment (no haienv)
             stdin=subprocess.DEVNULL,
             stdout=write_fd,
             stderr=write_fd,
@@ -67,10 +84,7 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     except OSError as exc:
         os.close(write_fd)
         os.close(read_fd)
-        with open(log_path, "ab") as out:
-            out.write(_stamp() + f"[hai] cannot start {cmd[0]!r}: {exc.strerror}\n".encode())
-        control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), "127\n")
-        return 127
+        return _fail(log_path, status_dir, f"cannot start {cmd[0]!r}: {exc.strerror}")
     os.close(write_fd)
     control.write_atomic(control.rank_file(status_dir, control.PID), f"{child.pid}\n")
 

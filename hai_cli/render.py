@@ -56,6 +56,7 @@ def task_detail(t: dict[str, Any]) -> None:
         ("ended", clock(t["ended_at"])),
         ("command", " ".join(t["command"])),
         ("workdir", t["workdir"]),
+        ("environment", t.get("environment") or "-"),
     ]
     if t["state"] == "queued":
         pos = t.get("position")

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 from hai_server.api.admin import AdminController
 from hai_server.api.deps import DEPENDENCIES, Services
+from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
@@ -28,6 +29,7 @@ from hai_server.home import prepare_home
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
+from hai_server.services.environments import EnvironmentService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
@@ -97,11 +99,17 @@ def create_app(
             log.warning("created admin %s; token (shown once): %s", admin_name, new_token)
         be = backend or make_backend(settings)
         await be.open()
-        reconciler = Reconciler(sessions, be, settings.scheduler, str(settings.resolved_log_dir))
+        envs_root = str(settings.resolved_envs_root)
+        reconciler = Reconciler(
+            sessions, be, settings.scheduler, str(settings.resolved_log_dir), envs_root=envs_root
+        )
         cluster = await attach(settings.resolved_database_url, settings.redis_url, reconciler, be)
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
         await logfan.start()
-        tasks = TaskService(sessions, cluster.wake, settings.scheduler.default_group, reads)
+        environments = EnvironmentService(reads, envs_root)
+        tasks = TaskService(
+            sessions, cluster.wake, settings.scheduler.default_group, reads, environments
+        )
         overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(
             tasks=tasks,
@@ -123,6 +131,7 @@ def create_app(
             ),
             auth=AuthService(reads, callers),
             overview=overview,
+            environments=environments,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -161,7 +170,9 @@ def create_app(
                 except Exception:
                     log.exception("error during shutdown")
 
-    handlers: list[Any] = [TaskController, AdminController, healthz, metrics, whoami, nodes]
+    handlers: list[Any] = [
+        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+    ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:
         from hai_server.studio import studio_router, template_config

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="replicas sharing the port (PostgreSQL)")
     admin_user: str | None = None
     log_dir: Path | None = None
+    envs_root: Path | None = Field(
+        None,
+        description="the haienv root: {envs_root}/{user}/{name} (default: {home}/envs; a "
+        "cluster names a directory on the shared storage, mounted in pods at the same path)",
+    )
     config_file: Path | None = None
     embedded: bool = False
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -138,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def resolved_log_dir(self) -> Path:
         return self.log_dir or self.home / "logs"
+
+    @property
+    def resolved_envs_root(self) -> Path:
+        return self.envs_root or self.home / "envs"
 
     @property
     def runs_dir(self) -> Path:
@@ -172,6 +181,7 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         "redis_url",
         "log_dir",
         "workers",
+        "envs_root",
     ):
         if key in server:
             out[key] = server[key]

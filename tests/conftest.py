@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.kube_fixtures",
     "tests.support.tui_fixtures",
     "tests.support.docker_fixtures",
+    "tests.support.haienv",
 ]

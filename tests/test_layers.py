@@ -35,6 +35,8 @@ VIOLATIONS = [
     ("pure-core", "hai_server/domain/probe.py", "from hai_server.db import models"),
     ("studio-services", "hai_server/studio/probe.py", "from hai_server.db import reads"),
     ("studio-services", "hai_server/studio/probe.py", "from sqlalchemy import select"),
+    ("haienv-light", "hai_cli/haienv/probe.py", "import typer"),
+    ("haienv-light", "hai_cli/haienv/probe.py", "from hai_cli.commands import submit"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,41 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def split_env_options(values: list[str]) -> tuple[list[str], str | None]:
+    """``--env`` values: KEY=VALUE pairs (as before) and at most one haienv NAME[owner]."""
+    pairs = [v for v in values if "=" in v]
+    names = [v for v in values if "=" not in v]
+    if len(names) > 1:
+        ui.die(f"--env names one haienv, got {', '.join(names)}", ui.EXIT_USAGE)
+    return pairs, names[0] if names else None
+
+
+def choose_haienv(
+    named: str | None, inherit: bool, environ: dict[str, str] | os._Environ[str]
+) -> tuple[str, str | None] | None:
+    """(name, owner) of the haienv the task runs in: ``--env``, else (unless ``--no-inherit``)
+    the one active in this shell (``HF_ENV_NAME``/``HF_ENV_OWNER``), else None. A name
+    without an owner is resolved here when this machine sees the environments, else by the
+    server (the submitter's, then the platform's)."""
+    from hai_cli.haienv import roots, store
+    from hai_cli.haienv.errors import HaienvError
+    from hai_cli.haienv.names import parse_ref
+
+    if named is not None:
+        try:
+            name, owner = parse_ref(named)
+        except HaienvError as exc:
+            ui.die(f"--env: {exc}", ui.EXIT_USAGE)
+    elif inherit and environ.get("HF_ENV_NAME"):
+        name, owner = environ["HF_ENV_NAME"], environ.get("HF_ENV_OWNER") or None
+    else:
+        return None
+    if owner is None:  # not visible here: the server resolves it (and refuses an unknown one)
+        with contextlib.suppress(HaienvError):
+            owner = store.resolve(roots.envs_root(environ), name, None, roots.me(environ)).owner
+    return name, owner
+
+
 def build_argv(kind: str, file: str, args: list[str], python: str) -> list[str]:
     if kind == "python":
         return [python, "-u", file, *args]
@@ -50,6 +86,8 @@ def submit(
     as_json: bool,
     suspend_after: float | None,
     image: str | None,
+    environments: list[str] | None = None,
+    inherit: bool = True,
 ) -> None:
     path = Path(file).expanduser()
     if not path.exists():
@@ -60,11 +98,17 @@ def submit(
         ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
     if suspend_after is not None and suspend_after < 0:
         ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
-    env_map = parse_env(env)
+    pairs, named = split_env_options(env)
+    env_map = parse_env([*(environments or []), *pairs])
+    haienv = choose_haienv(named, inherit, os.environ)
     with ui.errors():
         client = ui.connect()
-        # the embedded server runs ranks here, with this interpreter; a remote one its own
-        python = sys.executable if client.source == "embedded" else "python3"
+        # the embedded server runs ranks here, with this interpreter; a remote one its own;
+        # in a haienv, the environment's (first on the rank's PATH)
+        if haienv is not None:
+            python = "python"
+        else:
+            python = sys.executable if client.source == "embedded" else "python3"
         body: dict[str, Any] = {
             "argv": build_argv(kind, str(path.absolute()), args, python),
             "workdir": os.getcwd(),
@@ -77,6 +121,8 @@ def submit(
             "suspend_after": suspend_after,
             "image": image,
         }
+        if haienv is not None:
+            body["haienv"], body["haienv_owner"] = haienv
         task = client.submit(body)
         if as_json:
             ui.print_json(task)
@@ -128,8 +174,20 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             None, "-g", "--group", help="node group (default: the server's default group)"
         ),
         name: str = typer.Option(None, "--name", help="task name (default: the file name)"),
+        environments: list[str] = typer.Option(
+            [], "-e", "--environments", help="KEY=VALUE for the task's environment (repeatable)"
+        ),
         env: list[str] = typer.Option(
-            [], "-e", "--env", help="KEY=VALUE for the task's environment (repeatable)"
+            [],
+            "--env",
+            metavar="NAME[owner]",
+            help="run every rank in this haienv (default: the one active in this shell); "
+            "KEY=VALUE is taken as -e",
+        ),
+        no_inherit: bool = typer.Option(
+            False,
+            "--no-inherit",
+            help="do not run in the haienv active in this shell (HF_ENV_NAME/HF_ENV_OWNER)",
         ),
         follow: bool = typer.Option(
             False,
@@ -159,6 +217,8 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             as_json=as_json,
             suspend_after=suspend_after,
             image=image,
+            environments=environments,
+            inherit=not no_inherit,
         )
 
 
@@ -171,6 +231,7 @@ VALUE_OPTIONS = {
     "--group",
     "--name",
     "-e",
+    "--environments",
     "--env",
     "--suspend-after",
     "-i",

@@ -15,6 +15,7 @@ from litestar.di import Provide
 
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
+from hai_server.services.environments import EnvironmentService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService
@@ -33,6 +34,7 @@ class Services:
     system: SystemService
     auth: AuthService
     overview: OverviewService
+    environments: EnvironmentService
 
 
 def _services(state: State) -> Services:
@@ -69,6 +71,8 @@ def provide_overview(state: State) -> OverviewService:
 
 def provide_auth(state: State) -> AuthService:
     return _services(state).auth
+def provide_environments(state: State) -> EnvironmentService:
+    return _services(state).environments
 
 
 async def provide_caller(request: Request, state: State) -> Caller:
@@ -86,4 +90,5 @@ DEPENDENCIES = {
     "system": Provide(provide_system, sync_to_thread=False),
     "overview": Provide(provide_overview, sync_to_thread=False),
     "auth": Provide(provide_auth, sync_to_thread=False),
+    "environments": Provide(provide_environments, sync_to_thread=False),
 }

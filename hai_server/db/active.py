@@ -48,6 +48,8 @@ LAUNCH_COLUMNS = (
     m.Task.workdir,
     m.Task.env,
     m.Task.options,
+    m.Task.haienv_name,
+    m.Task.haienv_owner,
     m.User.uid,
     m.User.gid,
 )

@@ -121,6 +121,9 @@ class Task(Base):
     start_failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, for back-off
     version: Mapped[int] = mapped_column(Integer, default=0)  # guarded writes (see below)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the haienv the ranks run in ({envs root}/{owner}/{name}); both None: none
+    haienv_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    haienv_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     # Every ORM UPDATE of a task is guarded: "... WHERE id = ? AND version = ?" and bumps the
     # version; a write that finds the row changed since it was read raises StaleDataError and

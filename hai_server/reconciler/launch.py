@@ -26,11 +26,26 @@ def gpu_indices(gpus: int, first: int) -> tuple[int, ...]:
     return tuple(range(first, first + max(gpus, 0)))
 
 
+def haienv_env(name: str | None, owner: str | None, envs_root: str) -> dict[str, str]:
+    """The variables that make every rank run in haienv ``name[owner]`` (none without one).
+
+    The rank wrapper (``hai_cli.rankrun``) completes the activation on the node from the
+    environment's metadata: PATH, PYTHONPATH and its extra variables."""
+    if not name or not owner or not envs_root:
+        return {}
+    return {
+        "HF_ENV_NAME": name,
+        "HF_ENV_OWNER": owner,
+        "VIRTUAL_ENV": os.path.join(envs_root, owner, name),
+    }
+
+
 def attempt_spec(
     row: Any,
     nodes: tuple[str, ...],
     node_gpus: Mapping[str, tuple[int, int]],
     log_root: str,
+    envs_root: str = "",
 ) -> AttemptSpec:
     """The attempt ``row.restart_count`` of task ``row`` on ``nodes`` (rank i on nodes[i])."""
     attempt = row.restart_count
@@ -45,6 +60,8 @@ def attempt_spec(
         log_dir=log_dir,
         user_env=row.env or {},
     )
+    mapping = row._mapping
+    env.update(haienv_env(mapping.get("haienv_name"), mapping.get("haienv_owner"), envs_root))
     ranks = []
     for i, node in enumerate(nodes):
         count, first = node_gpus.get(node, (0, 0))
@@ -73,6 +90,7 @@ def start_write(
     node_gpus: Mapping[str, tuple[int, int]],
     log_root: str,
     now: float,
+    envs_root: str = "",
 ) -> TaskWrite:
     """Reserve a planned start: the task becomes starting, its attempt row is inserted and the
     backend's start call rides with the guarded write."""
@@ -86,7 +104,7 @@ def start_write(
         )
     )  # fmt: skip
     t.retry_at = None
-    spec = attempt_spec(row, start.nodes, node_gpus, log_root)
+    spec = attempt_spec(row, start.nodes, node_gpus, log_root, envs_root)
     attempt = AttemptWrite(
         t.restart_count,
         insert={

@@ -54,12 +54,14 @@ class Reconciler:
         log_root: str,
         *,
         clock: Callable[[], float] = time.time,
+        envs_root: str = "",
     ) -> None:
         self._sessions = sessions
         self._backend = backend
         self._settings = settings
         self._config = settings.policy_config()
         self._log_root = log_root
+        self._envs_root = envs_root  # haienv root: tasks' environments are under it
         self._clock = clock
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,8 +198,9 @@ class Reconciler:
                 named |= await rows.task_rows(s, [d.task_id for d in suspends])
                 node_gpus = await rows.node_gpus(s) if starts else {}
                 changes = plan_changes(
-                    the_plan, named, node_gpus, now, self._settings.grace_s, self._log_root
-                )
+                    the_plan, named, node_gpus, now, self._settings.grace_s, self._log_root,
+                    self._envs_root,
+                )  # fmt: skip
                 applied = await apply_writes(s, changes.writes)
                 for w in applied:
                     changes.calls.extend(w.calls)

@@ -31,6 +31,7 @@ def plan_changes(
     now: float,
     grace_s: float,
     log_root: str,
+    envs_root: str = "",
 ) -> ChangeSet:
     """Writes for the plan's suspends and starts. ``rows``: the tasks they name, read after
     the plan; a task whose row no longer is what the plan saw is left for the next tick."""
@@ -48,7 +49,7 @@ def plan_changes(
         row = rows.get(d.task_id)
         if row is None or row.state != st.QUEUED:
             continue
-        out.writes.append(start_write(row, d, node_gpus, log_root, now))
+        out.writes.append(start_write(row, d, node_gpus, log_root, now, envs_root))
     return out
 
 

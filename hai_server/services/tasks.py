@@ -23,6 +23,7 @@ from hai_server.db.submit import insert_task
 from hai_server.domain import states as lc
 from hai_server.services.actions import Refused, act
 from hai_server.services.bulk import DryRun, Selection, act_all, selection_filters
+from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
@@ -56,6 +57,8 @@ class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     kind: str = "python"
     suspend_after: float | None = None
     image: str | None = None
+    haienv: str | None = None  # NAME or NAME[owner]: the ranks run in that environment
+    haienv_owner: str | None = None  # the owner, when NAME has none (default: the caller)
 
 
 def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -80,11 +83,13 @@ class TaskService:
         wake: Callable[[], None],
         default_group: str = "default",
         reads: Reads | None = None,
+        environments: EnvironmentService | None = None,
     ) -> None:
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
         self._reads = reads or Reads(sessions.kw["bind"])
+        self._environments = environments
 
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
@@ -95,6 +100,15 @@ class TaskService:
             raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
         if req.nodes > size:
             raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+        env_name = env_owner = None
+        if req.haienv is not None or req.haienv_owner is not None:
+            if self._environments is None:
+                raise Invalid("this server has no haienv root: a task cannot name an environment")
+            if req.haienv is None:
+                raise Invalid("haienv_owner without haienv")
+            env_name, env_owner = self._environments.check(
+                req.haienv, req.haienv_owner, caller.name
+            )
         values = {
             "name": name,
             "user_id": caller.user_id,
@@ -111,10 +125,13 @@ class TaskService:
             "submitted_at": time.time(),
             "suspend_after": req.suspend_after,
             "options": {"image": req.image} if req.image else {},
+            "haienv_name": env_name,
+            "haienv_owner": env_owner,
         }
         message = (
             f"submitted by {caller.name}: {req.nodes} node(s) in {group} "
             f"at {priority_name(priority)}"
+            + (f", in haienv {env_name}[{env_owner}]" if env_name else "")
         )
         task = await insert_task(self._reads.engine, values, message)
         self._wake()
@@ -328,6 +345,7 @@ def task_json(t: Any) -> dict[str, Any]:
         "held": bool(t.held),
         "suspend_deadline": t.suspend_deadline if t.state == lc.SUSPENDING else None,
         "last_checkpoint_at": t.last_checkpoint_at,
+        "environment": f"{t.haienv_name}[{t.haienv_owner}]" if t.haienv_name else None,
     }
 
 

@@ -37,3 +37,15 @@ def test_explicit_server_urls_win() -> None:
         }
     )
     assert out == {"database_url": "sqlite+aiosqlite:///x.db", "workers": 2}
+
+
+def test_envs_root_from_toml_env_and_default(tmp_path, monkeypatch) -> None:
+    from hai_server.settings import Settings, toml_to_settings
+
+    assert (
+        toml_to_settings({"server": {"envs_root": "/shared/envs"}})["envs_root"] == "/shared/envs"
+    )
+    monkeypatch.delenv("HAI_ENVS_ROOT", raising=False)
+    assert Settings(home=tmp_path).resolved_envs_root == tmp_path / "envs"
+    monkeypatch.setenv("HAI_ENVS_ROOT", "/shared/envs")
+    assert str(Settings(home=tmp_path).resolved_envs_root) == "/shared/envs"

@@ -142,6 +142,11 @@ class KubernetesConfig(BaseModel):
     pod_run_dir: str = "/hai/run"  # where the attempt's run dir is mounted in pods
     log_file_template: str = "rank-{rank}.log"
 
+    # -- haienv environments: mounted read-only at the same path in the pods of a task that
+    # runs in one (from the shared volume when inside shared.server_path, else a hostPath of
+    # that path on every node). None: the server's envs_root (make_backend fills it in).
+    envs_root: str | None = None
+
     @property
     def group_label(self) -> str:
         return f"{self.mars_prefix}_mars_group" if self.mars_prefix else "mars_group"

@@ -41,6 +41,7 @@ A_NODE = f"{LABEL_PREFIX}/node"
 A_TASK_NAME = f"{LABEL_PREFIX}/task-name"
 
 SHARED_VOLUME = "hai-shared"
+ENVS_VOLUME = "hai-envs"
 SHM_VOLUME = "dshm"
 _ENV_KEY = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
@@ -185,6 +186,21 @@ def _mounts(spec: AttemptSpec, config: KubernetesConfig) -> list[StorageMount]:
     return mounts
 
 
+def envs_mount(spec: AttemptSpec, config: KubernetesConfig) -> tuple[list[dict], list[dict]]:
+    """The haienv root, read-only at the same path, for a task that runs in an environment
+    (``VIRTUAL_ENV`` from the launch): from the shared volume when it lies inside it."""
+    root = config.envs_root
+    if not root or not spec.env.get("VIRTUAL_ENV"):
+        return [], []
+    root = posixpath.normpath(root)
+    shared = config.shared.server_path
+    rel = posixpath.relpath(root, shared)
+    if rel != "." and not rel.startswith(".."):
+        return [], [{"name": SHARED_VOLUME, "mountPath": root, "subPath": rel, "readOnly": True}]
+    volume = {"name": ENVS_VOLUME, "hostPath": {"path": root, "type": "Directory"}}
+    return [volume], [{"name": ENVS_VOLUME, "mountPath": root, "readOnly": True}]
+
+
 def _storage(spec: AttemptSpec, config: KubernetesConfig) -> tuple[list[dict], list[dict]]:
     values = template_values(user=spec.user, task_id=spec.task_id, task_name=spec.name)
     volumes: list[dict] = []
@@ -290,6 +306,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
         *spec.argv,
     ]
     volumes, storage_mounts = _storage(spec, config)
+    env_volumes, env_mounts = envs_mount(spec, config)
     shm: dict[str, object] = {"medium": "Memory"}
     if config.shm_size:
         shm["sizeLimit"] = config.shm_size
@@ -313,6 +330,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
             {"name": SHARED_VOLUME, "mountPath": config.pod_log_dir, "subPath": log_rel},
             {"name": SHARED_VOLUME, "mountPath": config.pod_run_dir, "subPath": run_rel},
             *storage_mounts,
+            *env_mounts,
         ],
     }
     if spec.workdir:
@@ -346,6 +364,7 @@ def render_pod(spec: AttemptSpec, rank: RankSpec, config: KubernetesConfig) -> d
             {"name": SHM_VOLUME, "emptyDir": shm},
             _shared_volume(config),
             *volumes,
+            *env_volumes,
         ],
     }
     if config.tolerations:

@@ -16,14 +16,20 @@ import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from hai_cli.haienv.activation import strip as strip_haienv
 from hai_server.backends.base import AttemptSpec, BackendError
 
 _SECRET = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|_DSN$|^DATABASE_URL$|^REDIS_URL$")
 
 
 def clean_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The server's environment minus its own settings (``HAI_*``) and anything secret."""
-    return {k: v for k, v in environ.items() if not k.startswith("HAI_") and not _SECRET.search(k)}
+    """The server's environment minus its own settings (``HAI_*``), anything secret and a
+    haienv active where it was started (a task runs in the environment it names, or none)."""
+    return {
+        k: v
+        for k, v in strip_haienv(environ).items()
+        if not k.startswith("HAI_") and not _SECRET.search(k)
+    }
 
 
 def rank_identity(spec: AttemptSpec, euid: int | None = None) -> tuple[int, int] | None:

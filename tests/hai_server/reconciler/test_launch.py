@@ -79,3 +79,21 @@ def test_reserving_a_start_is_one_guarded_write_with_its_call() -> None:
     assert w.attempt.insert["nodes"] == ["a", "b"]
     (call,) = w.calls
     assert call.kind == "start" and [r.gpus for r in call.spec.ranks] == [(0, 1), (0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("name", "owner", "root", "expected"),
+    [
+        ("mine", "ann", "/envs", {"HF_ENV_NAME": "mine", "HF_ENV_OWNER": "ann",
+                                  "VIRTUAL_ENV": "/envs/ann/mine"}),
+        (None, None, "/envs", {}),
+        ("mine", "ann", "", {}),  # a server without an envs root launches no environment
+    ],
+)  # fmt: skip
+def test_haienv_activation_variables(name, owner, root, expected) -> None:
+    from hai_server.reconciler.launch import haienv_env
+
+    assert haienv_env(name, owner, root) == expected
+    spec = attempt_spec(row(haienv_name=name, haienv_owner=owner), ("a", "b"), {}, "/l", root)
+    got = {k: spec.env[k] for k in ("HF_ENV_NAME", "HF_ENV_OWNER", "VIRTUAL_ENV") if k in spec.env}
+    assert got == expected  # shared by every rank

@@ -1,0 +1,7 @@
+"""``python -m haienv`` (the ``haienv`` shell script runs this)."""
+
+import sys
+
+from hai_cli.haienv.cli import main
+
+sys.exit(main())
