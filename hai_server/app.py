@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from hai_server.api.admin import AdminController
+from hai_server.api.allow import allow_map, fix_allow
 from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.errors import HANDLERS
 from hai_server.api.system import healthz, metrics, nodes, whoami
@@ -37,6 +38,7 @@ from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
 SHUTDOWN_STEP_S = 5.0
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a submission's limits (hai_cli.validate) with JSON escapes
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -129,8 +131,10 @@ def create_app(
                 except Exception:
                     log.exception("error during shutdown")
 
-    return Litestar(
+    allowed: dict[str, str] = {}
+    app = Litestar(
         route_handlers=[TaskController, AdminController, healthz, metrics, whoami, nodes],
+        before_send=[fix_allow(lambda: allowed)],
         dependencies=DEPENDENCIES,
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
@@ -138,7 +142,10 @@ def create_app(
         openapi_config=OpenAPIConfig(title="HAI Platform", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,
+        request_max_body_size=MAX_BODY_BYTES,
     )
+    allowed.update(allow_map(app))
+    return app
 
 
 def _login_name() -> str:

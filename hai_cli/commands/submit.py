@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from hai_cli import ui
+from hai_cli import validate as check
 
 HELP = {
     "python": "Submit a Python script as a task: hai-cli python train.py --lr 0.1 -- -n 2 -p HIGH",
@@ -51,6 +52,7 @@ def submit(
     suspend_after: float | None,
     image: str | None,
 ) -> None:
+    ui.checked(check.program_path, file)
     path = Path(file).expanduser()
     if not path.exists():
         ui.die(f"no such file: {file}", ui.EXIT_USAGE)
@@ -60,7 +62,15 @@ def submit(
         ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
     if suspend_after is not None and suspend_after < 0:
         ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
-    env_map = parse_env(env)
+    env_map = ui.checked(check.env, parse_env(env))
+    if name is not None:
+        ui.checked(check.display_name, "--name", name)
+    if group is not None:
+        ui.checked(check.display_name, "--group", group, 64)
+    if image is not None:
+        ui.checked(check.image, image)
+    ui.checked(check.argv, [file, *args])
+    ui.checked(check.workdir, os.getcwd())
     with ui.errors():
         client = ui.connect()
         # the embedded server runs ranks here, with this interpreter; a remote one its own
@@ -71,7 +81,7 @@ def submit(
             "nodes": nodes,
             "priority": priority,
             "group": group,
-            "name": name or path.name,
+            "name": name or _clean_name(path.name),
             "env": env_map,
             "kind": kind,
             "suspend_after": suspend_after,
@@ -94,6 +104,12 @@ def submit(
             from hai_cli.commands.tasks import follow_until_done
 
             raise typer.Exit(follow_until_done(client, task["id"], rank=0, quiet=as_json))
+
+
+def _clean_name(base: str) -> str:
+    """The file name as a task name: without characters names may not carry."""
+    clean = "".join(ch for ch in base if check.hidden_char(ch) is None)[: check.MAX_NAME]
+    return clean if clean.strip() else "task"
 
 
 def register(app: typer.Typer) -> None:

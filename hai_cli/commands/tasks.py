@@ -7,7 +7,9 @@ import sys
 import typer
 
 from hai_cli import ui
+from hai_cli import validate as check
 from hai_cli.client import Client
+from hai_cli.safe_text import shown
 
 STATE_FILTERS = "queued, starting, running, suspending, suspended, succeeded, failed, stopped"
 
@@ -89,14 +91,14 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
     rows = [
         [
             str(t["id"]),
-            t["name"],
-            *([t["user"]] if show_user else []),
+            shown(t["name"]),
+            *([shown(t["user"])] if show_user else []),
             t["state"],
             t["priority"],
             str(t["nodes"]),
             str(t["restart_count"]),
             ui.age(t["submitted_at"], now),
-            waiting_note(t),
+            shown(waiting_note(t)),
         ]
         for t in tasks
     ]
@@ -127,6 +129,8 @@ def register(app: typer.Typer) -> None:
         offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
+        ui.checked(check.whole, "--limit", limit, 1, 1000)
+        ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
         with ui.errors():
             page = ui.connect().list_tasks(
                 states=state or None, all_users=all_users, limit=limit, offset=offset
@@ -159,6 +163,9 @@ def register(app: typer.Typer) -> None:
         rank: int = typer.Option(0, "-r", "--rank", help="which rank (default 0, the master)"),
         attempt: int = typer.Option(None, "--attempt", help="which attempt (default: the latest)"),
     ) -> None:
+        ui.checked(check.whole, "--rank", rank, 0, check.MAX_NODES - 1)
+        if attempt is not None:
+            ui.checked(check.whole, "--attempt", attempt, 1, check.MAX_INT32)
         with ui.errors():
             client = ui.connect()
             if follow:
@@ -218,7 +225,7 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             ui.print_json(results if len(results) > 1 else results[0])
             return
         for task in results:
-            typer.echo(f"task {task['id']} ({task['name']}): {_after(verb, task)}")
+            typer.echo(f"task {task['id']} ({shown(task['name'])}): {_after(verb, task)}")
 
 
 def _after(verb: str, task: dict) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 from sqlalchemy.orm.exc import StaleDataError
 
+from hai_cli import validate as check
 from hai_cli.scheduler.model import parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
@@ -24,8 +24,6 @@ from hai_server.domain.transition import event, transition
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
-_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 MAX_PAGE = 1000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
@@ -119,31 +117,22 @@ class TaskService:
         return task_json(task)
 
     def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
-        if not req.argv or not all(isinstance(a, str) for a in req.argv):
-            raise Invalid("argv must be a non-empty list of strings")
-        if not req.workdir.startswith("/") or "\x00" in req.workdir:
-            raise Invalid("workdir must be an absolute path (without NUL)")
-        if not 1 <= req.nodes <= 10000:
-            raise Invalid(f"nodes must be between 1 and 10000, got {req.nodes}")
+        """Every field by the shared rules of hai_cli.validate (422 with the first problem)."""
         try:
+            check.argv(req.argv)
+            check.workdir(req.workdir)
+            check.whole("nodes", req.nodes, 1, check.MAX_NODES)
+            check.env(req.env)
+            if req.suspend_after is not None:
+                check.seconds("suspend_after", req.suspend_after, check.MAX_SUSPEND_AFTER_S)
+            check.kind(req.kind)
+            if req.image is not None:
+                check.image(req.image)
+            group = check.display_name("group", req.group or self._default_group, 64)
+            name = check.display_name("name", req.name or _default_name(req.argv))
             priority = parse_priority(req.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
-        for key, value in req.env.items():
-            if not _ENV_KEY.match(key):
-                raise Invalid(f"bad environment variable name {key!r}: use letters, digits and _")
-            if not isinstance(value, str) or "\x00" in value:
-                raise Invalid(f"environment variable {key} must be a string without NUL")
-        if req.suspend_after is not None and req.suspend_after < 0:
-            raise Invalid("suspend_after must be >= 0 seconds")
-        if req.kind not in ("python", "bash", "exec"):
-            raise Invalid("kind must be python, bash or exec")
-        group = req.group or self._default_group
-        if "\x00" in group:  # PostgreSQL cannot even compare text with a NUL in it
-            raise Invalid(f"unknown group {group!r}")
-        name = req.name or _default_name(req.argv)
-        if not _NAME.match(name):
-            raise Invalid("name must be 1 to 255 printable characters")
         return priority, group, name
 
     # -- read --------------------------------------------------------------------------
@@ -294,10 +283,11 @@ def _visible(t: Any, caller: Caller) -> bool:
 
 
 def _default_name(argv: list[str]) -> str:
-    for arg in argv[1:]:
-        if not arg.startswith("-"):
-            return arg.rsplit("/", 1)[-1][:255]
-    return argv[0].rsplit("/", 1)[-1][:255]
+    """The script's or program's base name, without the characters a name may not have."""
+    program = next((a for a in argv[1:] if not a.startswith("-")), argv[0])
+    base = program.rsplit("/", 1)[-1]
+    clean = "".join(ch for ch in base if check.hidden_char(ch) is None)[: check.MAX_NAME]
+    return clean if clean.strip() else "task"
 
 
 def task_json(t: Any) -> dict[str, Any]:
