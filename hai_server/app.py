@@ -75,7 +75,9 @@ def create_app(
         callers = CallerCache(settings.resolved_database_url)
         await callers.start()
         admin_name = settings.admin_user or _login_name()
-        new_token = await ensure_admin(sessions, admin_name, settings.admin_token)
+        new_token = await ensure_admin(
+            sessions, admin_name, settings.admin_token, recover=settings.recover_admin
+        )
         if new_token and not settings.admin_token:
             log.warning("created admin %s; token (shown once): %s", admin_name, new_token)
         be = backend or make_backend(settings)
@@ -102,6 +104,7 @@ def create_app(
                 },
                 cluster=cluster.health,
                 logs=logfan.health,
+                metrics_public=settings.metrics_public,
             ),
             auth=AuthService(reads, callers),
         )

@@ -15,6 +15,7 @@ from litestar.di import Provide
 
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
+from hai_server.services.errors import ServiceError
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.system import SystemService
@@ -66,8 +67,20 @@ async def provide_caller(request: Request, state: State) -> Caller:
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
 
 
+async def provide_viewer(request: Request, state: State) -> Caller | None:
+    """The caller if a valid token came with the request, else None (never 401)."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return None
+    try:
+        return await _services(state).auth.caller(header)
+    except ServiceError:
+        return None
+
+
 DEPENDENCIES = {
     "caller": Provide(provide_caller),
+    "viewer": Provide(provide_viewer),
     "tasks": Provide(provide_tasks, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
     "nodes": Provide(provide_nodes, sync_to_thread=False),

@@ -173,3 +173,39 @@ def test_a_nul_written_straight_into_the_database_fails_one_task_only(
         assert statuses and set(statuses) == {200}, statuses
         events = root.ok("GET", f"/api/v1/tasks/{bad['id']}")["events"]
         assert sum(e["kind"] == "start_failed" for e in events) == 1, events
+
+
+def test_health_detail_and_metrics_need_a_token(db_url: str, tmp_path: Path) -> None:
+    """Item 8: without a token /healthz says only its status, /metrics nothing; a user's token
+    reads metrics, only an admin the whole health document (replica id, database errors)."""
+    with api(tmp_path / "home", db_url, nodes=1) as root:
+        r = root.client.get("/healthz")
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        bob = root.as_(
+            root.ok("POST", "/api/v1/admin/users", {"name": "bob", "uid": 4242})["token"]
+        )
+        assert bob.call("GET", "/healthz").json() == {"status": "ok"}
+        assert root.as_("hai_not_a_token").call("GET", "/healthz").json() == {"status": "ok"}
+        full = root.call("GET", "/healthz").json()
+        assert full["status"] == "ok" and "replica" in full and full["database"] == "ok"
+        r = root.client.get("/metrics")
+        assert r.status_code == 401 and "needs a token" in r.json()["message"]
+        assert "hai_tasks{" in bob.ok("GET", "/metrics")
+
+
+def test_the_last_admin_token_cannot_be_revoked(db_url: str, tmp_path: Path) -> None:
+    """Item 3 at the API: refused with 409 while it is the only one; allowed once another
+    admin token exists; revoking a plain user's only token stays allowed."""
+    with api(tmp_path / "home", db_url, nodes=1) as root:
+        [mine] = root.ok("GET", "/api/v1/admin/tokens")["tokens"]
+        r = root.call("POST", f"/api/v1/admin/tokens/{mine['id']}/revoke")
+        assert r.status_code == 409 and "last working admin token" in r.json()["message"]
+        r = root.call("POST", "/api/v1/admin/tokens/revoke", {"token": root.token})
+        assert r.status_code == 409
+        bob = root.ok("POST", "/api/v1/admin/users", {"name": "bob", "uid": 4242})
+        bob_tokens = root.ok("GET", "/api/v1/admin/tokens", user="bob")["tokens"]
+        root.ok("POST", f"/api/v1/admin/tokens/{bob_tokens[0]['id']}/revoke")
+        assert root.as_(bob["token"]).call("GET", "/api/v1/whoami").status_code == 401
+        spare = root.ok("POST", "/api/v1/admin/users/root/tokens", {"label": "spare"})
+        root.ok("POST", f"/api/v1/admin/tokens/{mine['id']}/revoke")
+        assert root.as_(spare["token"]).ok("GET", "/api/v1/whoami")["role"] == "admin"
