@@ -16,6 +16,7 @@ from hai_server.api.admin import AdminController
 from hai_server.api.allow import allow_map, fix_allow
 from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.errors import HANDLERS
+from hai_server.api.openapi import document_errors
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend
@@ -148,6 +149,7 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
     )
     allowed.update(allow_map(app))
+    document_errors(app.openapi_schema)  # built once here, served from then on
     return app
 
 

@@ -83,7 +83,8 @@ DEPENDENCIES = {
     "viewer": Provide(provide_viewer),
     "tasks": Provide(provide_tasks, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
-    "nodes": Provide(provide_nodes, sync_to_thread=False),
+    # not "nodes": a body field of that name would be taken for the dependency (Litestar)
+    "node_service": Provide(provide_nodes, sync_to_thread=False),
     "logs": Provide(provide_logs, sync_to_thread=False),
     "why": Provide(provide_why, sync_to_thread=False),
     "system": Provide(provide_system, sync_to_thread=False),

@@ -8,6 +8,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
 from hai_server.services.errors import ServiceError
+from hai_server.services.tasks import PATTERN_WORDS
 
 log = logging.getLogger("hai.api")
 
@@ -18,6 +19,13 @@ def _body(code: str, message: str) -> dict[str, str]:
 
 def service_error(_: Request, exc: ServiceError) -> Response[dict[str, str]]:
     return Response(_body(exc.code, exc.message), status_code=exc.status, media_type=MediaType.JSON)
+
+
+def _in_words(message: str) -> str:
+    """msgspec names a pattern by its regex; say what it means instead."""
+    for pattern, words in PATTERN_WORDS.items():
+        message = message.replace(f"matching regex {pattern!r}", words)
+    return message
 
 
 def validation_error(_: Request, exc: ValidationException) -> Response[dict[str, str]]:
@@ -33,7 +41,7 @@ def validation_error(_: Request, exc: ValidationException) -> Response[dict[str,
                 in_body = in_body and source in ("", "body")
                 key = item.get("key") or source
                 where = f"{source} parameter {key}" if source in ("query", "path") else key
-                parts.append(f"{where}: {item.get('message', '')}".strip(": "))
+                parts.append(f"{where}: {_in_words(str(item.get('message', '')))}".strip(": "))
         if parts:
             detail = "; ".join(parts)
     if in_body:

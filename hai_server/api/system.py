@@ -36,5 +36,5 @@ async def whoami(caller: Caller) -> dict[str, Any]:
 
 
 @get("/api/v1/nodes")
-async def nodes(caller: Caller, nodes: NodeService) -> dict[str, Any]:
-    return await nodes.list_nodes(caller)
+async def nodes(caller: Caller, node_service: NodeService) -> dict[str, Any]:
+    return await node_service.list_nodes(caller)

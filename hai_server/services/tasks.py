@@ -7,7 +7,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from sqlalchemy.orm.exc import StaleDataError
@@ -39,19 +39,54 @@ class Caller:
         return self.role == "admin"
 
 
-class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """A submission: the API's request body as it is (msgspec validates the types)."""
+# What the OpenAPI document says of each field (msgspec checks these bounds first); the
+# precise rules, with their messages, are hai_cli.validate's, applied by TaskService.submit.
+_VISIBLE = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+IMAGE_RE = "^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"
+ENV_KEY_RE = "^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+# the patterns above in words, for the 422 that names them
+PATTERN_WORDS = {
+    _VISIBLE: "without control characters (U+0000-U+001F, U+007F-U+009F)",
+    "^/": "starting with / (an absolute path)",
+    ENV_KEY_RE: "naming a variable: letters, digits and _, not starting with a digit",
+    IMAGE_RE: "naming an image: letters, digits and . _ / : @ + -",
+}
+Arg = Annotated[str, msgspec.Meta(max_length=check.MAX_ARG_BYTES)]
+Argv = Annotated[list[Arg], msgspec.Meta(min_length=1, max_length=check.MAX_ARGV)]
+Workdir = Annotated[str, msgspec.Meta(pattern="^/", max_length=check.MAX_PATH_BYTES)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=check.MAX_NAME, pattern=_VISIBLE)]
+Group = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_VISIBLE)]
+Nodes = Annotated[int, msgspec.Meta(ge=1, le=check.MAX_NODES)]
+EnvKey = Annotated[str, msgspec.Meta(pattern=ENV_KEY_RE)]
+EnvValue = Annotated[str, msgspec.Meta(max_length=check.MAX_ENV_VALUE_BYTES)]
+Env = Annotated[dict[EnvKey, EnvValue], msgspec.Meta(max_length=check.MAX_ENV)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=check.MAX_SUSPEND_AFTER_S)]
+Image = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=check.MAX_IMAGE, pattern=IMAGE_RE),
+]
+Priority = Annotated[
+    str | int,
+    msgspec.Meta(
+        description="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, "
+        "AUTO, or one of their numbers (50, 40, 30, 20, 10, 5, 0)"
+    ),
+]
 
-    argv: list[str]
-    workdir: str
-    name: str | None = None
-    nodes: int = 1
-    priority: str | int = "NORMAL"
-    group: str | None = None
-    env: dict[str, str] = msgspec.field(default_factory=dict)
-    kind: str = "python"
-    suspend_after: float | None = None
-    image: str | None = None
+
+class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A submission: the API's request body as it is (msgspec validates types and bounds)."""
+
+    argv: Argv
+    workdir: Workdir
+    name: Name | None = None
+    nodes: Nodes = 1
+    priority: Priority = "NORMAL"
+    group: Group | None = None
+    env: Env = msgspec.field(default_factory=dict)
+    kind: Literal["python", "bash", "exec"] = "python"
+    suspend_after: Seconds | None = None
+    image: Image | None = None
 
 
 def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

@@ -1,0 +1,75 @@
+"""The OpenAPI document, told the truth about errors.
+
+Litestar documents every handler with one ``400`` of its own shape (``status_code``,
+``detail``); the API answers every error as ``{"error": code, "message": text}``
+(``errors.py``) with one precise status. ``document_errors`` rewrites the generated document
+once, when the app is built: the shared ``Error`` schema and, per operation, the statuses it
+can really answer (401 without a valid token, 403 for admin routes, 404 where a path names
+something, 409 for changes that can conflict, 413/422 for bodies, 400 for parameters).
+"""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+ERROR = "Error"
+_WHY = {
+    "400": "A query or path parameter out of range, or a body that is not JSON",
+    "401": "No token, or a malformed, revoked or disabled user's token",
+    "403": "Only admins may do this",
+    "404": "No such task, user, token, node or quota (or not yours)",
+    "409": "The change conflicts with the current state",
+    "413": "The request body is too large",
+    "422": "The body (or a filter) breaks a rule; the message names the field",
+    "503": "This replica cannot serve (database or reconciler failing)",
+}
+_PUBLIC = {"/healthz"}
+
+
+def _codes(path: str, method: str, op: object) -> set[str]:
+    if path in _PUBLIC:
+        return {"503"}
+    codes = {"400", "401"}
+    if path.startswith("/api/v1/admin") or (path == "/api/v1/tasks" and method == "get"):
+        codes.add("403")  # admin routes; every user's task list (all=true)
+    if "{" in path:
+        codes.add("404")
+    if method in ("post", "put", "delete"):
+        codes.add("409")
+    if getattr(op, "request_body", None) is not None:
+        codes |= {"413", "422"}
+    if getattr(op, "parameters", None):
+        codes.add("422")  # e.g. an unknown state filter, a rank beyond the task's nodes
+    return codes
+
+
+def document_errors(doc: OpenAPI) -> OpenAPI:
+    """Add the Error schema and each operation's real error statuses (in place)."""
+    assert doc.components is not None
+    schemas = doc.components.schemas if isinstance(doc.components.schemas, dict) else {}
+    schemas[ERROR] = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["error", "message"],
+        properties={
+            "error": Schema(type=OpenAPIType.STRING, description="a stable code, e.g. invalid"),
+            "message": Schema(type=OpenAPIType.STRING, description="one sentence for people"),
+        },
+        description="Every error the API answers",
+    )
+    doc.components.schemas = schemas
+    ref = Reference(ref=f"#/components/schemas/{ERROR}")
+    for path, item in (doc.paths or {}).items():
+        for method in ("get", "post", "put", "delete"):
+            op = getattr(item, method, None)
+            if op is None:
+                continue
+            responses = dict(op.responses or {})
+            responses.pop("400", None)  # Litestar's own shape: replaced below
+            for code in sorted(_codes(path, method, op)):
+                responses[code] = OpenAPIResponse(
+                    description=_WHY[code],
+                    content={"application/json": OpenAPIMediaType(schema=ref)},
+                )
+            op.responses = responses
+    return doc
