@@ -1,7 +1,10 @@
 """The embedded server: a ``hai-server`` process under ``$HAI_HOME`` that hai-cli manages.
 
 Files: ``server.json`` (pid and url, written by the server once it listens),
-``embedded.token`` (the local admin token, mode 600), ``server.log``.
+``embedded.token`` (the local admin token, mode 600), ``embedded.json`` (the settings it was
+started with: nodes, port, database and Redis URLs, mode 600; every later start, on demand
+after a crash too, reuses them, so the port is chosen once and ``--nodes`` is kept),
+``server.log``.
 
 The database is SQLite under ``$HAI_HOME`` unless asked otherwise: ``hai-cli server start
 --database-url URL [--redis-url URL]``, or ``HAI_EMBEDDED_DATABASE_URL`` /
@@ -15,6 +18,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +49,69 @@ def _state_file(home: Path) -> Path:
 
 def _token_file(home: Path) -> Path:
     return home / "embedded.token"
+
+
+def _settings_file(home: Path) -> Path:
+    return home / "embedded.json"
+
+
+SETTING_KEYS = ("nodes", "port", "database_url", "redis_url")
+
+
+def load_settings(home: Path | None = None) -> dict[str, object]:
+    """The settings the embedded server was last started with ({} if none or unreadable)."""
+    try:
+        data = json.loads(_settings_file(home or hai_home()).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: data[k] for k in SETTING_KEYS if data.get(k) is not None}
+
+
+def save_settings(home: Path, settings: dict[str, object]) -> None:
+    path = _settings_file(home)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({k: v for k, v in settings.items() if v is not None}, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def resolve_settings(
+    home: Path,
+    *,
+    nodes: int | None = None,
+    port: int | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> dict[str, object]:
+    """What this start uses: what is given, else what was kept, else defaults (a port chosen
+    now, once). Saved for the next start."""
+    kept = load_settings(home)
+    given = {"nodes": nodes, "port": port, "database_url": database_url, "redis_url": redis_url}
+    merged = {**kept, **{k: v for k, v in given.items() if v is not None}}
+    if not merged.get("port"):
+        merged["port"] = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    save_settings(home, merged)
+    return merged
 
 
 def log_file(home: Path | None = None) -> Path:
@@ -100,6 +167,19 @@ def token(home: Path | None = None) -> str:
     return value
 
 
+def new_token(home: Path) -> str:
+    """Replace the local admin token with a fresh one (``hai-cli server recover``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    value = "hai_local_" + secrets.token_urlsafe(24)
+    path = _token_file(home)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    os.replace(tmp, path)
+    return value
+
+
 def server_command(
     home: Path,
     port: int,
@@ -110,6 +190,7 @@ def server_command(
     """The ``hai-server --embedded`` command line (``database_url`` None: SQLite in ``home``)."""
     cmd = [sys.executable, "-m", "hai_server.main", "--embedded", "--home", str(home)]
     cmd += ["--port", str(port), "--state-file", str(_state_file(home))]
+    cmd += ["--admin-token-file", str(_token_file(home))]
     if nodes is not None:
         cmd += ["--nodes", str(nodes)]
     if database_url:
@@ -133,7 +214,8 @@ def server_env(home: Path) -> dict[str, str]:
         REDIS_ENV,
     ):
         env.pop(key, None)
-    env["HAI_ADMIN_TOKEN"] = token(home)
+    env.pop("HAI_ADMIN_TOKEN", None)  # read from the token file (--admin-token-file) instead
+    token(home)  # created on first use
     env["HAI_HOME"] = str(home)
     return env
 
@@ -144,11 +226,15 @@ def start(
     quiet: bool = False,
     database_url: str | None = None,
     redis_url: str | None = None,
+    port: int | None = None,
+    recover: bool = False,
 ) -> ServerInfo:
     """Start the embedded server in the background and wait until it answers.
 
+    Arguments left None come from ``embedded.json`` (the last start's settings). Its
     ``database_url`` None: SQLite under ``home``; else that database (e.g. PostgreSQL), with
-    Redis at ``redis_url`` if given.
+    Redis at ``redis_url`` if given. ``recover``: make the local admin and its token work
+    again (``hai-cli server recover``).
     """
     home = home or hai_home()
     info, stale = read_state(home)
@@ -157,8 +243,26 @@ def start(
     if stale:
         remove_stale(home)
     home.mkdir(parents=True, exist_ok=True)
+    kept = resolve_settings(
+        home, nodes=nodes, port=port, database_url=database_url, redis_url=redis_url
+    )
+    port = int(kept["port"])  # type: ignore[call-overload]
+    if not port_free(port):
+        raise EmbeddedError(
+            f"port {port} (kept in {_settings_file(home)}) is in use by another program; "
+            "choose another: hai-cli server start --port N"
+        )
+    database_url = kept.get("database_url")  # type: ignore[assignment]
     env = server_env(home)
-    cmd = server_command(home, 0, nodes, database_url, redis_url)
+    cmd = server_command(
+        home,
+        port,
+        kept.get("nodes"),  # type: ignore[arg-type]
+        database_url,
+        kept.get("redis_url"),  # type: ignore[arg-type]
+    )
+    if recover:
+        cmd.append("--recover-admin")
     if not quiet:
         where = f" on {_redacted(database_url)}" if database_url else ""
         print(
@@ -208,7 +312,7 @@ def ensure(home: Path | None = None) -> Target:
     """The running embedded server, started if needed."""
     home = home or hai_home()
     info, _ = read_state(home)
-    if info is None:
+    if info is None:  # what is set in the environment, else the last start's settings
         nodes = os.environ.get("HAI_LOCAL__NODES")
         info = start(
             int(nodes) if nodes and nodes.isdigit() else None,

@@ -10,10 +10,14 @@ def main() -> None:
         from hai_cli.commands.venv import run
 
         sys.exit(run(sys.argv[2:]))
-    from hai_cli.argv import reorder
+    from hai_cli.argv import MissingValue, reorder
     from hai_cli.commands.submit import VALUE_OPTIONS
 
-    sys.argv[1:] = reorder(sys.argv[1:], VALUE_OPTIONS)
+    try:
+        sys.argv[1:] = reorder(sys.argv[1:], VALUE_OPTIONS)
+    except MissingValue as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
     from hai_cli.app import app
 
     app(prog_name="hai-cli")

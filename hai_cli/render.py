@@ -7,8 +7,10 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from hai_cli.safe_text import shown
 from hai_cli.ui import clock, duration
 
 STATE_STYLE = {
@@ -35,7 +37,7 @@ def console() -> Console:
 def task_detail(t: dict[str, Any]) -> None:
     c = console()
     style = STATE_STYLE.get(t["state"], "")
-    c.print(f"[bold]task {t['id']}[/] {t['name']}  [{style}]{t['state']}[/]")
+    c.print(f"[bold]task {t['id']}[/] {escape(shown(t['name']))}  [{style}]{t['state']}[/]")
     fields = [
         ("user", t["user"]),
         ("group", t["group"]),
@@ -80,7 +82,7 @@ def task_detail(t: dict[str, Any]) -> None:
         )
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
-        c.print(f"  {key:<{width}}  {value}", markup=False)
+        c.print(f"  {key:<{width}}  {shown(value)}", markup=False)
     if t.get("ranks"):
         table = Table(
             title="ranks",
@@ -124,7 +126,9 @@ def task_detail(t: dict[str, Any]) -> None:
         c.print("events")
         for e in t["events"][-20:]:
             c.print(
-                f"  {clock(e['at'])}  {e['kind']:<14} {e['message']}", markup=False, soft_wrap=True
+                f"  {clock(e['at'])}  {e['kind']:<14} {shown(e['message'])}",
+                markup=False,
+                soft_wrap=True,
             )
 
 
@@ -161,8 +165,9 @@ def node_table(nodes: list[dict[str, Any]]) -> None:
 def explanation(why: dict[str, Any]) -> None:
     c = console()
     c.print(
-        f"[bold]task {why.get('task_id')}[/]: {why.get('summary') or why.get('decision')}",
+        f"[bold]task {why.get('task_id')}[/]: "
+        + escape(shown(why.get("summary") or why.get("decision"))),
         markup=True,
     )
     for line in why.get("lines", []):
-        c.print(f"  {line}", markup=False, soft_wrap=True)
+        c.print(f"  {shown(line)}", markup=False, soft_wrap=True)

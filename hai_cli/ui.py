@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from hai_cli.client import ApiError, Client, ConnectionFailed
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a followed task failed without an exit code; other failures
@@ -25,6 +27,14 @@ EXIT_STOPPED = 6  # a followed task was stopped
 def die(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def checked(rule: Callable[..., T], *args: Any) -> T:
+    """``rule(*args)`` of hai_cli.validate, or ``error: <its message>`` and exit 2."""
+    try:
+        return rule(*args)
+    except ValueError as exc:
+        die(str(exc), EXIT_USAGE)
 
 
 def api_exit_code(exc: ApiError) -> int:

@@ -14,9 +14,11 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from hai_server.api.admin import AdminController
+from hai_server.api.allow import allow_map, fix_allow
 from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
+from hai_server.api.openapi import document_errors
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend, BackendError
@@ -41,6 +43,7 @@ from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
 SHUTDOWN_STEP_S = 5.0
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a submission's limits (hai_cli.validate) with JSON escapes
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -94,7 +97,9 @@ def create_app(
         callers = CallerCache(settings.resolved_database_url)
         await callers.start()
         admin_name = settings.admin_user or _login_name()
-        new_token = await ensure_admin(sessions, admin_name, settings.admin_token)
+        new_token = await ensure_admin(
+            sessions, admin_name, settings.admin_token, recover=settings.recover_admin
+        )
         if new_token and not settings.admin_token:
             log.warning("created admin %s; token (shown once): %s", admin_name, new_token)
         be = backend or make_backend(settings)
@@ -128,6 +133,7 @@ def create_app(
                 },
                 cluster=cluster.health,
                 logs=logfan.health,
+                metrics_public=settings.metrics_public,
             ),
             auth=AuthService(reads, callers),
             overview=overview,
@@ -189,9 +195,11 @@ def create_app(
             extra["stores"] = {
                 "sessions": RedisStore.with_client(url=settings.redis_url, namespace="hai_studio")
             }
-    return Litestar(
+    allowed: dict[str, str] = {}
+    app = Litestar(
         route_handlers=handlers,
         **extra,
+        before_send=[fix_allow(lambda: allowed)],
         dependencies=DEPENDENCIES,
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
@@ -199,7 +207,11 @@ def create_app(
         openapi_config=OpenAPIConfig(title="HAI Platform", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,
+        request_max_body_size=MAX_BODY_BYTES,
     )
+    allowed.update(allow_map(app))
+    document_errors(app.openapi_schema)  # built once here, served from then on
+    return app
 
 
 def _login_name() -> str:

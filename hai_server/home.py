@@ -23,3 +23,21 @@ def prepare_home(home: Path, runs: Path, logs: Path) -> None:
     for d in (home, runs, logs):
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, PASS_THROUGH)
+
+
+PR_SET_DUMPABLE = 4
+
+
+def private_process() -> bool:
+    """Make this process non-dumpable: its ``/proc/PID/{environ,mem,...}`` become root's and
+    no process of the same uid may ptrace it, so a rank running as the server's own user (a
+    server not run as root) cannot read the server's environment or memory that way. The
+    admin token itself is kept out of the environment (``--admin-token-file``). Returns
+    whether it took effect (Linux only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False

@@ -41,6 +41,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--redis-url", metavar="URL", help="Redis URL (overrides HAI_REDIS_URL)")
     p.add_argument("--state-file", help="write {pid, url} here once listening")
     p.add_argument(
+        "--admin-token-file",
+        metavar="FILE",
+        help="read the admin token from FILE (keeps it out of the environment, which "
+        "/proc/PID/environ shows)",
+    )
+    p.add_argument(
+        "--recover-admin",
+        action="store_true",
+        help="make the admin (HAI_ADMIN_USER) an active admin again and its token valid "
+        "again even if revoked (hai-cli server recover)",
+    )
+    p.add_argument(
         "--seed",
         metavar="FILE",
         help="migrate the database, apply this seed file (TOML: users, tokens, quotas), exit",
@@ -88,7 +100,11 @@ def main(argv: list[str] | None = None) -> None:
             overrides["redis_url"] = args.redis_url
     if args.workers is not None:
         overrides["workers"] = args.workers
+    if args.recover_admin:
+        overrides["recover_admin"] = True
     try:
+        if args.admin_token_file:
+            overrides["admin_token"] = Path(args.admin_token_file).read_text().strip() or None
         settings = Settings(**overrides)  # type: ignore[arg-type]
         if args.nodes is not None:
             settings.local = settings.local.model_copy(update={"nodes": args.nodes})
@@ -104,9 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
     from hai_server.dbprep import prepare_or_exit
-    from hai_server.home import prepare_home, private_files
+    from hai_server.home import prepare_home, private_files, private_process
 
     private_files()
+    private_process()
     try:
         prepare_home(settings.home, settings.runs_dir, settings.resolved_log_dir)
     except OSError as exc:

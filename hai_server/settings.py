@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     )
     config_file: Path | None = None
     embedded: bool = False
+    metrics_public: bool = False  # /metrics without a token (e.g. a scraper inside the cluster)
+    recover_admin: bool = False  # hai-server --recover-admin (hai-cli server recover) only
     scheduler: SchedulerSettings = SchedulerSettings()
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesConfig = KubernetesConfig()

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from hai_cli import ui
+from hai_cli import validate as check
 
 HELP = {
     "python": "Submit a Python script as a task: hai-cli python train.py --lr 0.1 -- -n 2 -p HIGH",
@@ -89,6 +90,7 @@ def submit(
     environments: list[str] | None = None,
     inherit: bool = True,
 ) -> None:
+    ui.checked(check.program_path, file)
     path = Path(file).expanduser()
     if not path.exists():
         ui.die(f"no such file: {file}", ui.EXIT_USAGE)
@@ -99,8 +101,16 @@ def submit(
     if suspend_after is not None and suspend_after < 0:
         ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
     pairs, named = split_env_options(env)
-    env_map = parse_env([*(environments or []), *pairs])
+    env_map = ui.checked(check.env, parse_env([*(environments or []), *pairs]))
     haienv = choose_haienv(named, inherit, os.environ)
+    if name is not None:
+        ui.checked(check.display_name, "--name", name)
+    if group is not None:
+        ui.checked(check.display_name, "--group", group, 64)
+    if image is not None:
+        ui.checked(check.image, image)
+    ui.checked(check.argv, [file, *args])
+    ui.checked(check.workdir, os.getcwd())
     with ui.errors():
         client = ui.connect()
         # the embedded server runs ranks here, with this interpreter; a remote one its own;
@@ -115,7 +125,7 @@ def submit(
             "nodes": nodes,
             "priority": priority,
             "group": group,
-            "name": name or path.name,
+            "name": name or _clean_name(path.name),
             "env": env_map,
             "kind": kind,
             "suspend_after": suspend_after,
@@ -140,6 +150,12 @@ def submit(
             from hai_cli.commands.tasks import follow_until_done
 
             raise typer.Exit(follow_until_done(client, task["id"], rank=0, quiet=as_json))
+
+
+def _clean_name(base: str) -> str:
+    """The file name as a task name: without characters names may not carry."""
+    clean = "".join(ch for ch in base if check.hidden_char(ch) is None)[: check.MAX_NAME]
+    return clean if clean.strip() else "task"
 
 
 def register(app: typer.Typer) -> None:

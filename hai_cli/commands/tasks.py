@@ -8,7 +8,9 @@ from typing import Any
 import typer
 
 from hai_cli import ui
+from hai_cli import validate as check
 from hai_cli.client import Client
+from hai_cli.safe_text import shown
 
 STATE_FILTERS = "queued, starting, running, suspending, suspended, succeeded, failed, stopped"
 
@@ -90,14 +92,14 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
     rows = [
         [
             str(t["id"]),
-            t["name"],
-            *([t["user"]] if show_user else []),
+            shown(t["name"]),
+            *([shown(t["user"])] if show_user else []),
             t["state"],
             t["priority"],
             str(t["nodes"]),
             str(t["restart_count"]),
             ui.age(t["submitted_at"], now),
-            waiting_note(t),
+            shown(waiting_note(t)),
         ]
         for t in tasks
     ]
@@ -128,6 +130,8 @@ def register(app: typer.Typer) -> None:
         offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
+        ui.checked(check.whole, "--limit", limit, 1, 1000)
+        ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
         with ui.errors():
             page = ui.connect().list_tasks(
                 states=state or None, all_users=all_users, limit=limit, offset=offset
@@ -160,6 +164,9 @@ def register(app: typer.Typer) -> None:
         rank: int = typer.Option(0, "-r", "--rank", help="which rank (default 0, the master)"),
         attempt: int = typer.Option(None, "--attempt", help="which attempt (default: the latest)"),
     ) -> None:
+        ui.checked(check.whole, "--rank", rank, 0, check.MAX_NODES - 1)
+        if attempt is not None:
+            ui.checked(check.whole, "--attempt", attempt, 1, check.MAX_INT32)
         with ui.errors():
             client = ui.connect()
             if follow:
@@ -264,7 +271,7 @@ def _report(verb: str, answer: dict[str, Any]) -> None:
     if len(changed) <= SHOW_EACH:
         for task in changed:
             what = verb if would else _after(verb, task)
-            typer.echo(f"{would}task {task['id']} ({task['name']}): {what}")
+            typer.echo(f"{would}task {task['id']} ({shown(task['name'])}): {what}")
     else:
         by_state: dict[str, int] = {}
         for task in changed:

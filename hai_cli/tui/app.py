@@ -19,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from hai_cli.client import ApiError, ConnectionFailed
+from hai_cli.safe_text import shown
 from hai_cli.tui.dialogs import ConfirmScreen, HelpScreen, SubmitScreen
 from hai_cli.tui.logs import LogsScreen
 from hai_cli.tui.main import MainScreen
@@ -358,7 +359,7 @@ class HaiTui(App):
             return
         self.call_from_thread(
             self.notify,
-            f"submitted task {task['id']} ({task['name']}) to {task['group']}",
+            f"submitted task {task['id']} ({shown(task['name'])}) to {task['group']}",
             markup=False,
         )
         self.call_from_thread(self.refresh_now)

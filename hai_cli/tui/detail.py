@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from hai_cli.safe_text import shown
 from hai_cli.tui.model import STATE_STYLE, duration, waiting
 
 WAITING_STATES = ("queued", "suspending", "suspended")
@@ -51,18 +52,19 @@ def detail_text(
         return out
     state = str(task.get("state", "?"))
     out.append(f"task {task['id']} ", style="bold")
-    out.append(str(task.get("name", "")))
+    out.append(shown(task.get("name", "")))
     out.append("  ")
     out.append(state, style=STATE_STYLE.get(state, ""))
     note = waiting(task)
     if note:
-        out.append(f"  {note}", style="yellow" if state == "queued" else "")
+        out.append(f"  {shown(note)}", style="yellow" if state == "queued" else "")
     prio = str(task.get("priority", ""))
     run = task.get("run_priority")
     if run and run != prio:
         prio += f" (runs at {run})"
     out.append(
-        f"\nuser {task.get('user')} · group {task.get('group')} · {task.get('nodes')} node(s)"
+        f"\nuser {shown(task.get('user'))} · group {shown(task.get('group'))}"
+        f" · {task.get('nodes')} node(s)"
         f" · {prio} · restarts {task.get('restart_count', 0)}"
     )
     started = task.get("started_at")
@@ -77,7 +79,7 @@ def detail_text(
         times += f" · exit {task['exit_code']}"
     out.append(times, style="dim")
     if task.get("detail"):
-        out.append(f"\n{task['detail']}", style="yellow")
+        out.append(f"\n{shown(task['detail'])}", style="yellow")
 
     lines = why_lines(why, why_unavailable)
     if state not in WAITING_STATES:
@@ -85,7 +87,7 @@ def detail_text(
     if lines or state == "queued":
         _heading(out, "why")
         for line in lines or ["(no explanation yet)"]:
-            out.append(f"  {line}\n")
+            out.append(f"  {shown(line)}\n")
 
     ranks = task.get("ranks") or []
     if ranks:
@@ -97,7 +99,7 @@ def detail_text(
             if r.get("exit_code") is not None:
                 out.append(f" exit {r['exit_code']}")
             if r.get("message"):
-                out.append(f" {r['message']}", style="dim")
+                out.append(f" {shown(r['message'])}", style="dim")
             out.append("\n")
 
     attempts = task.get("attempts") or []
@@ -124,6 +126,6 @@ def detail_text(
             style = "magenta" if kind in SUSPEND_KINDS else ""
             out.append(f"  {clock(e.get('at'))} ", style="dim")
             out.append(f"{kind:<10} ", style=style or "bold")
-            out.append(f"{e.get('message', '')}\n", style=style)
+            out.append(f"{shown(e.get('message', ''))}\n", style=style)
     out.rstrip()
     return out

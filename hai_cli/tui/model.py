@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.text import Text
 
+from hai_cli.safe_text import shown
+
 STATE_STYLE = {
     "queued": "yellow",
     "starting": "cyan",
@@ -119,14 +121,14 @@ def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[s
     submitted = task.get("submitted_at")
     return (
         str(task["id"]),
-        str(task.get("name", "")),
-        str(task.get("user", "")),
+        shown(task.get("name", "")),
+        shown(task.get("user", "")),
         str(task.get("state", "?")),
         str(task.get("priority", "")),
         str(task.get("nodes", "")),
         str(task.get("restart_count", 0)),
         duration(now - submitted) if submitted else "-",
-        waiting(task, short=short),
+        shown(waiting(task, short=short)),
     )
 
 

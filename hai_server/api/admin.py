@@ -135,17 +135,23 @@ class AdminController(Controller):
 
     # nodes (listed by GET /api/v1/nodes, for everyone)
     @post("/nodes", status_code=201)
-    async def add_node(self, caller: Caller, nodes: NodeService, data: NodeBody) -> dict[str, Any]:
-        return await nodes.add_node(caller, data.name, data.group, data.gpus, data.zone)
+    async def add_node(
+        self, caller: Caller, node_service: NodeService, data: NodeBody
+    ) -> dict[str, Any]:
+        return await node_service.add_node(caller, data.name, data.group, data.gpus, data.zone)
 
     @delete("/nodes/{name:str}", status_code=200)
-    async def remove_node(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
-        return {"deleted": await nodes.remove_node(caller, name)}
+    async def remove_node(
+        self, caller: Caller, node_service: NodeService, name: str
+    ) -> dict[str, Any]:
+        return {"deleted": await node_service.remove_node(caller, name)}
 
     @post("/nodes/{name:str}/cordon", status_code=200)
-    async def cordon(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
-        return await nodes.cordon(caller, name, True)
+    async def cordon(self, caller: Caller, node_service: NodeService, name: str) -> dict[str, Any]:
+        return await node_service.cordon(caller, name, True)
 
     @post("/nodes/{name:str}/uncordon", status_code=200)
-    async def uncordon(self, caller: Caller, nodes: NodeService, name: str) -> dict[str, Any]:
-        return await nodes.cordon(caller, name, False)
+    async def uncordon(
+        self, caller: Caller, node_service: NodeService, name: str
+    ) -> dict[str, Any]:
+        return await node_service.cordon(caller, name, False)

@@ -16,6 +16,7 @@ from litestar.di import Provide
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
+from hai_server.services.errors import ServiceError
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService
@@ -71,6 +72,8 @@ def provide_overview(state: State) -> OverviewService:
 
 def provide_auth(state: State) -> AuthService:
     return _services(state).auth
+
+
 def provide_environments(state: State) -> EnvironmentService:
     return _services(state).environments
 
@@ -80,11 +83,24 @@ async def provide_caller(request: Request, state: State) -> Caller:
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
 
 
+async def provide_viewer(request: Request, state: State) -> Caller | None:
+    """The caller if a valid token came with the request, else None (never 401)."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return None
+    try:
+        return await _services(state).auth.caller(header)
+    except ServiceError:
+        return None
+
+
 DEPENDENCIES = {
     "caller": Provide(provide_caller),
+    "viewer": Provide(provide_viewer),
     "tasks": Provide(provide_tasks, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
-    "nodes": Provide(provide_nodes, sync_to_thread=False),
+    # not "nodes": a body field of that name would be taken for the dependency (Litestar)
+    "node_service": Provide(provide_nodes, sync_to_thread=False),
     "logs": Provide(provide_logs, sync_to_thread=False),
     "why": Provide(provide_why, sync_to_thread=False),
     "system": Provide(provide_system, sync_to_thread=False),

@@ -8,9 +8,10 @@ from litestar import Controller, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from hai_cli.validate import MAX_INT32, MAX_NODES
 from hai_server.services.bulk import Selection
-from hai_server.services.logs import LogService
-from hai_server.services.tasks import Caller, SubmitRequest, TaskService
+from hai_server.services.logs import MAX_LOG_OFFSET, LogService
+from hai_server.services.tasks import MAX_PAGE, Caller, SubmitRequest, TaskService
 from hai_server.services.why import WhyService
 
 
@@ -30,8 +31,8 @@ class TaskController(Controller):
         tasks: TaskService,
         states_q: str | None = Parameter(query="state", default=None),
         all_users: bool = Parameter(query="all", default=False),
-        limit: int = Parameter(default=50),
-        offset: int = Parameter(default=0),
+        limit: int = Parameter(default=50, ge=1, le=MAX_PAGE),
+        offset: int = Parameter(default=0, ge=0, le=MAX_INT32),
     ) -> dict[str, Any]:
         states = [s for s in (states_q or "").split(",") if s]
         return await tasks.list(
@@ -79,9 +80,9 @@ class TaskController(Controller):
         caller: Caller,
         logs: LogService,
         task_id: int,
-        rank: int = 0,
-        attempt: int | None = None,
-        offset: int = 0,
+        rank: int = Parameter(default=0, ge=0, le=MAX_NODES - 1),
+        attempt: int | None = Parameter(default=None, ge=1, le=MAX_INT32),
+        offset: int = Parameter(default=0, ge=0, le=MAX_LOG_OFFSET),
         follow: bool = False,
     ) -> Any:
         if follow:

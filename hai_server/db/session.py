@@ -61,8 +61,13 @@ def new_token() -> str:
     return "hai_" + secrets.token_urlsafe(32)
 
 
-async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str | None:
+async def ensure_admin(
+    sessions: Sessions, name: str, token: str | None, recover: bool = False
+) -> str | None:
     """Create the first admin when the database has no user. Returns the new token, if any.
+
+    ``recover`` (``hai-cli server recover``, which needs write access to ``$HAI_HOME``): the
+    named admin is made an active admin again and ``token`` valid again, even if revoked.
 
     Replicas starting together on a fresh PostgreSQL database all read "no user" (READ
     COMMITTED) and all insert; the losers' unique violation means someone else did it: they
@@ -70,25 +75,37 @@ async def ensure_admin(sessions: Sessions, name: str, token: str | None) -> str 
     """
     for attempt in range(5):
         try:
-            return await _ensure_admin_once(sessions, name, token)
+            return await _ensure_admin_once(sessions, name, token, recover)
         except IntegrityError:
             if attempt == 4:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _ensure_admin_once(sessions: Sessions, name: str, token: str | None) -> str | None:
+async def _ensure_admin_once(
+    sessions: Sessions, name: str, token: str | None, recover: bool = False
+) -> str | None:
     async with sessions.begin() as s:
         if (await s.execute(select(User.id).limit(1))).first() is not None:
             user = (await s.execute(select(User).where(User.name == name))).scalar_one_or_none()
             if user is not None and user.uid is None:
                 # made before users carried a uid: it is the one who runs the server
                 user.uid, user.gid = os.getuid(), os.getgid()
+            if recover:
+                if user is None:
+                    user = User(name=name, role="admin", active=True, created_at=time.time())
+                    user.uid, user.gid = os.getuid(), os.getgid()
+                    s.add(user)
+                    await s.flush()
+                user.role, user.active = "admin", True
             if token is None:
                 return None
             # a given admin token is always valid for the named admin (idempotent re-provisioning)
             digest = hash_token(token)
-            exists = (await s.execute(select(Token.id).where(Token.token_hash == digest))).first()
+            found = (await s.execute(select(Token).where(Token.token_hash == digest))).scalar()
+            exists = found
+            if recover and found is not None and user is not None:
+                found.revoked_at, found.user_id = None, user.id
             if user is not None and exists is None:
                 s.add(
                     Token(user_id=user.id, token_hash=digest, label="admin", created_at=time.time())

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import insert
 
+from hai_cli import validate as check
 from hai_server.backends.base import Backend, BackendError
 from hai_server.db import active as rows
 from hai_server.db import models as m
@@ -24,6 +26,16 @@ from hai_server.reconciler.failures import start_failed_write
 
 log = logging.getLogger("hai.reconciler")
 _EVENTS = m.Event.__table__
+
+
+def _check_spec(spec: Any) -> None:
+    """The API's rules again, on what the database holds: a row written past the API (an old
+    version, a restore, a hand edit) fails its start once with the precise reason."""
+    check.argv(list(spec.argv))
+    check.workdir(spec.workdir)
+    for key, value in spec.env.items():  # (platform variables come on top: no count limit)
+        if "\x00" in key or "\x00" in value:
+            raise ValueError(f"environment variable {key!r} contains a NUL byte")
 
 
 class Effects:
@@ -62,7 +74,10 @@ class Effects:
         failed: dict[int, tuple[str, bool]] = {}
         for key, c in by_kind.get("start", {}).items():
             try:
+                _check_spec(c.spec)
                 await self._backend.start(c.spec)
+            except ValueError as exc:  # a row no submission could have made (see _check_spec)
+                failed[key[0]] = (str(exc), False)
             except BackendError as exc:
                 failed[key[0]] = (str(exc), exc.retryable)
             except Exception as exc:  # a bug or an input the backend cannot take: this task only

@@ -277,11 +277,36 @@ class AdminService:
             row, name = found
             if row.revoked_at is not None:
                 raise Conflict(f"token {row.id} is already revoked")
+            if await self._last_admin_token(s, row):
+                raise Conflict(
+                    f"token {row.id} is the last working admin token: revoking it would lock "
+                    f"every admin out. Create another first (hai-cli admin token new {name}), "
+                    "then revoke this one"
+                )
             row.revoked_at = time.time()
             await announce_auth_change(s)
             out = token_json(row, name)
         self._auth_changed()
         return out
+
+    @staticmethod
+    async def _last_admin_token(s: Any, row: m.Token) -> bool:
+        """Is ``row`` the only unrevoked token of an active admin?"""
+        others = await s.execute(
+            select(m.Token.id)
+            .join(m.User, m.User.id == m.Token.user_id)
+            .where(
+                m.User.role == "admin",
+                m.User.active.is_(True),
+                m.Token.revoked_at.is_(None),
+                m.Token.id != row.id,
+            )
+            .limit(1)
+        )
+        if others.first() is not None:
+            return False
+        owner = await s.get(m.User, row.user_id)
+        return owner is not None and owner.role == "admin" and bool(owner.active)
 
     # -- quotas --------------------------------------------------------------------------
     async def set_quota(

@@ -49,6 +49,8 @@ def read_file(path: str, offset: int, limit: int = CHUNK) -> bytes:
     """Bytes of ``path`` from ``offset`` (at most ``limit``); nothing if it does not exist."""
     try:
         with open(path, "rb") as fh:
+            if offset >= os.fstat(fh.fileno()).st_size:
+                return b""  # past the end (a seek there can fail: EINVAL past 2**44 on ext4)
             fh.seek(offset)
             return fh.read(limit)
     except FileNotFoundError:

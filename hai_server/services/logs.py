@@ -20,6 +20,7 @@ from hai_server.services.logfan import LogFan, LogKey, read_file
 from hai_server.services.tasks import Caller, TaskService
 
 MAX_READ = 16 * 1024 * 1024
+MAX_LOG_OFFSET = 2**53  # byte offsets beyond any file; also what a JSON number holds exactly
 STATE_POLL_S = 0.25
 STATE_SHARE_S = 0.2  # a state read this fresh is reused by the task's other followers
 

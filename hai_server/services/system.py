@@ -42,7 +42,9 @@ class SystemService:
         reconciler: Probe,
         cluster: Probe,
         logs: Probe,
+        metrics_public: bool = False,
     ) -> None:
+        self.metrics_public = metrics_public
         self._sessions = sessions
         self._backend, self._mode = backend, mode
         self._reconciler, self._cluster, self._logs = reconciler, cluster, logs

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
 
+from hai_cli import validate as check
 from hai_cli.scheduler.model import parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
@@ -27,8 +27,6 @@ from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
-_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 MAX_PAGE = 1000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
@@ -44,21 +42,56 @@ class Caller:
         return self.role == "admin"
 
 
-class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """A submission: the API's request body as it is (msgspec validates the types)."""
+# What the OpenAPI document says of each field (msgspec checks these bounds first); the
+# precise rules, with their messages, are hai_cli.validate's, applied by TaskService.submit.
+_VISIBLE = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+IMAGE_RE = "^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"
+ENV_KEY_RE = "^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+# the patterns above in words, for the 422 that names them
+PATTERN_WORDS = {
+    _VISIBLE: "without control characters (U+0000-U+001F, U+007F-U+009F)",
+    "^/": "starting with / (an absolute path)",
+    ENV_KEY_RE: "naming a variable: letters, digits and _, not starting with a digit",
+    IMAGE_RE: "naming an image: letters, digits and . _ / : @ + -",
+}
+Arg = Annotated[str, msgspec.Meta(max_length=check.MAX_ARG_BYTES)]
+Argv = Annotated[list[Arg], msgspec.Meta(min_length=1, max_length=check.MAX_ARGV)]
+Workdir = Annotated[str, msgspec.Meta(pattern="^/", max_length=check.MAX_PATH_BYTES)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=check.MAX_NAME, pattern=_VISIBLE)]
+Group = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_VISIBLE)]
+Nodes = Annotated[int, msgspec.Meta(ge=1, le=check.MAX_NODES)]
+EnvKey = Annotated[str, msgspec.Meta(pattern=ENV_KEY_RE)]
+EnvValue = Annotated[str, msgspec.Meta(max_length=check.MAX_ENV_VALUE_BYTES)]
+Env = Annotated[dict[EnvKey, EnvValue], msgspec.Meta(max_length=check.MAX_ENV)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=check.MAX_SUSPEND_AFTER_S)]
+Image = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=check.MAX_IMAGE, pattern=IMAGE_RE),
+]
+Priority = Annotated[
+    str | int,
+    msgspec.Meta(
+        description="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, "
+        "AUTO, or one of their numbers (50, 40, 30, 20, 10, 5, 0)"
+    ),
+]
 
-    argv: list[str]
-    workdir: str
-    name: str | None = None
-    nodes: int = 1
-    priority: str | int = "NORMAL"
-    group: str | None = None
-    env: dict[str, str] = msgspec.field(default_factory=dict)
-    kind: str = "python"
-    suspend_after: float | None = None
-    image: str | None = None
-    haienv: str | None = None  # NAME or NAME[owner]: the ranks run in that environment
-    haienv_owner: str | None = None  # the owner, when NAME has none (default: the caller)
+
+class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A submission: the API's request body as it is (msgspec validates types and bounds)."""
+
+    argv: Argv
+    workdir: Workdir
+    name: Name | None = None
+    nodes: Nodes = 1
+    priority: Priority = "NORMAL"
+    group: Group | None = None
+    env: Env = msgspec.field(default_factory=dict)
+    kind: Literal["python", "bash", "exec"] = "python"
+    suspend_after: Seconds | None = None
+    image: Image | None = None
+    haienv: Name | None = None  # NAME or NAME[owner]: the ranks run in that environment
+    haienv_owner: Name | None = None  # the owner, when NAME has none (default: the caller)
 
 
 def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -138,31 +171,22 @@ class TaskService:
         return task_json(task)
 
     def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
-        if not req.argv or not all(isinstance(a, str) for a in req.argv):
-            raise Invalid("argv must be a non-empty list of strings")
-        if not req.workdir.startswith("/") or "\x00" in req.workdir:
-            raise Invalid("workdir must be an absolute path (without NUL)")
-        if not 1 <= req.nodes <= 10000:
-            raise Invalid(f"nodes must be between 1 and 10000, got {req.nodes}")
+        """Every field by the shared rules of hai_cli.validate (422 with the first problem)."""
         try:
+            check.argv(req.argv)
+            check.workdir(req.workdir)
+            check.whole("nodes", req.nodes, 1, check.MAX_NODES)
+            check.env(req.env)
+            if req.suspend_after is not None:
+                check.seconds("suspend_after", req.suspend_after, check.MAX_SUSPEND_AFTER_S)
+            check.kind(req.kind)
+            if req.image is not None:
+                check.image(req.image)
+            group = check.display_name("group", req.group or self._default_group, 64)
+            name = check.display_name("name", req.name or _default_name(req.argv))
             priority = parse_priority(req.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
-        for key, value in req.env.items():
-            if not _ENV_KEY.match(key):
-                raise Invalid(f"bad environment variable name {key!r}: use letters, digits and _")
-            if not isinstance(value, str) or "\x00" in value:
-                raise Invalid(f"environment variable {key} must be a string without NUL")
-        if req.suspend_after is not None and req.suspend_after < 0:
-            raise Invalid("suspend_after must be >= 0 seconds")
-        if req.kind not in ("python", "bash", "exec"):
-            raise Invalid("kind must be python, bash or exec")
-        group = req.group or self._default_group
-        if "\x00" in group:  # PostgreSQL cannot even compare text with a NUL in it
-            raise Invalid(f"unknown group {group!r}")
-        name = req.name or _default_name(req.argv)
-        if not _NAME.match(name):
-            raise Invalid("name must be 1 to 255 printable characters")
         return priority, group, name
 
     # -- read --------------------------------------------------------------------------
@@ -308,10 +332,11 @@ def _visible(t: Any, caller: Caller) -> bool:
 
 
 def _default_name(argv: list[str]) -> str:
-    for arg in argv[1:]:
-        if not arg.startswith("-"):
-            return arg.rsplit("/", 1)[-1][:255]
-    return argv[0].rsplit("/", 1)[-1][:255]
+    """The script's or program's base name, without the characters a name may not have."""
+    program = next((a for a in argv[1:] if not a.startswith("-")), argv[0])
+    base = program.rsplit("/", 1)[-1]
+    clean = "".join(ch for ch in base if check.hidden_char(ch) is None)[: check.MAX_NAME]
+    return clean if clean.strip() else "task"
 
 
 def task_json(t: Any) -> dict[str, Any]:

@@ -183,9 +183,13 @@ def server_urls(compose: dict[str, Any]) -> dict[str, str]:
     return urls
 
 
-def healthz(url: str, timeout: float = 3.0) -> dict[str, Any] | None:
+def healthz(url: str, timeout: float = 3.0, token: str | None = None) -> dict[str, Any] | None:
+    """The server's /healthz (its whole document with the admin ``token``), None if down."""
+    req = urllib.request.Request(f"{url}/healthz")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.loads(resp.read() or b"{}")
             return body if isinstance(body, dict) else {"body": body}
     except (urllib.error.URLError, OSError, ValueError):
@@ -432,7 +436,9 @@ def status(cfg: UpConfig) -> dict[str, Any]:
         for name, url in server_urls(compose).items():
             entry = services.setdefault(name, {"state": "absent"})
             entry["url"] = url
-            entry["healthz"] = healthz(url) if entry["state"] == "running" else None
+            entry["healthz"] = (
+                healthz(url, token=cfg.admin_token) if entry["state"] == "running" else None
+            )
     return {"provider": "docker-compose", "project": cfg.compose_project, "services": services}
 
 

@@ -53,3 +53,19 @@ def test_other_commands_and_help_are_untouched() -> None:
     assert r("list", "--json") == ["list", "--json"]
     assert r("python", "--help") == ["python", "--help"]
     assert r("python", "-n=2", "t.py") == ["python", "-n=2", "--", "t.py"]
+
+
+def test_a_value_option_without_its_value_is_named() -> None:
+    import pytest
+
+    from hai_cli.argv import MissingValue
+
+    for argv in (
+        ("python", "t.py", "--", "-p"),
+        ("python", "t.py", "--", "-n", "2", "--name"),
+        ("python", "-p", "--", "t.py"),
+        ("python", "-g"),
+    ):
+        with pytest.raises(MissingValue) as info:
+            r(*argv)
+        assert str(info.value) == f"option {argv[-1] if argv[-1] != 't.py' else '-p'} needs a value"

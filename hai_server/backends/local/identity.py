@@ -1,7 +1,8 @@
 """Whose identity a local rank runs with, and what it may see of the server's environment.
 
 A server run by an ordinary user runs every rank as that user (a single-user machine: the
-README says so). A server run as root never runs another user's ranks as root: each rank runs
+README says so), and refuses the ranks of a user recorded with another uid (they would run with
+the server's identity, able to read its token file). A server run as root never runs another user's ranks as root: each rank runs
 as its owner's uid/gid (``AttemptSpec.run_as``, from the user's record), the attempt's
 directories are handed to that uid, and an owner without a uid cannot start at all. Secrets in
 the server's environment (tokens, passwords, database URLs) never reach a rank.
@@ -35,7 +36,16 @@ def clean_env(environ: Mapping[str, str]) -> dict[str, str]:
 def rank_identity(spec: AttemptSpec, euid: int | None = None) -> tuple[int, int] | None:
     """(uid, gid) to drop to, or None to run as the server. Raises for an owner without uid
     on a root server."""
-    if (os.geteuid() if euid is None else euid) != 0:
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        if spec.run_as is not None and spec.run_as[0] != euid:
+            # it would run as the server's user, who can read the server's token file
+            raise BackendError(
+                f"user {spec.user} has uid {spec.run_as[0]} but this server runs as uid {euid} "
+                "and cannot switch users: its ranks would run as the server's user (and could "
+                "read its admin token). Run the server as root, or the task as its own user",
+                retryable=False,
+            )
         return None
     if spec.run_as is None:
         raise BackendError(

@@ -167,7 +167,10 @@ def test_followers_on_both_replicas_share_one_tailer(replicas: list[ServerProc])
     reads = sum(u["tail_polls"] + u["catchup_reads"] + u["gap_fills"] for u in used.values())
     assert reads < per_follower_polling / 3, (reads, per_follower_polling)
     assert all(_fan(s)["streams"] == 0 and _fan(s)["followers"] == 0 for s in replicas)
-    with urllib.request.urlopen(tailer.url + "/metrics", timeout=5) as r:
+    scrape = urllib.request.Request(
+        tailer.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    with urllib.request.urlopen(scrape, timeout=5) as r:
         metrics = r.read().decode()
     published = _fan(tailer)["published"]
     assert f"hai_logs_published_total {published}\n" in metrics, metrics

@@ -34,7 +34,7 @@ def test_the_servers_secrets_never_reach_a_rank() -> None:
     ("euid", "run_as", "expected"),
     [
         (1000, None, None),  # an ordinary user's server runs ranks as itself
-        (1000, (2000, 2000), None),
+        (1000, (1000, 1000), None),  # the server's own user (the first admin)
         (0, (0, 0), None),  # root, chosen explicitly by an admin
         (0, (2000, None), (2000, 2000)),  # gid defaults to the uid
         (0, (2000, 50), (2000, 50)),
@@ -42,6 +42,13 @@ def test_the_servers_secrets_never_reach_a_rank() -> None:
 )
 def test_whose_identity_a_rank_gets(euid, run_as, expected) -> None:
     assert rank_identity(spec(run_as), euid=euid) == expected
+
+
+def test_a_plain_server_refuses_an_owner_with_another_uid() -> None:
+    with pytest.raises(
+        BackendError, match="user bob has uid 2000 but this server runs as uid 1000"
+    ):
+        rank_identity(spec((2000, 2000)), euid=1000)
 
 
 def test_a_root_server_refuses_an_owner_without_uid() -> None:
