@@ -373,7 +373,7 @@ def _start(cp: ControlPlane, *, detach: bool, timeout: float) -> None:
             "--bind-address=127.0.0.1",
             "--secure-port=0",
             "--leader-elect=false",
-            "--controllers=*,-nodelifecycle,-nodeipam,-persistentvolume-binder,-attachdetach",
+            "--controllers=*,-node-ipam-controller",
             f"--service-account-private-key-file={pki.sa_key}",
             f"--root-ca-file={pki.ca_crt}",
             "--use-service-account-credentials=false",
@@ -394,7 +394,8 @@ def _start(cp: ControlPlane, *, detach: bool, timeout: float) -> None:
         ],
         detach=detach,
     )
-    (cp.dir / "pod.log").write_text(POD_LOG_LINE + "\n")
+    # the container log kwok serves for every pod, in the CRI log format a kubelet reads
+    (cp.dir / "pod.log").write_text(f"2026-01-01T00:00:00.000000000Z stdout F {POD_LOG_LINE}\n")
     (cp.dir / "kwok.yaml").write_text(stages.kwok_config(logs_file=str(cp.dir / "pod.log")))
     _spawn(
         cp,
@@ -423,7 +424,10 @@ def _start(cp: ControlPlane, *, detach: bool, timeout: float) -> None:
             n
             for n in items
             for c in n["status"].get("conditions", ())
-            if c["type"] == "Ready" and c["status"] == "True"
+            if c["type"] == "Ready"
+            and c["status"] == "True"
+            # the node lifecycle controller lifts the not-ready taint the API server put on
+            and not n["spec"].get("taints")
         ]
         return len(ready) >= len(NODES)
 

@@ -175,7 +175,10 @@ def test_rbac_denial_keeps_the_rbac_hint(kube_ns: KubeNamespace):
     """The same service account on a namespace where it has no Role: a real RBAC 403."""
     other = kube_ns.cluster.namespace(kube_ns.name + "-x")
     kube_ns.cleanup.append(lambda: kube_ns.cluster.delete_namespace(kube_ns.name + "-x"))
-    kube_ns.cluster.api.delete_namespaced_role_binding("hai-server-tasks", kube_ns.name + "-x")
+    from kubernetes import client as k8s
+
+    rbac = k8s.RbacAuthorizationV1Api(kube_ns.cluster.api.api_client)
+    rbac.delete_namespaced_role_binding("hai-server-tasks", kube_ns.name + "-x")
     del other
 
     async def scenario():
@@ -196,9 +199,10 @@ def test_two_installations_in_one_namespace_never_see_each_others_pods(kube_ns: 
         ours = await _open(kube_ns, installation="ours")
         theirs = await _open(kube_ns, installation="theirs")
         try:
-            await theirs.start(spec(5, ["gpu-b1"], shared=str(kube_ns.shared)))
+            # 4 GPUs per pod: two pods fit on one node
+            await theirs.start(spec(5, ["gpu-b1"], shared=str(kube_ns.shared), gpus=4))
             await _observed(theirs, (5, 0), lambda o: o.ranks[0].state == "running")
-            await ours.start(spec(6, ["gpu-b2"], shared=str(kube_ns.shared)))
+            await ours.start(spec(6, ["gpu-b2"], shared=str(kube_ns.shared), gpus=4))
             await _observed(ours, (6, 0), lambda o: o.ranks[0].state == "running")
             # each adopts only its own: the other's attempt is not "unknown to the database"
             assert [o.key for o in await ours.observe()] == [(6, 0)]  # not (5, 0)
@@ -209,7 +213,7 @@ def test_two_installations_in_one_namespace_never_see_each_others_pods(kube_ns: 
             }
             assert names == {"theirs": "hai-theirs-alice-5-0-0", "ours": "hai-ours-alice-6-0-0"}
             # the same task id in both (each database counts from 1): no collision
-            await ours.start(spec(5, ["gpu-b2"], shared=str(kube_ns.shared)))
+            await ours.start(spec(5, ["gpu-b2"], shared=str(kube_ns.shared), gpus=4))
             await _observed(ours, (5, 0), lambda o: o.ranks[0].state == "running")
             assert len(kube_ns.pods("hai.platform/task-id=5")) == 2
         finally:

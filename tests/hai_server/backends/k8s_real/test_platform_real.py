@@ -91,7 +91,7 @@ class Api:
         return [e for e in self.task(task_id)["events"] if e["kind"] == kind]
 
 
-def settings_for(ns: KubeNamespace, tmp_path: Path, **kube: Any) -> Settings:
+def settings_for(ns: KubeNamespace, tmp_path: Path, group: str = GROUP, **kube: Any) -> Settings:
     return Settings(
         home=tmp_path / "home",
         backend="kubernetes",
@@ -99,13 +99,14 @@ def settings_for(ns: KubeNamespace, tmp_path: Path, **kube: Any) -> Settings:
         log_dir=ns.shared / "logs",
         admin_user="root",
         admin_token=TOKEN,
-        scheduler=SchedulerSettings(tick_s=0.2, grace_s=60, kill_grace_s=0, default_group=GROUP),
+        scheduler=SchedulerSettings(tick_s=0.2, grace_s=60, kill_grace_s=0, default_group=group),
     )
 
 
 @contextlib.contextmanager
-def platform(ns: KubeNamespace, tmp_path: Path, **kube: Any) -> Iterator[Api]:
-    with TestClient(create_app(settings_for(ns, tmp_path, **kube)), timeout=30) as client:
+def platform(ns: KubeNamespace, tmp_path: Path, group: str = GROUP, **kube: Any) -> Iterator[Api]:
+    settings = settings_for(ns, tmp_path, group, **kube)
+    with TestClient(create_app(settings), timeout=30) as client:
         api = Api(client, ns)
         wait(
             lambda: (
@@ -277,7 +278,11 @@ def test_another_installation_in_the_namespace_is_left_alone(
 ):
     """A second server (its own database) shares the namespace: neither deletes the other's
     pods as "unknown to my database" (a running server once wiped every platform pod)."""
-    with platform(kube_ns, tmp_path / "one") as one, platform(kube_ns, tmp_path / "two") as two:
+    # (each server believes it owns its nodes: they share the namespace, not the nodes)
+    with (
+        platform(kube_ns, tmp_path / "one") as one,
+        platform(kube_ns, tmp_path / "two", group="grp-b") as two,
+    ):
         a = one.submit(nodes=1)
         b = two.submit(nodes=1)
         # task ids are per database: both are task 1; names carry the installation id
@@ -285,8 +290,15 @@ def test_another_installation_in_the_namespace_is_left_alone(
         wait(lambda: len(kube_ns.pods("hai.platform/task-id=1")) == 2, "two pods of task 1")
         one.state(a, "running")
         two.state(b, "running")
+        c = two.submit(nodes=1)  # task 2: a task server one's database does not know
+        two.state(c, "running")
+        pod_c = next(iter(two.pods(c)))
         time.sleep(3)  # fifteen ticks of each server
-        assert one.task(a)["state"] == "running" and two.task(b)["state"] == "running"
+        for server, task_id in ((one, a), (two, b), (two, c)):
+            assert server.task(task_id)["state"] == "running"
+            assert server.task(task_id)["restart_count"] == 0
+        assert pod_c in two.pods(c)  # server one did not sweep it
+        assert not [p for p in kube_ns.pods() if p.metadata.deletion_timestamp]
         installs = {p.metadata.labels["hai.platform/installation"] for p in kube_ns.pods()}
         assert len(installs) == 2
 

@@ -72,3 +72,19 @@ def test_installation_id_is_stable_and_ignores_the_password():
     assert one == installation_id("postgresql+asyncpg://hai:rotated@db:5432/hai")
     assert one != installation_id("postgresql+asyncpg://hai:secret@db:5432/other")
     assert "secret" not in one and one.startswith("db-") and len(one) <= 63
+
+
+def test_names_and_labels_carry_a_non_default_installation():
+    from hai_server.backends.kubernetes import render
+    from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage
+    from tests.support.k8s import spec
+
+    config = KubernetesConfig(installation="db-1a2b3c4d", shared=SharedStorage(server_path="/s"))
+    objs = render.render_attempt(spec(7, ["n1"], shared="/s"), config)
+    names = [o["metadata"]["name"] for o in objs.all()]
+    base = "hai-db-1a2b3c4d-alice-7-0"
+    assert names == [f"{base}-env", f"{base}-0", f"{base}-0"]  # ConfigMap, Service, rank 0
+    assert all(o["metadata"]["labels"][render.L_INSTALLATION] == "db-1a2b3c4d" for o in objs.all())
+    assert objs.service["spec"]["selector"][render.L_INSTALLATION] == "db-1a2b3c4d"
+    # the default installation keeps the names it always had
+    assert render.pod_name(7, 0, "alice", 0) == "hai-alice-7-0-0"
