@@ -108,6 +108,7 @@ def _write_config(
     path.write_text(
         "\n".join(
             [
+                f'export SHARED_FS_ROOT="{platform.parent}"',
                 f'export HAI_PLATFORM_PATH="{platform}"',
                 'export HAI_BACKEND="local"',
                 f'export BASE_IMAGE="{images["platform"]}"',

@@ -47,7 +47,16 @@ def test_run_refuses_a_bridge_before_touching_the_engine(
     from hai_up.config import load_config
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'dead.sock'}")
-    cfg = load_config(None, {"HAI_PLATFORM_PATH": str(tmp_path / "p"), "HAI_BACKEND": "local"})
+    cfg = load_config(
+        None,
+        {
+            "SHARED_FS_ROOT": str(tmp_path),
+            "HAI_PLATFORM_PATH": str(tmp_path / "p"),
+            "HAI_BACKEND": "local",
+            "USER_INFO": "alice:1000:alice-token-0123456789",
+            "ADMIN_TOKEN": "admin-token-0123456789",
+        },
+    )
     files = render_all(cfg)
     doc = yaml.safe_load(files["docker-compose.yaml"])
     del doc["services"]["server-0"]["network_mode"]
