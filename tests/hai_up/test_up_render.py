@@ -14,7 +14,7 @@ import yaml
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.settings import Settings, toml_to_settings
 from hai_up.render import render_all
-from hai_up.render.compose import check_host_network, render_compose
+from hai_up.render.compose import check_host_network, gpu_decision, render_compose
 from hai_up.render.k8s import SERVICE, render_manifests, render_node_labels
 from hai_up.render.override import render_override
 from tests.support.up import config
@@ -86,6 +86,25 @@ def test_compose_servers_carry_the_digest_of_what_they_read(
     base = render_compose(config(HAI_BACKEND="local"))["services"]["server-0"]["labels"]
     new = render_compose(config(HAI_BACKEND="local", **change))["services"]["server-0"]["labels"]
     assert (base != new) is recreates
+
+
+@pytest.mark.parametrize(
+    ("overrides", "nvidia", "decision"),
+    [
+        ({"HAI_BACKEND": "local", "NODE_GPUS": ""}, True, True),  # detected: requested
+        ({"HAI_BACKEND": "local", "NODE_GPUS": ""}, False, False),  # CPU box
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "0"}, True, False),  # the operator says none
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "8"}, True, True),
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "8"}, False, "NODE_GPUS=8 but the Docker engine"),
+        ({"HAI_BACKEND": "kubernetes", "NODE_GPUS": "8"}, True, False),  # ranks are pods
+    ],
+)
+def test_gpu_decision_table(overrides: dict[str, str], nvidia: bool, decision: bool | str) -> None:
+    got = gpu_decision(config(**overrides), nvidia)
+    if isinstance(decision, str):
+        assert isinstance(got, str) and got.startswith(decision)
+    else:
+        assert got is decision
 
 
 def test_manifests_hold_what_the_platform_needs() -> None:
