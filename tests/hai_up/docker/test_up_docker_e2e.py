@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hai_up.config import load_config
 from hai_up.errors import UpError
 from hai_up.images import KEY_LABEL
 from hai_up.providers import compose
 from hai_up.render import render_all
+from hai_up.render.compose import CONFIG_LABEL
 from tests.support.docker_engine import PrivateEngine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -501,6 +503,41 @@ def test_failed_start_is_removed(
         assert "half-started deployment was removed" in err.value.message
         assert _project_containers(docker_engine, project) == []
         assert (tmp_path / "platform" / "postgres" / "PG_VERSION").is_file()  # data kept
+    finally:
+        left = _project_containers(docker_engine, project)
+        if left:
+            docker_engine.client().container.remove(left, force=True)
+
+
+def test_failed_change_restores_the_running_platform(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """A change whose servers cannot start (their init.sql fails): the previous files are put
+    back and the previous deployment serves again."""
+    project = "hai-up-restore"
+    config = tmp_path / "config.sh"
+    port = _write_config(config, tmp_path / "platform", built_images, project)
+    cfg = load_config(config, {})
+    good = render_all(cfg)
+    try:
+        compose.run(cfg, good)
+        assert _healthz(f"http://127.0.0.1:{port}")["status"] == "ok"
+        bad = dict(good)
+        bad["init.sql"] = "INSERT INTO no_such_table VALUES (1);\n"
+        doc = yaml.safe_load(good["docker-compose.yaml"])
+        doc["services"]["server-0"]["labels"][CONFIG_LABEL] = "a-broken-change"
+        bad["docker-compose.yaml"] = yaml.safe_dump(doc)
+        start = time.monotonic()
+        with pytest.raises(UpError) as err:
+            compose.run(cfg, bad)
+        print(f"\nfailed change restored in {time.monotonic() - start:.1f} s:\n{err.value.message}")
+        assert "no_such_table" in err.value.message
+        assert "the previous deployment was restored and serves again" in err.value.message
+        assert _healthz(f"http://127.0.0.1:{port}")["status"] == "ok"
+        for name in ("init.sql", "docker-compose.yaml", "override.toml"):
+            assert (tmp_path / "platform" / name).read_text() == good[name], name
+        states = {c.state.status for c in _project_containers(docker_engine, project)}
+        assert states == {"running"}
     finally:
         left = _project_containers(docker_engine, project)
         if left:
