@@ -26,6 +26,7 @@ __all__ = [
     "PRIORITIES",
     "VARIABLES",
     "ConfigError",
+    "ExtraMount",
     "UpConfig",
     "UserInfo",
     "load_config",
@@ -57,7 +58,6 @@ PLACEHOLDER = "change-me"  # the old template's public defaults: never accepted
 REFUSED: dict[str, str] = {
     "DB_PATH": "the database lives in HAI_PLATFORM_PATH/postgres; move the data there",
     "HAI_SERVER_ADDR": "the servers listen on BIND_ADDRESS:SERVER_PORT; set those",
-    "EXTRA_MOUNTS": "not supported yet: mount extra storage in TRAIN_IMAGE or the workspace",
     "EXTRA_ENVIRONMENTS": "not supported yet: set task environments with hai-cli -e KEY=VALUE",
     "BFF_ADMIN_UID": "this platform has no BFF: remove it",
     "BFF_ADMIN_TOKEN": "this platform has no BFF: remove it",
@@ -75,6 +75,16 @@ class UserInfo:
     role: str
     token: str
     group: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtraMount:
+    """One EXTRA_MOUNTS entry ``source:target:file|directory[:ro]`` (the original's format)."""
+
+    source: str
+    target: str
+    kind: str  # "file" or "directory"
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ class UpConfig:
     dry_run: bool = False
     provider: str = "k8s"
     warnings: tuple[str, ...] = ()
+    extra_mounts: tuple[ExtraMount, ...] = ()
 
     @property
     def connect_address(self) -> str:
@@ -339,6 +350,30 @@ def _refused(c: _Check) -> None:
             c.problems.append(f"{name} (the original hai-up's) is not supported: {why}")
 
 
+def _mounts(c: _Check) -> tuple[ExtraMount, ...]:
+    out = []
+    fmt = "expected source:target:file|directory[:ro] with absolute paths"
+    for entry in c.words("EXTRA_MOUNTS"):
+        parts = entry.split(":")
+        ok = len(parts) in (3, 4) and (len(parts) == 3 or parts[3] == "ro")
+        if ok:
+            source, target, kind = parts[:3]
+            ok = (
+                kind in ("file", "directory")
+                and PurePosixPath(source).is_absolute()
+                and PurePosixPath(target).is_absolute()
+                and PurePosixPath(target) != PurePosixPath("/")
+            )
+        if not ok:
+            c.problems.append(f"EXTRA_MOUNTS entry {entry!r}: {fmt}")
+            continue
+        out.append(ExtraMount(source, target, kind, len(parts) == 4))
+    targets = [m.target for m in out]
+    for target in sorted({t for t in targets if targets.count(t) > 1}):
+        c.problems.append(f"EXTRA_MOUNTS: target {target!r} is mounted twice")
+    return tuple(out)
+
+
 def _quota(c: _Check) -> tuple[tuple[str, int], ...]:
     out: dict[str, int] = {}
     for entry in c.words("PUBLIC_QUOTA"):
@@ -465,6 +500,7 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
             "ClusterIP",
         ),
         dry_run=c.flag("DRY_RUN"),
+        extra_mounts=_mounts(c),
         provider=c.match(
             "PROVIDER", re.compile(rf"^({'|'.join(PROVIDERS)})$"), " or ".join(PROVIDERS), "k8s"
         ),

@@ -96,6 +96,10 @@ export REDIS_PORT="${REDIS_PORT-6379}"
 # redis://:pw@host:port/0); the built-in one is then not deployed.
 export EXTERNAL_DATABASE_URL="${EXTERNAL_DATABASE_URL-}"
 export EXTERNAL_REDIS_URL="${EXTERNAL_REDIS_URL-}"
+# Extra host storage every task sees: entries source:target:file|directory[:ro] (the
+# original's format). Kubernetes backend: hostPath mounts of the task pods; local backend:
+# mounts of the server containers (the ranks run there). The source must exist.
+export EXTRA_MOUNTS="${EXTRA_MOUNTS-}"
 # 1 (or true): run, upgrade and down only render and print what they would do (as dryrun).
 export DRY_RUN="${DRY_RUN-0}"
 # Where to deploy when -p is not given: k8s or docker-compose.

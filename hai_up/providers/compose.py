@@ -36,7 +36,13 @@ from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
 from hai_up.installation import Installation, check_owner, claim, read_marker
-from hai_up.preflight import check_kubeconfig, check_ports, compose_ports, ports_to_check
+from hai_up.preflight import (
+    check_kubeconfig,
+    check_mount_sources,
+    check_ports,
+    compose_ports,
+    ports_to_check,
+)
 from hai_up.render.compose import gpu_decision, host_dirs, kubeconfig_source, with_gpus
 from hai_up.render.yamlout import dump as yaml_dump
 from hai_up.storage import prepare_shared_storage
@@ -338,6 +344,8 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
     check_owner(root, read_marker(root), me)  # before the engine: nothing else to know
     if cfg.hai_backend == "kubernetes":
         check_kubeconfig(kubeconfig_source(cfg))
+    else:
+        check_mount_sources([(m.source, m.kind) for m in cfg.extra_mounts])
     docker = _plain_client()
     check_engine(docker)
     gpus = gpu_decision(cfg, engine_has_nvidia(docker))

@@ -96,6 +96,10 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
     ]
     if cfg.hai_backend == "kubernetes":
         volumes.append(f"{kubeconfig_source(cfg)}:{KUBECONFIG_IN_CONTAINER}:ro")
+    else:  # EXTRA_MOUNTS: the local backend's ranks run in the server containers
+        volumes += [
+            f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in cfg.extra_mounts
+        ]
     depends = [name for name in ("postgres", "redis") if name in services]
     digest = config_digest(cfg)
     for i in range(cfg.server_replicas):

@@ -107,6 +107,26 @@ def test_gpu_decision_table(overrides: dict[str, str], nvidia: bool, decision: b
         assert got is decision
 
 
+def test_extra_mounts_reach_the_ranks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The original's EXTRA_MOUNTS: task pods' hostPath mounts (kubernetes backend), the
+    server containers' volumes (local backend: the ranks run there)."""
+    extra = "/data/sets:/datasets:directory:ro /etc/hai-extra.conf:/opt/extra.conf:file"
+    cfg = config(EXTRA_MOUNTS=extra)
+    s = _settings(render_override(cfg), tmp_path, monkeypatch)
+    mounts = [(m.name, m.source, m.mount_path, m.read_only, m.host_path_type)
+              for m in s.kubernetes.storage_mounts]  # fmt: skip
+    assert mounts[1:] == [
+        ("extra-0", "/data/sets", "/datasets", True, "Directory"),
+        ("extra-1", "/etc/hai-extra.conf", "/opt/extra.conf", False, "File"),
+    ]
+    local = render_compose(config(HAI_BACKEND="local", EXTRA_MOUNTS=extra))["services"]
+    assert local["server-0"]["volumes"][-2:] == [
+        "/data/sets:/datasets:ro",
+        "/etc/hai-extra.conf:/opt/extra.conf",
+    ]
+    assert "/data/sets:/datasets:ro" not in local["postgres"]["volumes"]
+
+
 def test_manifests_hold_what_the_platform_needs() -> None:
     cfg = config()
     docs = render_manifests(cfg)

@@ -279,6 +279,12 @@ for pid in os.listdir("/proc"):
                     out["readable_environs"].append(pid)
         except OSError:
             pass
+try:  # EXTRA_MOUNTS: readable, read-only
+    out["extra"] = open("/datasets/hello.txt").read()
+    open("/datasets/new.txt", "w")
+    out["extra_write"] = "WROTE"
+except OSError as exc:
+    out["extra_write"] = type(exc).__name__
 with open("peek.json", "w") as fh:
     json.dump(out, fh)
 """
@@ -323,6 +329,12 @@ def test_compose_live_platform_is_protected(
     platform = tmp_path / "platform"
     config = tmp_path / "config.sh"
     port = _write_config(config, platform, built_images, project)
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "hello.txt").write_text("shared data")
+    config.write_text(
+        config.read_text() + f'export EXTRA_MOUNTS="{datasets}:/datasets:directory:ro"\n'
+    )
     url = f"http://127.0.0.1:{port}"
     up = ("-p", "docker-compose", "-c", str(config))
     try:
@@ -417,6 +429,8 @@ def test_compose_live_platform_is_protected(
             "/etc/hai/init.sql": "denied",
             "/proc/1/environ": "denied",
             "readable_environs": [],
+            "extra": "shared data",
+            "extra_write": "OSError",
         }
 
         # 5. upgrade under a checkpointing task: it gets the suspend notice, saves its step,
