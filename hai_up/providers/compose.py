@@ -15,6 +15,7 @@ script always exits 0, so the real binary is linked, never the wrapper).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -31,7 +32,7 @@ from python_on_whales import DockerClient, DockerException
 from python_on_whales.client_config import ClientNotFoundError
 
 from hai_up.config import UpConfig
-from hai_up.drain import Api, active_count, drain, undrain
+from hai_up.drain import Api, active_count, drain, drained_nodes, undrain
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
@@ -461,7 +462,14 @@ def status(cfg: UpConfig) -> dict[str, Any]:
             entry = services.setdefault(name, {"state": "absent"})
             entry["url"] = url
             entry["healthz"] = healthz(url) if entry["state"] == "running" else None
-    return {"provider": "docker-compose", "project": cfg.compose_project, "services": services}
+    owner = read_marker(Path(cfg.hai_platform_path))
+    return {
+        "provider": "docker-compose",
+        "project": cfg.compose_project,
+        "services": services,
+        "installation": dataclasses.asdict(owner) if owner is not None else None,
+        "cordoned_by_hai_up": drained_nodes(Path(cfg.hai_platform_path)),
+    }
 
 
 def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:

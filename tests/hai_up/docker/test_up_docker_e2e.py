@@ -216,6 +216,7 @@ def test_compose_platform_end_to_end(
             False,
         }  # two replicas, one leader
         assert all(v["restarts"] == 0 for v in state["services"].values()), state
+        assert state["installation"]["name"] == PROJECT and state["cordoned_by_hai_up"] == []
 
         # PostgreSQL stops cleanly on TERM (fast shutdown, exit 0)
         client = docker_engine.client()
