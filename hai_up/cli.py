@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 import typer
 
+from hai_up import generated
 from hai_up.config import CONFIG_TEMPLATE, UpConfig, load_config
 from hai_up.errors import EXIT_FAILED, UpError
 from hai_up.files import write_files
+from hai_up.installation import check_owner, installation_for, read_marker
 from hai_up.render import render_all
 from hai_up.render.compose import render_compose
 from hai_up.render.k8s import render_manifests, render_node_labels
@@ -43,7 +45,10 @@ ConfigOpt = Annotated[
     ),
 ]
 ProviderOpt = Annotated[
-    Provider, typer.Option("--provider", "-p", help="where to deploy: k8s or docker-compose")
+    Provider | None,
+    typer.Option(
+        "--provider", "-p", help="where to deploy: k8s or docker-compose (default: PROVIDER)"
+    ),
 ]
 PROVIDERS = {
     Provider.k8s: "hai_up.providers.k8s",
@@ -56,8 +61,36 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _say(text: str) -> None:
+    print(f"hai-up: {text}", flush=True)
+
+
 def _config(path: Path | None) -> UpConfig:
-    return load_config(path, os.environ)
+    cfg = load_config(path, os.environ)
+    for warning in cfg.warnings:
+        print(f"hai-up: warning: {warning}", file=sys.stderr)
+    return cfg
+
+
+def _provider(cfg: UpConfig, given: Provider | None) -> Provider:
+    """-p, else the config's PROVIDER (the original's variable)."""
+    return given if given is not None else Provider(cfg.provider)
+
+
+def _applying(config: Path | None, given: Provider | None) -> tuple[UpConfig, Provider] | None:
+    """The config for run/upgrade with its secrets (generated ones kept), or None after
+    printing the plan when DRY_RUN is set (nothing started or written)."""
+    cfg = _config(config)
+    provider = _provider(cfg, given)
+    if cfg.dry_run:
+        cfg = generated.resolve(cfg, persist=False, say=_say)
+        for line in _summary(cfg, render_all(cfg), provider):
+            print(line)
+        _say("DRY_RUN is set: nothing was started, changed or written")
+        return None
+    root = cfg.hai_platform_path
+    check_owner(root, read_marker(root), installation_for(cfg, provider.value))
+    return generated.resolve(cfg, persist=True, say=_say), provider
 
 
 def provider_module(provider: Provider) -> ModuleType:
@@ -122,10 +155,12 @@ def dryrun(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the rendered files here")
     ] = None,
-    provider: ProviderOpt = Provider.k8s,
+    provider: ProviderOpt = None,
 ) -> None:
     """Render everything and print what would be applied; change nothing (-o: write files)."""
     cfg = _config(config)
+    provider = _provider(cfg, provider)
+    cfg = generated.resolve(cfg, persist=False, say=_say)
     files = render_all(cfg)
     for line in _summary(cfg, files, provider):
         print(line)
@@ -134,44 +169,52 @@ def dryrun(
             print(f"wrote {path}")
 
 
-def _run(config: Path | None, provider: Provider) -> None:
-    cfg = _config(config)
-    files = render_all(cfg)
-    provider_module(provider).run(cfg, files)
+def _run(config: Path | None, given: Provider | None) -> None:
+    applying = _applying(config, given)
+    if applying is None:
+        return
+    cfg, provider = applying
+    provider_module(provider).run(cfg, render_all(cfg))
     print(f"hai-up: the platform is up ({provider.value}); hai-up status -c ... to watch it")
 
 
 @app.command()
 @_guard
-def run(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+def run(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
     """Deploy (or converge) the platform; re-running is idempotent."""
     _run(config, provider)
 
 
 @app.command()
 @_guard
-def up(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+def up(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
     """Alias of run."""
     _run(config, provider)
 
 
 @app.command()
 @_guard
-def status(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
+def status(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
     """Print the platform's state as JSON."""
     cfg = _config(config)
-    print(json.dumps(provider_module(provider).status(cfg), indent=2, sort_keys=True))
+    state = provider_module(_provider(cfg, provider)).status(cfg)
+    print(json.dumps(state, indent=2, sort_keys=True))
 
 
 @app.command()
 @_guard
 def down(
     config: ConfigOpt = None,
-    provider: ProviderOpt = Provider.k8s,
+    provider: ProviderOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
     """Suspend running tasks with notice, then remove what run applied; data is kept."""
     cfg = _config(config)
+    chosen = _provider(cfg, provider)
+    if cfg.dry_run:
+        _say(f"DRY_RUN is set: down would remove the {chosen.value} deployment; nothing done")
+        return
+    cfg = generated.resolve(cfg, persist=False, say=_say)  # the admin token, to drain
 
     def confirm(question: str) -> bool:
         if yes:
@@ -180,15 +223,19 @@ def down(
             raise UpError(f"down would {question.rstrip('?')}: confirm with -y", 1)
         return typer.confirm(f"hai-up: {question}", default=False)
 
-    print(f"hai-up: {provider_module(provider).down(cfg, confirm)}")
+    print(f"hai-up: {provider_module(chosen).down(cfg, confirm)}")
 
 
 @app.command()
 @_guard
-def upgrade(config: ConfigOpt = None, provider: ProviderOpt = Provider.k8s) -> None:
-    """Roll the servers to the configured image (migrations run at start); no data lost."""
-    cfg = _config(config)
-    provider_module(provider).upgrade(cfg, render_all(cfg))
+def upgrade(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
+    """Suspend running tasks with notice, roll the servers to the configured image and
+    config (migrations run at start), resume the tasks; no data lost."""
+    applying = _applying(config, provider)
+    if applying is None:
+        return
+    cfg, chosen = applying
+    provider_module(chosen).upgrade(cfg, render_all(cfg))
     print("hai-up: upgraded")
 
 

@@ -8,6 +8,8 @@ expected format.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
 import shutil
 import subprocess
@@ -24,6 +26,7 @@ __all__ = [
     "PRIORITIES",
     "VARIABLES",
     "ConfigError",
+    "ExtraMount",
     "UpConfig",
     "UserInfo",
     "load_config",
@@ -47,18 +50,41 @@ _SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")  # goes into a URL unescaped
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 _COMPOSE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+FLAGS = {"0": False, "1": True, "false": False, "true": True}
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PROVIDERS = ("k8s", "docker-compose")
+PLACEHOLDER = "change-me"  # the old template's public defaults: never accepted
+# the original hai-up's variables this one does not honour, and why (set: refused)
+REFUSED: dict[str, str] = {
+    "DB_PATH": "the database lives in HAI_PLATFORM_PATH/postgres; move the data there",
+    "HAI_SERVER_ADDR": "the servers listen on BIND_ADDRESS:SERVER_PORT; set those",
+    "EXTRA_ENVIRONMENTS": "not supported yet: set task environments with hai-cli -e KEY=VALUE",
+    "BFF_ADMIN_UID": "this platform has no BFF: remove it",
+    "BFF_ADMIN_TOKEN": "this platform has no BFF: remove it",
+}
+_BASH_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 
 
 @dataclass(frozen=True)
 class UserInfo:
-    """One USER_INFO entry ``name:uid:role:token[:group]``."""
+    """One USER_INFO entry ``name:uid:role:token[:group]`` (or the original's name:uid:token)."""
 
     name: str
     uid: int
     role: str
     token: str
     group: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtraMount:
+    """One EXTRA_MOUNTS entry ``source:target:file|directory[:ro]`` (the original's format)."""
+
+    source: str
+    target: str
+    kind: str  # "file" or "directory"
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,11 @@ class UpConfig:
 
     platform_namespace: str = "hai-platform"
     admin_user: str = ADMIN_USER
+    service_type: str = "ClusterIP"
+    dry_run: bool = False
+    provider: str = "k8s"
+    warnings: tuple[str, ...] = ()
+    extra_mounts: tuple[ExtraMount, ...] = ()
 
     @property
     def connect_address(self) -> str:
@@ -138,9 +169,22 @@ def _source(path: Path | None, env: dict[str, str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in out.stdout.decode(errors="replace").split("\0"):
         name, sep, value = item.partition("=")
-        if sep and name in VARIABLES:
+        if sep and name not in _BASH_OWN:
             values[name] = value
     return values
+
+
+def unknown_warnings(values: Mapping[str, str]) -> tuple[str, ...]:
+    """One warning per variable hai-up does not know, with the nearest known name (pure)."""
+    known = set(VARIABLES) | set(REFUSED)
+    out = []
+    for name in sorted(values):
+        if name in known or not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            continue
+        near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        out.append(f"{name} is not a hai-up variable and is ignored{hint}")
+    return tuple(out)
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> UpConfig:
@@ -149,9 +193,12 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> UpConfig:
         if not path.is_file():
             raise ConfigError([f"config file {path}: not found (create one with hai-up config)"])
         values = _source(path.absolute(), {})
+        warnings = unknown_warnings(values)
     else:
-        values = _source(None, {k: v for k, v in environ.items() if k in VARIABLES})
-    return parse_config(values)
+        known = set(VARIABLES) | set(REFUSED)
+        values = _source(None, {k: v for k, v in environ.items() if k in known})
+        warnings = ()
+    return dataclasses.replace(parse_config(values), warnings=warnings)
 
 
 # -- validation (pure) --------------------------------------------------------------------
@@ -184,10 +231,10 @@ class _Check:
         return self.integer(name, 1, 65535, "an integer port 1-65535")
 
     def flag(self, name: str) -> bool:
-        value = self.raw(name)
-        if value not in ("0", "1"):
-            self.bad(name, "0 or 1")
-        return value == "1"
+        value = self.raw(name).lower()
+        if value not in FLAGS:
+            self.bad(name, "0, 1, true or false")
+        return FLAGS.get(value, False)
 
     def path(self, name: str, *, optional: bool = False) -> Path | None:
         value = self.raw(name)
@@ -236,8 +283,15 @@ def _nodes(c: _Check, name: str) -> tuple[str, ...]:
 def _users(c: _Check) -> tuple[UserInfo, ...]:
     users: list[UserInfo] = []
     fmt = "expected name:uid:role:token[:group]"
+    if not c.words("USER_INFO"):
+        c.problems.append(
+            "USER_INFO='': expected at least one user name:uid:role:token[:group] (or the "
+            "original's name:uid:token); hai-up deploys no default user"
+        )
     for entry in c.words("USER_INFO"):
         parts = entry.split(":")
+        if len(parts) == 3:  # the original hai-up's user:uid:token, role internal
+            parts = [parts[0], parts[1], "internal", parts[2]]
         if len(parts) not in (4, 5):
             c.problems.append(f"USER_INFO entry {entry!r}: {fmt}")
             continue
@@ -252,6 +306,8 @@ def _users(c: _Check) -> tuple[UserInfo, ...]:
             why.append(f"role: one of {', '.join(ROLES)}")
         if not _TOKEN.match(token):
             why.append("token: 16-256 characters, letters, digits and . _ ~ + / = -")
+        elif PLACEHOLDER in token:
+            why.append(f"token: {PLACEHOLDER!r} marks a public placeholder, choose your own")
         if group is not None and not _GROUP.match(group):
             why.append("group: letters, digits, _ . - (at most 63)")
         if why:
@@ -263,10 +319,59 @@ def _users(c: _Check) -> tuple[UserInfo, ...]:
         c.problems.append(f"USER_INFO: user {name!r} is listed twice")
     if ADMIN_USER in names:
         c.problems.append(f"USER_INFO: the name {ADMIN_USER!r} is reserved for ADMIN_TOKEN")
-    tokens = [u.token for u in users] + [c.raw("ADMIN_TOKEN")]
+    tokens = [u.token for u in users] + [t for t in [c.raw("ADMIN_TOKEN")] if t]
     if len(set(tokens)) != len(tokens):
         c.problems.append("USER_INFO: two users (or a user and ADMIN_TOKEN) share a token")
+    root = c.raw("ROOT_USER")
+    if root:
+        if root not in names:
+            c.problems.append(f"ROOT_USER={root!r}: expected the name of a USER_INFO user")
+        users = [dataclasses.replace(u, role="admin") if u.name == root else u for u in users]
     return tuple(users)
+
+
+def _secret(c: _Check, name: str, pattern: re.Pattern[str], expected: str) -> str:
+    """A token or password: empty (generated at run) or valid, never the old placeholder."""
+    value = c.raw(name)
+    if not value:
+        return ""
+    if PLACEHOLDER in value:
+        c.problems.append(
+            f"{name}: {PLACEHOLDER!r} marks the old template's public placeholder: choose your "
+            "own, or leave it empty and run generates one"
+        )
+        return ""
+    return c.match(name, pattern, f"empty (generated) or {expected}")
+
+
+def _refused(c: _Check) -> None:
+    for name, why in REFUSED.items():
+        if c.raw(name):
+            c.problems.append(f"{name} (the original hai-up's) is not supported: {why}")
+
+
+def _mounts(c: _Check) -> tuple[ExtraMount, ...]:
+    out = []
+    fmt = "expected source:target:file|directory[:ro] with absolute paths"
+    for entry in c.words("EXTRA_MOUNTS"):
+        parts = entry.split(":")
+        ok = len(parts) in (3, 4) and (len(parts) == 3 or parts[3] == "ro")
+        if ok:
+            source, target, kind = parts[:3]
+            ok = (
+                kind in ("file", "directory")
+                and PurePosixPath(source).is_absolute()
+                and PurePosixPath(target).is_absolute()
+                and PurePosixPath(target) != PurePosixPath("/")
+            )
+        if not ok:
+            c.problems.append(f"EXTRA_MOUNTS entry {entry!r}: {fmt}")
+            continue
+        out.append(ExtraMount(source, target, kind, len(parts) == 4))
+    targets = [m.target for m in out]
+    for target in sorted({t for t in targets if targets.count(t) > 1}):
+        c.problems.append(f"EXTRA_MOUNTS: target {target!r} is mounted twice")
+    return tuple(out)
 
 
 def _quota(c: _Check) -> tuple[tuple[str, int], ...]:
@@ -316,6 +421,12 @@ def _cross(c: _Check, cfg: UpConfig) -> None:
 def parse_config(values: Mapping[str, str]) -> UpConfig:
     """Validate the variables (as strings) into an :class:`UpConfig`; pure."""
     c = _Check(values)
+    if not c.raw("SHARED_FS_ROOT"):
+        c.problems.append(
+            "SHARED_FS_ROOT='': expected the absolute path of the shared file system (no "
+            "default: hai-up never puts the platform and its database on the root file system)"
+        )
+    _refused(c)
     backend = c.raw("HAI_BACKEND")
     if backend not in ("local", "kubernetes"):
         c.bad("HAI_BACKEND", "local or kubernetes")
@@ -325,7 +436,7 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
     name_fmt = "a DNS label (lowercase letters, digits, -, at most 63)"
     secret_fmt = "letters, digits and . _ ~ - only"
     cfg = UpConfig(
-        shared_fs_root=c.path("SHARED_FS_ROOT") or Path("/"),
+        shared_fs_root=(c.path("SHARED_FS_ROOT") if c.raw("SHARED_FS_ROOT") else None) or Path("/"),
         hai_platform_path=c.path("HAI_PLATFORM_PATH") or Path("/"),
         hai_backend=backend,  # type: ignore[arg-type]
         mars_prefix=c.match(
@@ -358,8 +469,8 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
         ingress_class=c.match(
             "INGRESS_CLASS", re.compile(rf"^$|{_NODE.pattern}"), "empty or a name"
         ),
-        admin_token=c.match(
-            "ADMIN_TOKEN", _TOKEN, "16-256 characters, letters, digits and . _ ~ + / = -"
+        admin_token=_secret(
+            c, "ADMIN_TOKEN", _TOKEN, "16-256 characters, letters, digits and . _ ~ + / = -"
         ),
         compose_project=c.match(
             "COMPOSE_PROJECT", _COMPOSE, "lowercase letters, digits, _ and - (a compose project)"
@@ -367,11 +478,11 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
         users=_users(c),
         public_quota=_quota(c),
         postgres_user=c.match("POSTGRES_USER", _USER, "a user name (lowercase letters, digits, _)"),
-        postgres_password=c.match(
-            "POSTGRES_PASSWORD", re.compile(r"^[A-Za-z0-9._~-]+$"), "a non-empty " + secret_fmt
+        postgres_password=_secret(
+            c, "POSTGRES_PASSWORD", re.compile(r"^[A-Za-z0-9._~-]+$"), secret_fmt
         ),
         postgres_port=c.port("POSTGRES_PORT"),
-        redis_password=c.match("REDIS_PASSWORD", _SAFE, "empty or " + secret_fmt),
+        redis_password=_secret(c, "REDIS_PASSWORD", _SAFE, secret_fmt),
         redis_port=c.port("REDIS_PORT"),
         external_database_url=c.url(
             "EXTERNAL_DATABASE_URL",
@@ -380,6 +491,18 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
         ),
         external_redis_url=c.url(
             "EXTERNAL_REDIS_URL", ("redis", "rediss"), "redis://:password@host:6379/0"
+        ),
+        platform_namespace=c.match("PLATFORM_NAMESPACE", _DNS_LABEL, name_fmt, "hai-platform"),
+        service_type=c.match(
+            "SERVICE_TYPE",
+            re.compile(rf"^({'|'.join(SERVICE_TYPES)})$"),
+            " or ".join(SERVICE_TYPES),
+            "ClusterIP",
+        ),
+        dry_run=c.flag("DRY_RUN"),
+        extra_mounts=_mounts(c),
+        provider=c.match(
+            "PROVIDER", re.compile(rf"^({'|'.join(PROVIDERS)})$"), " or ".join(PROVIDERS), "k8s"
         ),
     )
     _cross(c, cfg)

@@ -85,6 +85,11 @@ def _read_record(root: Path) -> list[str]:
     return [str(n) for n in data.get("nodes", [])] if isinstance(data, dict) else []
 
 
+def drained_nodes(root: Path) -> list[str]:
+    """Nodes a drain cordoned and the next run uncordons (status shows them)."""
+    return _read_record(root)
+
+
 def _write_record(root: Path, nodes: list[str]) -> None:
     tmp = root / f".{RECORD}.tmp"
     tmp.write_text(json.dumps({"nodes": sorted(nodes)}) + "\n", encoding="utf-8")

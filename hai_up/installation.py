@@ -20,6 +20,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, UpError
 
 MARKER = "installation.json"
@@ -35,6 +36,13 @@ class Installation:
     def describe(self) -> str:
         what = "compose project" if self.provider == "docker-compose" else "k8s namespace"
         return f"{self.provider} installation ({what} {self.name!r})"
+
+
+def installation_for(cfg: UpConfig, provider: str) -> Installation:
+    """This config's installation: the compose project, or the platform namespace."""
+    if provider == "docker-compose":
+        return Installation(provider, cfg.compose_project)
+    return Installation(provider, cfg.platform_namespace)
 
 
 def marker_path(root: Path) -> Path:

@@ -85,3 +85,24 @@ def check_kubeconfig(path: Path, variable: str = "KUBECONFIG") -> None:
         "server container; nothing was changed",
         EXIT_CONFIG,
     )
+
+
+def missing_mount_sources(mounts: list[tuple[str, str]]) -> list[str]:
+    """``source (kind)`` of each EXTRA_MOUNTS source that is not there as that kind (Docker
+    would make a missing one as an empty root-owned directory)."""
+    out = []
+    for source, kind in mounts:
+        path = Path(source)
+        if not (path.is_file() if kind == "file" else path.is_dir()):
+            out.append(f"{source} ({kind})")
+    return out
+
+
+def check_mount_sources(mounts: list[tuple[str, str]]) -> None:
+    missing = missing_mount_sources(mounts)
+    if missing:
+        raise UpError(
+            "EXTRA_MOUNTS source(s) missing on this host: " + ", ".join(missing) + "; "
+            "nothing was changed",
+            EXIT_CONFIG,
+        )

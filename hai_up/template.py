@@ -13,8 +13,9 @@ CONFIG_TEMPLATE = r"""#!/usr/bin/env bash
 # where a value is required. Lists are separated by spaces or commas.
 
 # -- shared storage ------------------------------------------------------------------------
-# A file system mounted at the same path on this host and on every node.
-export SHARED_FS_ROOT="${SHARED_FS_ROOT-/nfs-shared}"
+# A file system mounted at the same path on this host and on every node. Required (no
+# default: hai-up never puts the platform and its database on the root file system).
+export SHARED_FS_ROOT="${SHARED_FS_ROOT-}"
 # Where hai-up writes init.sql, override.toml, the manifests and keeps the platform's data
 # (postgres/, redis/, log/, home/) and the users' workspace/ (absolute path).
 export HAI_PLATFORM_PATH="${HAI_PLATFORM_PATH-${SHARED_FS_ROOT}/hai-platform}"
@@ -47,8 +48,9 @@ export KUBECONFIG="${KUBECONFIG-}"
 export BASE_IMAGE="${BASE_IMAGE-hai-platform/platform:latest}"
 # The default image of task pods (the task entrypoint and the hai_cli.runtime SDK).
 export TRAIN_IMAGE="${TRAIN_IMAGE-hai-platform/train:latest}"
-# 1: the docker-compose provider builds both images before starting.
-export BUILD_IMAGES="${BUILD_IMAGES-0}"
+# 1 (or true): the docker-compose provider builds both images before starting; 0 (false):
+# they must already be on the engine (docker load).
+export BUILD_IMAGES="${BUILD_IMAGES-1}"
 
 # -- server --------------------------------------------------------------------------------
 export SERVER_REPLICAS="${SERVER_REPLICAS-1}"
@@ -59,30 +61,47 @@ export BIND_ADDRESS="${BIND_ADDRESS-0.0.0.0}"
 # Ingress of the server on Kubernetes (empty host: any host).
 export INGRESS_HOST="${INGRESS_HOST-}"
 export INGRESS_CLASS="${INGRESS_CLASS-nginx}"
-# Token of the built-in "admin" user (at least 16 characters). CHANGE IT.
-export ADMIN_TOKEN="${ADMIN_TOKEN-change-me-admin-token}"
+# Token of the built-in "admin" user (at least 16 characters). Empty: run generates one,
+# prints it once and keeps it in HAI_PLATFORM_PATH/generated-secrets.json (mode 600).
+export ADMIN_TOKEN="${ADMIN_TOKEN-}"
 # docker-compose project name.
 export COMPOSE_PROJECT="${COMPOSE_PROJECT-hai-platform}"
+# Kubernetes namespace of the platform's own objects (server, database, Secret).
+export PLATFORM_NAMESPACE="${PLATFORM_NAMESPACE-hai-platform}"
+# Type of the server's Service on Kubernetes: ClusterIP (behind the Ingress), NodePort or
+# LoadBalancer (the original's: its external address is the platform's address).
+export SERVICE_TYPE="${SERVICE_TYPE-ClusterIP}"
 
 # -- users and quotas ----------------------------------------------------------------------
-# Entries name:uid:role:token[:group] separated by spaces or commas. role: admin, internal
-# or external; token: at least 16 characters (what the user gives "hai-cli init");
-# group: an optional user group. uid: the user's Unix uid; ranks run as it and
+# Required. Entries name:uid:role:token[:group] separated by spaces or commas, or the
+# original's name:uid:token (role internal). role: admin, internal or external; token: at
+# least 16 characters (what the user gives "hai-cli init"); group: an optional user group. uid: the user's Unix uid; ranks run as it and
 # HAI_PLATFORM_PATH/workspace/<name> is created owned by it.
-export USER_INFO="${USER_INFO-testuser:10020:internal:testuser-token-change-me}"
+export USER_INFO="${USER_INFO-}"
+# A USER_INFO user who is made an admin (the original's root user); empty: none.
+export ROOT_USER="${ROOT_USER-}"
 # Nodes every user may hold in TRAINING_GROUP at a priority: PRIORITY=N entries
 # (LOW BELOW_NORMAL NORMAL ABOVE_NORMAL HIGH VERY_HIGH EXTREME_HIGH); unlisted: no limit.
 export PUBLIC_QUOTA="${PUBLIC_QUOTA-HIGH=10}"
 
 # -- PostgreSQL and Redis ------------------------------------------------------------------
-# Passwords: letters, digits and . _ ~ - (they go into URLs as they are).
+# Passwords: letters, digits and . _ ~ - (they go into URLs as they are). Empty: run
+# generates them and keeps them in HAI_PLATFORM_PATH/generated-secrets.json (mode 600).
 export POSTGRES_USER="${POSTGRES_USER-root}"
-export POSTGRES_PASSWORD="${POSTGRES_PASSWORD-change-me-postgres}"
+export POSTGRES_PASSWORD="${POSTGRES_PASSWORD-}"
 export POSTGRES_PORT="${POSTGRES_PORT-5432}"
-export REDIS_PASSWORD="${REDIS_PASSWORD-change-me-redis}"
+export REDIS_PASSWORD="${REDIS_PASSWORD-}"
 export REDIS_PORT="${REDIS_PORT-6379}"
 # Use existing servers instead of the built-in ones (postgresql://user:pw@host:port/db,
 # redis://:pw@host:port/0); the built-in one is then not deployed.
 export EXTERNAL_DATABASE_URL="${EXTERNAL_DATABASE_URL-}"
 export EXTERNAL_REDIS_URL="${EXTERNAL_REDIS_URL-}"
+# Extra host storage every task sees: entries source:target:file|directory[:ro] (the
+# original's format). Kubernetes backend: hostPath mounts of the task pods; local backend:
+# mounts of the server containers (the ranks run there). The source must exist.
+export EXTRA_MOUNTS="${EXTRA_MOUNTS-}"
+# 1 (or true): run, upgrade and down only render and print what they would do (as dryrun).
+export DRY_RUN="${DRY_RUN-0}"
+# Where to deploy when -p is not given: k8s or docker-compose.
+export PROVIDER="${PROVIDER-k8s}"
 """

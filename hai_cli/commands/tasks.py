@@ -42,13 +42,15 @@ def follow_until_done(
         return 130
     task = client.task(task_id)
     if not quiet:
+        why = task.get("detail") if task["state"] in ("failed", "stopped") else None
         typer.echo(
             f"task {task_id} {task['state']}"
             + (
                 f" (exit code {task['exit_code']})"
                 if task.get("exit_code") not in (None, 0)
                 else ""
-            ),
+            )
+            + (f": {why}" if why else ""),  # e.g. why it could not start
             err=True,
         )
     if attempt is not None:

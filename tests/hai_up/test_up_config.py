@@ -54,25 +54,45 @@ def test_template_has_the_seed_names_and_ours_each_documented() -> None:
         assert lines[i - 1].startswith("#") or lines[i - 1].startswith("export"), name
 
 
-def test_defaults_without_file_or_environment() -> None:
-    cfg = load_config(None, {"PATH": "/usr/bin", "HOME": "/root"})
-    assert cfg.hai_platform_path == Path("/nfs-shared/hai-platform")
+MINIMAL = {"SHARED_FS_ROOT": "/data", "USER_INFO": "alice:1000:alice-token-0123456789"}
+
+
+def test_defaults_without_file_or_environment_are_refused() -> None:
+    """No silent default: without SHARED_FS_ROOT and USER_INFO nothing is deployed."""
+    with pytest.raises(ConfigError) as e:
+        load_config(None, {"PATH": "/usr/bin", "HOME": "/root"})
+    assert [p.split("=")[0] for p in e.value.problems] == ["SHARED_FS_ROOT", "USER_INFO"]
+
+
+def test_the_two_required_values_are_enough() -> None:
+    cfg = load_config(None, {**MINIMAL, "PATH": "/usr/bin"})
+    assert cfg.hai_platform_path == Path("/data/hai-platform")  # default refers to SHARED_FS_ROOT
     assert (cfg.hai_backend, cfg.server_replicas, cfg.server_port) == ("kubernetes", 1, 80)
     assert cfg.base_image == "hai-platform/platform:latest"
-    assert cfg.users[0].name == "testuser" and cfg.compose_project == "hai-platform"
+    assert cfg.compose_project == "hai-platform" and cfg.platform_namespace == "hai-platform"
     assert cfg.external_database_url is None and cfg.node_gpus is None
+    # the original's user:uid:token entry: role internal
+    assert [(u.name, u.uid, u.role) for u in cfg.users] == [("alice", 1000, "internal")]
+    # secrets left empty are generated at run (hai_up.secrets), never a public default
+    assert (cfg.admin_token, cfg.postgres_password, cfg.redis_password) == ("", "", "")
+    assert (cfg.build_images, cfg.dry_run, cfg.provider, cfg.service_type) == (
+        True,
+        False,
+        "k8s",
+        "ClusterIP",
+    )
 
 
 def test_environment_then_defaults_with_references() -> None:
-    cfg = load_config(None, {"SHARED_FS_ROOT": "/data", "SERVER_PORT": "9000", "OTHER": "x"})
-    assert cfg.hai_platform_path == Path("/data/hai-platform")  # default refers to SHARED_FS_ROOT
+    cfg = load_config(None, {**MINIMAL, "SERVER_PORT": "9000", "OTHER": "x"})
+    assert cfg.hai_platform_path == Path("/data/hai-platform")
     assert cfg.server_port == 9000
 
 
 def test_printed_template_sourced_as_a_file_gives_the_defaults(tmp_path: Path) -> None:
     f = tmp_path / "config.sh"
-    f.write_text(CONFIG_TEMPLATE)
-    assert load_config(f, {}) == load_config(None, {})
+    f.write_text("".join(f"{k}={v}\n" for k, v in MINIMAL.items()) + CONFIG_TEMPLATE)
+    assert load_config(f, {}) == load_config(None, MINIMAL)
 
 
 def test_file_is_sourced_in_a_clean_environment_and_may_reference(tmp_path: Path) -> None:
@@ -80,12 +100,52 @@ def test_file_is_sourced_in_a_clean_environment_and_may_reference(tmp_path: Path
     f.write_text(
         'SHARED_FS_ROOT=/mnt/fs\nHAI_PLATFORM_PATH="$SHARED_FS_ROOT/platform"\n'
         "BASE=8000\nSERVER_PORT=$((BASE + 80))\nexport TRAINING_NODES='n1,n2 n3'\n"
+        "USER_INFO=alice:1000:internal:alice-token-0123456789\n"
     )
     cfg = load_config(f, {"SERVER_PORT": "1234", "REDIS_PORT": "7000"})
     assert cfg.hai_platform_path == Path("/mnt/fs/platform")
     assert cfg.server_port == 8080  # the file's, computed by bash
     assert cfg.redis_port == 6379  # the environment does not leak into a file's config
     assert cfg.training_nodes == ("n1", "n2", "n3")
+    assert cfg.warnings == ("BASE is not a hai-up variable and is ignored",)
+
+
+@pytest.mark.parametrize(
+    ("line", "warning"),
+    [
+        ("SERVER_PROT=8080", "SERVER_PROT is not a hai-up variable and is ignored (did you mean SERVER_PORT?)"),
+        ("USERINFO=x", "USERINFO is not a hai-up variable and is ignored (did you mean USER_INFO?)"),
+        ("TRAINNING_NODES=a", "TRAINNING_NODES is not a hai-up variable and is ignored (did you mean TRAINING_NODES?)"),
+        ("ZZZ_TOTALLY_ELSE=1", "ZZZ_TOTALLY_ELSE is not a hai-up variable and is ignored"),
+    ],
+)  # fmt: skip
+def test_unknown_variables_are_named_with_the_nearest(
+    tmp_path: Path, line: str, warning: str
+) -> None:
+    f = tmp_path / "config.sh"
+    f.write_text("".join(f"{k}={v}\n" for k, v in MINIMAL.items()) + line + "\n")
+    assert load_config(f, {}).warnings == (warning,)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("0", False), ("1", True), ("true", True), ("FALSE", False), ("True", True)]
+)
+def test_booleans(raw: str, value: bool) -> None:
+    cfg = parse_config(values(BUILD_IMAGES=raw, HAS_RDMA_HCA_RESOURCE=raw, DRY_RUN=raw))
+    assert (cfg.build_images, cfg.has_rdma_hca_resource, cfg.dry_run) == (value,) * 3
+
+
+def test_root_user_becomes_an_admin_and_original_entries_are_internal() -> None:
+    cfg = parse_config(
+        values(
+            USER_INFO="alice:1000:alice-token-0123456789,bob:1001:external:bob-token-0123456789",
+            ROOT_USER="bob",
+        )
+    )
+    assert [(u.name, u.uid, u.role) for u in cfg.users] == [
+        ("alice", 1000, "internal"),
+        ("bob", 1001, "admin"),
+    ]
 
 
 def test_file_that_bash_refuses(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hai_up.drain import Api, active_count, drain, undrain
+from hai_up.drain import Api, active_count, drain, drained_nodes, undrain
 from hai_up.errors import UpError
 
 TOKEN = "admin-token-0123456789"
@@ -80,6 +80,7 @@ def test_drain_then_undrain(fake: tuple[FakeServer, str], tmp_path: Path) -> Non
     # only the node hai-up cordoned is recorded (local-1 was an admin's)
     assert json.loads((tmp_path / "drained.json").read_text()) == {"nodes": ["local-0"]}
     assert said[0].startswith("suspending 2 task(s) with notice (cordoning 1 node(s))")
+    assert drained_nodes(tmp_path) == ["local-0"]
     undrain(api, tmp_path, said.append)
     assert state.nodes == {"local-0": False, "local-1": True}  # the admin's cordon stays
     assert not (tmp_path / "drained.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -288,3 +289,34 @@ def test_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
     assert r.exit_code == 2 and r.stderr.startswith(
         f"hai-up: KUBECONFIG={tmp_path / 'nope'}: cannot load it"
     )
+
+
+def test_second_installation_on_the_same_data_is_refused(env: Env) -> None:
+    """Another platform namespace (or provider) on the same HAI_PLATFORM_PATH: nothing applied."""
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    before = env.objects()
+    r = hai_up("run", "-c", str(env.config_file(PLATFORM_NAMESPACE="hai-two")))
+    assert r.exit_code == 2
+    assert "belongs to the k8s installation (k8s namespace 'hai-platform')" in r.stderr
+    assert env.objects() == before
+    r = hai_up("run", "-p", "docker-compose", "-c", str(env.config_file(HAI_BACKEND="local")))
+    assert r.exit_code == 2 and "refusing to start the docker-compose installation" in r.stderr
+    assert env.objects() == before
+
+
+def _admin_token(env: Env) -> str:
+    secret = env.core.read_namespaced_secret("hai-platform", "hai-platform")
+    if secret.data and "admin-token" in secret.data:
+        return base64.b64decode(secret.data["admin-token"]).decode()
+    return str(secret.string_data["admin-token"])
+
+
+def test_generated_admin_token_is_kept_and_printed_once(env: Env) -> None:
+    r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="")))
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if "admin token (printed this once)" in x]
+    token = line.rsplit(": ", 1)[1]
+    assert _admin_token(env) == token and len(token) >= 16
+    r = hai_up("upgrade", "-c", str(env.config_file(ADMIN_TOKEN="")))
+    assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not regenerated
+    assert _admin_token(env) == token

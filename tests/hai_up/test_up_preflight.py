@@ -15,8 +15,10 @@ from hai_up.installation import Installation, check_owner, claim, marker_path, r
 from hai_up.preflight import (
     busy_ports,
     check_kubeconfig,
+    check_mount_sources,
     check_ports,
     compose_ports,
+    missing_mount_sources,
     ports_to_check,
 )
 from hai_up.render.compose import compose_yaml
@@ -137,3 +139,22 @@ def test_kubeconfig_must_be_a_file(tmp_path: Path) -> None:
         assert err.value.exit_code == 2
         assert f"{tmp_path / name} {why}: set KUBECONFIG" in err.value.message
     assert not (tmp_path / "none").exists()  # nothing made on the way
+
+
+def test_extra_mount_sources_must_exist_as_their_kind(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    mounts = [
+        (str(tmp_path / "dir"), "directory"),
+        (str(tmp_path / "file"), "file"),
+        (str(tmp_path / "file"), "directory"),
+        (str(tmp_path / "none"), "file"),
+    ]
+    assert missing_mount_sources(mounts) == [
+        f"{tmp_path / 'file'} (directory)",
+        f"{tmp_path / 'none'} (file)",
+    ]
+    with pytest.raises(UpError) as err:
+        check_mount_sources(mounts)
+    assert err.value.exit_code == 2 and err.value.message.endswith("nothing was changed")
+    check_mount_sources(mounts[:2])

