@@ -126,7 +126,9 @@ def _run(cmd: Sequence[str], what: str) -> None:
         raise
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (err or out).splitlines() if ln.strip()]
-        detail = "; ".join(lines[:3]) if lines else f"exit code {proc.returncode}"
+        if len(lines) > 4:  # the first line says what failed, the last one why
+            lines = [*lines[:2], "...", lines[-1]]
+        detail = "; ".join(lines) if lines else f"exit code {proc.returncode}"
         raise HaienvError(f"{what} failed: {detail}")
 
 
@@ -163,9 +165,13 @@ def claim(prefix: str) -> None:
         _clear_leftover(prefix)
         os.mkdir(prefix, 0o755)
     marker = os.path.join(prefix, m.CREATING_FILE)
-    with open(f"{marker}.tmp", "w", encoding="utf-8") as fh:
-        fh.write(f"{os.getpid()}\n")
-    os.rename(f"{marker}.tmp", marker)  # appears with its pid in it (an interrupt may follow)
+    try:
+        with open(f"{marker}.tmp", "w", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n")
+        os.rename(f"{marker}.tmp", marker)  # appears with its pid in it (an interrupt may follow)
+    except OSError:  # e.g. a full disk: the directory is still only ours
+        shutil.rmtree(prefix, ignore_errors=True)
+        raise
 
 
 def _clear_leftover(prefix: str) -> None:
