@@ -59,6 +59,7 @@ Argv = Annotated[list[Arg], msgspec.Meta(min_length=1, max_length=check.MAX_ARGV
 Workdir = Annotated[str, msgspec.Meta(pattern="^/", max_length=check.MAX_PATH_BYTES)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=check.MAX_NAME, pattern=_VISIBLE)]
 Group = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_VISIBLE)]
+EnvName = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Nodes = Annotated[int, msgspec.Meta(ge=1, le=check.MAX_NODES)]
 EnvKey = Annotated[str, msgspec.Meta(pattern=ENV_KEY_RE)]
 EnvValue = Annotated[str, msgspec.Meta(max_length=check.MAX_ENV_VALUE_BYTES)]
@@ -90,8 +91,10 @@ class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     kind: Literal["python", "bash", "exec"] = "python"
     suspend_after: Seconds | None = None
     image: Image | None = None
-    haienv: Name | None = None  # NAME or NAME[owner]: the ranks run in that environment
-    haienv_owner: Name | None = None  # the owner, when NAME has none (default: the caller)
+    # NAME or NAME[owner]: the ranks run in that environment; the owner, when NAME has none
+    # (default: the caller). Checked by EnvironmentService.check, whose messages are precise.
+    haienv: EnvName | None = None
+    haienv_owner: EnvName | None = None
 
 
 def guarded(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

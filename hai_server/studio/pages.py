@@ -254,9 +254,9 @@ class StudioController(Controller):
     # -- nodes ------------------------------------------------------------------------------
     @get("/nodes")
     async def node_list(
-        self, request: Request[Any, Any, Any], viewer: Caller, nodes: NodeService
+        self, request: Request[Any, Any, Any], viewer: Caller, node_service: NodeService
     ) -> Template:
-        listed = (await nodes.list_nodes(viewer))["nodes"]
+        listed = (await node_service.list_nodes(viewer))["nodes"]
         return _page("nodes.html", request, viewer, nodes=listed)
 
     @get("/nodes/{name:str}/confirm/{action:str}")
@@ -284,11 +284,11 @@ class StudioController(Controller):
 
     @post("/nodes/{name:str}/{action:str}")
     async def node_act(
-        self, viewer: Caller, nodes: NodeService, name: str, action: str
+        self, viewer: Caller, node_service: NodeService, name: str, action: str
     ) -> Redirect:
         if action not in ("cordon", "uncordon"):
             raise NotFoundException(f"no action {action}")
-        await nodes.cordon(viewer, name, action == "cordon")
+        await node_service.cordon(viewer, name, action == "cordon")
         return Redirect("/nodes", status_code=303)
 
     # -- admin ------------------------------------------------------------------------------

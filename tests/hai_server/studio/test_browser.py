@@ -44,7 +44,9 @@ while True:
     seen = len(lines)
     time.sleep(0.02)
 """
-XSS_NAME = '<img src=x onerror="window.__pwned=1">\u202etxt.exe'
+# names with bidi or control characters are refused at submit (hai_cli.validate): the log
+# lines carry those
+XSS_NAME = '<img src=x onerror="window.__pwned=1">txt.exe'
 XSS_LINES = ["<script>window.__pwned=2</script>", "\x1b[31mred\x1b[0m", "bidi \u202eevil"]
 
 
@@ -248,7 +250,7 @@ def test_xss_attempts_render_as_text(page: Any, url: str, plat: Platform) -> Non
         assert page.locator("img[src=x]").count() == 0, path
     page.goto(f"{url}/tasks/{task_id}")
     expect(page.locator("h1 .name")).to_have_text(
-        '<img src=x onerror="window.__pwned=1"><U+202E>txt.exe'
+        '<img src=x onerror="window.__pwned=1">txt.exe'
     )
     page.wait_for_function("document.getElementById('log').textContent.includes('bidi')")
     text = log_text(page)
