@@ -36,6 +36,7 @@ from hai_server.studio.charts import DAY_S, home_charts
 from hai_server.studio.session import provide_viewer, start_session
 
 PAGE = 50
+MAX_OFFSET = 2**31 - 1  # beyond any row count or attempt number (and what SQL can bind)
 LIVE = ("queued", "starting", "running", "suspending", "suspended")
 
 
@@ -137,6 +138,8 @@ class StudioController(Controller):
         offset: int = 0,
     ) -> Template:
         now = time.time()
+        if not 0 <= offset <= MAX_OFFSET:
+            raise Invalid(f"offset must be between 0 and {MAX_OFFSET}")
         all_users = all and viewer.admin
         states = [s for s in state_q.split(",") if s]
         page = await tasks.list(
@@ -144,7 +147,7 @@ class StudioController(Controller):
             states=states or None,
             all_users=all_users,
             limit=PAGE,
-            offset=max(0, offset),
+            offset=offset,
             group=group or None,
             search=q.strip() or None,
         )
@@ -155,7 +158,7 @@ class StudioController(Controller):
             request,
             viewer,
             rows=[views.task_row(t, now) for t in page["tasks"]],
-            pages=views.pagination(page["total"], PAGE, max(0, offset)),
+            pages=views.pagination(page["total"], PAGE, offset),
             filters=filters,
             query=query,
             states=views.STATE_FILTERS,
@@ -211,6 +214,8 @@ class StudioController(Controller):
         attempt: int | None = None,
     ) -> ServerSentEvent:
         """The rank's log as Server-Sent Events: ``data`` {"text": ...}, then ``end``."""
+        if attempt is not None and not 0 <= attempt <= MAX_OFFSET:
+            raise Invalid(f"attempt must be between 0 and {MAX_OFFSET}")
         stream = await logs.follow(viewer, task_id, rank, attempt, 0)
         return ServerSentEvent(_sse(stream))
 
