@@ -12,7 +12,7 @@ import asyncio
 import codecs
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -80,7 +80,7 @@ class LoginController(Controller):
                 context={"viewer": None, "next": target, "error": exc.message, "path": "/login"},
                 status_code=401,
             )
-        start_session(request, token, caller)
+        await start_session(request, token, caller)
         return Redirect(target, status_code=303)
 
     @post("/logout")
@@ -104,7 +104,7 @@ class StudioController(Controller):
     ) -> Template:
         now = time.time()
         # independent reads, each on its own connection: overlapped
-        mine, cluster, quotas, history = await asyncio.gather(
+        mine, cluster, quotas, history = await _together(
             tasks.list(viewer, states=list(LIVE), limit=PAGE),
             overview.cluster(),
             overview.quota_use(viewer),
@@ -368,6 +368,19 @@ class StudioController(Controller):
         form = await _form(request)
         await admin.delete_quota(viewer, form.get("principal", ""), form.get("resource", ""))
         return Redirect("/admin#quotas", status_code=303)
+
+
+async def _together(*reads: Awaitable[Any]) -> list[Any]:
+    """Await ``reads`` concurrently; the first failure cancels the others (no read is left
+    running after the page has failed) and is raised as it is."""
+    tasks = [asyncio.ensure_future(r) for r in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _whole(text: str, what: str) -> int:

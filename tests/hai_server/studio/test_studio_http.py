@@ -133,6 +133,12 @@ def test_login_renews_the_session_id(root: Api) -> None:
     other = Browser(root)
     other.cookies.set("hai_session", "f" * 64, domain="testserver.local")
     assert other.get("/").status_code == 303  # the planted id is not logged in
+    first = b.cookies.get("hai_session")
+    b.login(ADMIN_TOKEN)  # logging in again: a new id, the old one forgotten
+    assert b.cookies.get("hai_session") not in (None, first)
+    copy = Browser(root)
+    copy.cookies.set("hai_session", str(first), domain="testserver.local")
+    assert copy.get("/").status_code == 303
 
 
 def test_next_never_leaves_the_site(root: Api) -> None:
@@ -264,14 +270,14 @@ def test_the_log_stream_sends_the_rank_log_then_ends(root: Api, work: Path) -> N
     with b._jar() as client, client.stream("GET", f"/tasks/{t['id']}/logs/stream") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         event = "message"
-        for line in r.iter_lines():
+        for line in r.iter_lines():  # to the end: the server closes the stream after "end"
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:"):
                 if event == "end":
                     ended = True
-                    break
-                text += json.loads(line.split(":", 1)[1])["text"]
+                else:
+                    text += json.loads(line.split(":", 1)[1])["text"]
     assert ended and text.endswith("\n")
     assert [line.split("] ", 1)[-1] for line in text.splitlines()] == ["héllo", "<b>x</b>"]
     assert b.get(f"/tasks/{t['id']}/logs/stream?rank=5").status_code == 422
@@ -395,21 +401,22 @@ def test_samples_are_recorded_and_drawn(tmp_path: Path) -> None:
         assert "<polyline" in home and "Utilisation per group" in home
 
 
-def test_an_unreachable_database_shows_a_banner_not_a_trace(root: Api) -> None:
+def test_an_unreachable_database_shows_a_banner_not_a_trace(tmp_path: Path) -> None:
     from hai_server.db.session import make_engine, make_sessions
     from hai_server.services.overview import OverviewService
 
-    services = root.app.state.services
-    dead = OverviewService(
-        make_sessions(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")),
-        services.overview._config,
-    )
-    b = Browser(root)
-    b.login(ADMIN_TOKEN)
-    root.app.state.services = dataclasses.replace(services, overview=dead)
-    try:
-        r = b.get("/")
-        assert r.status_code == 503
-        assert "database may be unreachable" in r.text and "Traceback" not in r.text
-    finally:
-        root.app.state.services = services
+    dead_engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    with server(tmp_path) as root:
+        services = root.app.state.services
+        dead = OverviewService(make_sessions(dead_engine), services.overview._config)
+        b = Browser(root)
+        b.login(ADMIN_TOKEN)
+        root.app.state.services = dataclasses.replace(services, overview=dead)
+        try:
+            r = b.get("/")
+            assert r.status_code == 503
+            assert "database may be unreachable" in r.text and "Traceback" not in r.text
+        finally:
+            root.app.state.services = services
+        assert b.get("/").status_code == 200  # back once it is reachable
+        root.client.blocking_portal.call(dead_engine.dispose)
