@@ -301,6 +301,9 @@ def test_task_list_filters_and_pages(root: Api, work: Path) -> None:
     for bad in ("/tasks?offset=-1", "/tasks?offset=99999999999999999999"):
         r = b.get(bad)
         assert r.status_code == 422 and "offset must be between" in r.text, bad
+    # the API refuses it the same way (it was a 500: an SQL overflow)
+    r = root.call("GET", "/api/v1/tasks", offset=99999999999999999999)
+    assert r.status_code == 422 and "offset must be between" in r.json()["message"]
     r = b.get(f"/tasks/{ids[0]}/logs/stream?attempt=99999999999999999999")
     assert r.status_code == 422 and "attempt must be between" in r.json()["message"]
     assert "bogus" in b.get("/tasks?state=bogus").text
