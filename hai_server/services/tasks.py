@@ -210,8 +210,8 @@ class TaskService:
             raise Forbidden("only admins may list every user's tasks")
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
-        if offset < 0:
-            raise Invalid("offset must be >= 0")
+        if not 0 <= offset <= MAX_ID:  # a larger offset cannot even be bound in SQL
+            raise Invalid(f"offset must be between 0 and {MAX_ID}")
         for st in states or []:
             if st not in lc.STATES:
                 raise Invalid(f"unknown state {st!r}; use one of {', '.join(lc.STATES)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router
+from litestar.datastructures import ResponseHeader
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -33,6 +34,19 @@ from hai_server.studio.session import LoginRequired, csrf_config, session_config
 from hai_server.studio.views import visible
 
 HERE = Path(__file__).parent
+# defence in depth behind escaping: no inline or foreign script, no framing (clickjacking)
+SECURITY_HEADERS = [
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'",
+    ),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+]
 log = logging.getLogger("hai.studio")
 DOWN = (
     "The server could not read the platform's state: its database may be unreachable. "
@@ -116,5 +130,6 @@ def studio_router(*, session_max_age_s: int, secret: str | None) -> Router:
             NotFoundException: _http_error,
             Exception: _internal,
         },
+        response_headers=SECURITY_HEADERS,
         include_in_schema=False,
     )

@@ -12,7 +12,7 @@ import asyncio
 import codecs
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -36,6 +36,7 @@ from hai_server.studio.charts import DAY_S, home_charts
 from hai_server.studio.session import provide_viewer, start_session
 
 PAGE = 50
+MAX_OFFSET = 2**31 - 1  # beyond any row count or attempt number (and what SQL can bind)
 LIVE = ("queued", "starting", "running", "suspending", "suspended")
 
 
@@ -79,7 +80,7 @@ class LoginController(Controller):
                 context={"viewer": None, "next": target, "error": exc.message, "path": "/login"},
                 status_code=401,
             )
-        start_session(request, token, caller)
+        await start_session(request, token, caller)
         return Redirect(target, status_code=303)
 
     @post("/logout")
@@ -103,7 +104,7 @@ class StudioController(Controller):
     ) -> Template:
         now = time.time()
         # independent reads, each on its own connection: overlapped
-        mine, cluster, quotas, history = await asyncio.gather(
+        mine, cluster, quotas, history = await _together(
             tasks.list(viewer, states=list(LIVE), limit=PAGE),
             overview.cluster(),
             overview.quota_use(viewer),
@@ -137,6 +138,8 @@ class StudioController(Controller):
         offset: int = 0,
     ) -> Template:
         now = time.time()
+        if not 0 <= offset <= MAX_OFFSET:
+            raise Invalid(f"offset must be between 0 and {MAX_OFFSET}")
         all_users = all and viewer.admin
         states = [s for s in state_q.split(",") if s]
         page = await tasks.list(
@@ -144,7 +147,7 @@ class StudioController(Controller):
             states=states or None,
             all_users=all_users,
             limit=PAGE,
-            offset=max(0, offset),
+            offset=offset,
             group=group or None,
             search=q.strip() or None,
         )
@@ -155,7 +158,7 @@ class StudioController(Controller):
             request,
             viewer,
             rows=[views.task_row(t, now) for t in page["tasks"]],
-            pages=views.pagination(page["total"], PAGE, max(0, offset)),
+            pages=views.pagination(page["total"], PAGE, offset),
             filters=filters,
             query=query,
             states=views.STATE_FILTERS,
@@ -211,6 +214,8 @@ class StudioController(Controller):
         attempt: int | None = None,
     ) -> ServerSentEvent:
         """The rank's log as Server-Sent Events: ``data`` {"text": ...}, then ``end``."""
+        if attempt is not None and not 0 <= attempt <= MAX_OFFSET:
+            raise Invalid(f"attempt must be between 0 and {MAX_OFFSET}")
         stream = await logs.follow(viewer, task_id, rank, attempt, 0)
         return ServerSentEvent(_sse(stream))
 
@@ -363,6 +368,19 @@ class StudioController(Controller):
         form = await _form(request)
         await admin.delete_quota(viewer, form.get("principal", ""), form.get("resource", ""))
         return Redirect("/admin#quotas", status_code=303)
+
+
+async def _together(*reads: Awaitable[Any]) -> list[Any]:
+    """Await ``reads`` concurrently; the first failure cancels the others (no read is left
+    running after the page has failed) and is raised as it is."""
+    tasks = [asyncio.ensure_future(r) for r in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _whole(text: str, what: str) -> int:

@@ -79,8 +79,12 @@ def csrf_config(secret: str | None) -> CSRFConfig:
     )
 
 
-def start_session(request: Request[Any, Any, Any], token: str, caller: Caller) -> None:
-    """Log in: a new session id holding the token."""
+async def start_session(request: Request[Any, Any, Any], token: str, caller: Caller) -> None:
+    """Log in: a new session id holding the token; the browser's previous session, if any,
+    is deleted from the store."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await request.app.stores.get("sessions").delete(old)
     request.scope[_NEW_SESSION] = secrets.token_hex(32)  # type: ignore[literal-required]
     request.set_session({"token": token, "user": caller.name})
 

@@ -88,6 +88,7 @@
       retry = setTimeout(open, 2000);
     };
   }
+  document.getElementById("logctl").addEventListener("submit", (ev) => ev.preventDefault());
   rank.addEventListener("change", open);
   attempt.addEventListener("change", open);
   search.addEventListener("input", render);

@@ -117,6 +117,9 @@ def test_login_sets_a_strict_httponly_session_and_logout_ends_it(root: Api) -> N
     assert ADMIN_TOKEN not in cookie and ADMIN_TOKEN not in r.headers["location"]
     home = b.get("/")
     assert home.status_code == 200 and "root (admin)" in home.text
+    csp = home.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert home.headers["x-frame-options"] == "DENY" and home.headers["cache-control"] == "no-store"
     assert ADMIN_TOKEN not in home.text  # the token never comes back to the browser
     assert b.post("/logout").status_code == 303
     assert b.get("/").status_code == 303
@@ -130,6 +133,12 @@ def test_login_renews_the_session_id(root: Api) -> None:
     other = Browser(root)
     other.cookies.set("hai_session", "f" * 64, domain="testserver.local")
     assert other.get("/").status_code == 303  # the planted id is not logged in
+    first = b.cookies.get("hai_session")
+    b.login(ADMIN_TOKEN)  # logging in again: a new id, the old one forgotten
+    assert b.cookies.get("hai_session") not in (None, first)
+    copy = Browser(root)
+    copy.cookies.set("hai_session", str(first), domain="testserver.local")
+    assert copy.get("/").status_code == 303
 
 
 def test_next_never_leaves_the_site(root: Api) -> None:
@@ -265,14 +274,14 @@ def test_the_log_stream_sends_the_rank_log_then_ends(root: Api, work: Path) -> N
     with b._jar() as client, client.stream("GET", f"/tasks/{t['id']}/logs/stream") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         event = "message"
-        for line in r.iter_lines():
+        for line in r.iter_lines():  # to the end: the server closes the stream after "end"
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:"):
                 if event == "end":
                     ended = True
-                    break
-                text += json.loads(line.split(":", 1)[1])["text"]
+                else:
+                    text += json.loads(line.split(":", 1)[1])["text"]
     assert ended and text.endswith("\n")
     assert [line.split("] ", 1)[-1] for line in text.splitlines()] == ["héllo", "<b>x</b>"]
     assert b.get(f"/tasks/{t['id']}/logs/stream?rank=5").status_code == 422
@@ -293,6 +302,14 @@ def test_task_list_filters_and_pages(root: Api, work: Path) -> None:
     assert "No tasks match." in b.get("/tasks?group=nope").text
     assert b.get("/tasks?state=bogus").status_code == 422
     assert b.get("/tasks?offset=abc").status_code == 400
+    for bad in ("/tasks?offset=-1", "/tasks?offset=99999999999999999999"):
+        r = b.get(bad)
+        assert r.status_code == 422 and "offset must be between" in r.text, bad
+    # the API refuses it the same way (it was a 500: an SQL overflow)
+    r = root.call("GET", "/api/v1/tasks", offset=99999999999999999999)
+    assert r.status_code == 422 and "offset must be between" in r.json()["message"]
+    r = b.get(f"/tasks/{ids[0]}/logs/stream?attempt=99999999999999999999")
+    assert r.status_code == 422 and "attempt must be between" in r.json()["message"]
     assert "bogus" in b.get("/tasks?state=bogus").text
 
 
@@ -371,36 +388,42 @@ def test_admin_cordons_a_node_after_confirmation(root: Api) -> None:
 
 
 def test_samples_are_recorded_and_drawn(tmp_path: Path) -> None:
-    with server(tmp_path, sample_interval_s=0.1, sample_retention_s=0.5) as root:
+    t_start = time.time()
+    with server(tmp_path, sample_interval_s=0.1, sample_retention_s=1.0) as root:
         b = Browser(root)
         b.login(ADMIN_TOKEN)
-        time.sleep(1.0)
         overview = root.app.state.services.overview
         me = Caller(1, "root", "admin")
-        history = root.client.blocking_portal.call(overview.history, me, 0.0, time.time())
-        ats = [s["at"] for s in history["samples"]]
-        assert len(ats) >= 3 and min(ats) > time.time() - 1.0  # retention prunes old ones
+        deadline = time.monotonic() + 30
+        while True:  # until the first samples have aged out (retention 1 s)
+            history = root.client.blocking_portal.call(overview.history, me, 0.0, time.time())
+            ats = [s["at"] for s in history["samples"]]
+            if len(ats) >= 3 and min(ats) > t_start + 0.5:
+                break
+            assert time.monotonic() < deadline, ats
+            time.sleep(0.2)
         assert {s["group"] for s in history["samples"]} == {"default"}
-        assert all(s["nodes"] == 2 for s in history["samples"])
+        assert all(s["nodes"] == 2 and s["busy"] == 0 for s in history["samples"])
         home = b.get("/").text
         assert "<polyline" in home and "Utilisation per group" in home
 
 
-def test_an_unreachable_database_shows_a_banner_not_a_trace(root: Api) -> None:
+def test_an_unreachable_database_shows_a_banner_not_a_trace(tmp_path: Path) -> None:
     from hai_server.db.session import make_engine, make_sessions
     from hai_server.services.overview import OverviewService
 
-    services = root.app.state.services
-    dead = OverviewService(
-        make_sessions(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")),
-        services.overview._config,
-    )
-    b = Browser(root)
-    b.login(ADMIN_TOKEN)
-    root.app.state.services = dataclasses.replace(services, overview=dead)
-    try:
-        r = b.get("/")
-        assert r.status_code == 503
-        assert "database may be unreachable" in r.text and "Traceback" not in r.text
-    finally:
-        root.app.state.services = services
+    dead_engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    with server(tmp_path) as root:
+        services = root.app.state.services
+        dead = OverviewService(make_sessions(dead_engine), services.overview._config)
+        b = Browser(root)
+        b.login(ADMIN_TOKEN)
+        root.app.state.services = dataclasses.replace(services, overview=dead)
+        try:
+            r = b.get("/")
+            assert r.status_code == 503
+            assert "database may be unreachable" in r.text and "Traceback" not in r.text
+        finally:
+            root.app.state.services = services
+        assert b.get("/").status_code == 200  # back once it is reachable
+        root.client.blocking_portal.call(dead_engine.dispose)
