@@ -114,5 +114,5 @@ def test_schemathesis_finds_no_server_error_and_no_nonconformance(
     assert len(operations) >= 30 and total >= len(operations) * POSITIVE_CASES // 2
     assert not [k for k in seen if k[2] >= 500]
     # a good share of generated (valid-by-the-document) submissions is accepted: the rest name
-    # a group that does not exist or a priority that is no level
-    assert submits.get(201, 0) >= 0.3 * sum(submits.values()), submits
+    # a group or a haienv environment that does not exist, or a priority that is no level
+    assert submits.get(201, 0) >= 0.2 * sum(submits.values()), submits
