@@ -114,8 +114,8 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
             color_col=3 if show_user else 2,
         )
     )
-    shown = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
-    typer.echo(f"{shown} of {total} task(s)")
+    span = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
+    typer.echo(f"{span} of {total} task(s)")
 
 
 def register(app: typer.Typer) -> None:
