@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         ui.checked(check.whole, "--rank", rank, 0, check.MAX_NODES - 1)
         if attempt is not None:
-            ui.checked(check.whole, "--attempt", attempt, 1, check.MAX_INT32)
+            ui.checked(check.whole, "--attempt", attempt, 0, check.MAX_INT32)
         with ui.errors():
             client = ui.connect()
             if follow:

@@ -81,7 +81,7 @@ class TaskController(Controller):
         logs: LogService,
         task_id: int,
         rank: int = Parameter(default=0, ge=0, le=MAX_NODES - 1),
-        attempt: int | None = Parameter(default=None, ge=1, le=MAX_INT32),
+        attempt: int | None = Parameter(default=None, ge=0, le=MAX_INT32),  # attempts count from 0
         offset: int = Parameter(default=0, ge=0, le=MAX_LOG_OFFSET),
         follow: bool = False,
     ) -> Any:

@@ -63,7 +63,7 @@ def test_submissions_the_probe_slipped_in_are_refused(db_url: str, tmp_path: Pat
     ("path", "params", "message"),
     [
         ("logs", {"attempt": BIG}, "query parameter attempt: Expected `int` <= 2147483647"),
-        ("logs", {"attempt": 0}, "query parameter attempt: Expected `int` >= 1"),
+        ("logs", {"attempt": -1}, "query parameter attempt: Expected `int` >= 0"),
         ("logs", {"offset": BIG}, "query parameter offset: Expected `int` <= 9007199254740992"),
         ("logs", {"rank": -1}, "query parameter rank: Expected `int` >= 0"),
         ("logs", {"follow": "true", "attempt": 10**20}, "query parameter attempt"),
