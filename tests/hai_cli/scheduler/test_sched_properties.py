@@ -301,7 +301,17 @@ def test_no_useless_suspend_the_waiting_task_starts_next(s: Snapshot, cfg: Polic
             for t in s.queued
             if (d := first.decisions[t.id])
         )
-        if ahead_quota:
+        # A task ahead that waited past max_backfill_wait_s reserves: nodes that free up go to
+        # it first (it is the one starving), so the waiting task may rightly wait on.
+        ahead_reserving = any(
+            isinstance(d, Hold)
+            and d.reason == REASON_RESERVING
+            and task_group(t.group, cfg) == task_group(queued[w].group, cfg)
+            and d.position < first.decisions[w].position
+            for t in s.queued
+            if (d := first.decisions[t.id])
+        )
+        if ahead_quota or ahead_reserving:
             waiting.discard(w)
     second = plan(_apply(s, first), cfg, NOW)
     for tid in waiting:
