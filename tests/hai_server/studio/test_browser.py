@@ -248,9 +248,7 @@ def test_xss_attempts_render_as_text(page: Any, url: str, plat: Platform) -> Non
         assert page.evaluate("window.__pwned") is None, path
         assert page.locator("img[src=x]").count() == 0, path
     page.goto(f"{url}/tasks/{task_id}")
-    expect(page.locator("h1 .name")).to_have_text(
-        '<img src=x onerror="window.__pwned=1">txt.exe'
-    )
+    expect(page.locator("h1 .name")).to_have_text('<img src=x onerror="window.__pwned=1">txt.exe')
     expect(page.locator("#log")).to_contain_text("bidi")
     text = log_text(page)
     assert "<script>window.__pwned=2</script>" in text  # as text
