@@ -257,7 +257,15 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             )
         with ui.errors():
             answer = ui.connect().bulk(verb, selection)
-        if as_json:
+        ids_only = selection["ids"] and not (
+            wanted or name or group or user or all_users or all_mine or dry_run
+        )
+        if as_json and ids_only:
+            # as before bulk actions: the task (one id) or the tasks, problems on stderr
+            changed = answer["changed"]
+            ui.print_json(changed[0] if len(task_ids) == 1 and changed else changed)
+            _report(verb, {**answer, "changed": []}, quiet=True)
+        elif as_json:
             ui.print_json(answer)
         else:
             _report(verb, answer)
@@ -267,7 +275,7 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             raise typer.Exit(ui.EXIT_USAGE)
 
 
-def _report(verb: str, answer: dict[str, Any]) -> None:
+def _report(verb: str, answer: dict[str, Any], quiet: bool = False) -> None:
     changed = answer["changed"]
     would = "would " if answer["dry_run"] else ""
     if len(changed) <= SHOW_EACH:
@@ -281,7 +289,7 @@ def _report(verb: str, answer: dict[str, Any]) -> None:
         counts = ", ".join(f"{n:,} {st}" for st, n in sorted(by_state.items()))
         then = "they would be" if would else "now"
         typer.echo(f"{would}{verb}: {len(changed):,} tasks ({then} {counts})")
-    if not changed and not answer["skipped"] and not answer["missing"]:
+    if not changed and not answer["skipped"] and not answer["missing"] and not quiet:
         typer.echo(f"no task to {verb} matched", err=True)
     for item in answer["skipped"][:SHOW_EACH]:
         typer.echo(f"error: {item['reason']}", err=True)

@@ -275,8 +275,12 @@ def install(
     no_index: bool = False,
     extra: Sequence[str] = (),
 ) -> None:
-    """``uv pip install`` into the environment at ``prefix`` (never into its base)."""
-    cmd = [uv, "pip", "install", "--no-config", "--quiet", "--python"]
+    """``uv pip install`` into the environment at ``prefix`` (never into its base).
+
+    Byte-code is compiled at install time: an environment on shared storage is then complete
+    as made (importing from it, e.g. through an environment that extends it, writes nothing
+    into it, and the first import of every rank is fast)."""
+    cmd = [uv, "pip", "install", "--no-config", "--quiet", "--compile-bytecode", "--python"]
     cmd.append(os.path.join(prefix, "bin", "python"))
     for link in find_links:
         cmd += ["--find-links", link]

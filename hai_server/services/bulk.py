@@ -4,6 +4,7 @@ in one transaction (the per-task rules are services/actions.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -44,7 +45,11 @@ class Selection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 async def act_all(
     s: Any, caller: Any, verb: str, filters: list[Any], wanted: set[int],
     changed: list[dict[str, Any]], skipped: list[dict[str, Any]],
+    shape: Callable[[Any], dict[str, Any]] | None = None,
 ) -> list[int]:  # fmt: skip
+    """Act on every visible task ``filters`` pick; ``changed`` gets each as ``shape`` shows
+    it (default: :func:`brief`), ``skipped`` the refused ones; returns the ids not found."""
+    shape = shape or brief
     now = time.time()
     rows = (await s.scalars(select(m.Task).where(*filters).order_by(m.Task.id))).all()
     seen: set[int] = set()
@@ -59,7 +64,7 @@ async def act_all(
             continue
         for ev in events:
             add_event(s, ev)
-        changed.append(brief(t))
+        changed.append(shape(t))
     return sorted(wanted - seen)
 
 

@@ -300,7 +300,9 @@ class TaskService:
         missing: list[int] = []
         try:
             async with self._sessions.begin() as s:
-                missing = await act_all(s, caller, verb, filters, wanted, changed, skipped)
+                missing = await act_all(
+                    s, caller, verb, filters, wanted, changed, skipped, task_json
+                )
                 if sel.dry_run:
                     raise DryRun  # roll the transaction back: nothing changes
         except DryRun:

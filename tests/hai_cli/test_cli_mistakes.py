@@ -67,7 +67,7 @@ USAGE = [
         ["list", "--limit", "ten"],
         "Error: Invalid value for '-l' / '--limit': 'ten' is not a valid int",
     ),
-    (["stop"], "Error: Missing argument 'ID...'"),
+    (["stop"], "error: say which tasks to stop: IDs, a filter"),
     (["frobnicate"], "Error: No such command 'frobnicate'"),
 ]
 

@@ -34,6 +34,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/admin/tokens/revoke"): {"token": "hai_unknown_token_value"},
     ("PUT", "/api/v1/admin/quotas"): {"principal": "public", "resource": "node_limit", "quota": 4},
     ("POST", "/api/v1/admin/nodes"): {"name": "matrix-node", "group": "default"},
+    # the admin's own task by id: someone else's is reported missing, never touched
+    ("POST", "/api/v1/tasks/actions/{verb}"): {"ids": [1], "dry_run": True},
 }
 CALLERS = ("none", "malformed", "revoked", "disabled", "user", "external", "admin")
 SHUT_OUT = ("none", "malformed", "revoked", "disabled")
@@ -86,6 +88,8 @@ def server(
             "principal": "public",
             "resource": "node_limit",
             "node": "spare",
+            "verb": "hold",
+            "owner": "bob",
         }
         yield client, headers, targets
 
@@ -110,6 +114,10 @@ def _expected(caller: str, method: str, path: str) -> set[int] | None:
         return None
     if path.startswith("/api/v1/admin"):
         return {403}
+    if "/actions/" in path:
+        return {200}  # a bulk action answers for what it picked (only the caller's tasks)
+    if path.startswith("/api/v1/environments/"):
+        return None  # anyone may ask which tasks use an environment (its existence is public)
     if "{task_id}" in path:
         return {404}  # the admin's task: not theirs, not even said to exist
     return {201} if method == "POST" else {200}
