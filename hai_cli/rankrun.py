@@ -26,8 +26,6 @@ import subprocess
 import sys
 
 from hai_cli import control
-from hai_cli.haienv import activation
-from hai_cli.haienv.errors import HaienvError
 
 _MAX_LINE = 65536
 
@@ -67,10 +65,16 @@ def _fail(log_path: str, status_dir: str, message: str) -> int:
 def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     os.makedirs(status_dir, exist_ok=True)
-    try:
-        env = activation.rank_environ(os.environ)
-    except HaienvError as exc:
-        return _fail(log_path, status_dir, f"cannot activate haienv: {exc}")
+    env = None  # None: this environment (no haienv)
+    if os.environ.get("HF_ENV_NAME") and os.environ.get("VIRTUAL_ENV"):
+        # only a task in a haienv pays for importing the activation
+        from hai_cli.haienv import activation
+        from hai_cli.haienv.errors import HaienvError
+
+        try:
+            env = activation.rank_environ(os.environ)
+        except HaienvError as exc:
+            return _fail(log_path, status_dir, f"cannot activate haienv: {exc}")
     read_fd, write_fd = os.pipe()
     try:
         child = subprocess.Popen(
