@@ -7,7 +7,7 @@ import logging
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from hai_server.services.errors import ServiceError
+from hai_server.services.errors import DatabaseDown, ServiceError
 from hai_server.services.tasks import PATTERN_WORDS
 
 log = logging.getLogger("hai.api")
@@ -76,6 +76,18 @@ def too_deep(_: Request, exc: RecursionError) -> Response[dict[str, str]]:
     )
 
 
+def database_unavailable(_: Request, exc: DatabaseDown) -> Response[dict[str, str]]:
+    """The database could not serve the request (down, unreachable, locked too long): the
+    request may succeed later, so 503, not a 500 that says the server is broken."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+    return Response(
+        _body("unavailable", "the database cannot be reached right now; try again shortly"),
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": "5"},
+    )
+
+
 def internal_error(_: Request, exc: Exception) -> Response[dict[str, str]]:
     log.exception("unhandled error", exc_info=exc)
     return Response(_body("internal", "internal server error; see the server log"), status_code=500)
@@ -86,5 +98,6 @@ HANDLERS = {
     ValidationException: validation_error,
     HTTPException: http_error,
     RecursionError: too_deep,
+    DatabaseDown: database_unavailable,
     Exception: internal_error,
 }

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import OperationalError
+
+# the database could not serve (down, unreachable, locked too long): the API answers 503
+DatabaseDown = OperationalError
+
 
 class ServiceError(Exception):
     status = 400
