@@ -28,7 +28,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from hai_server.services.errors import ServiceError
+from hai_server.services.errors import DatabaseDown, ServiceError
 from hai_server.studio.pages import LoginController, StudioController
 from hai_server.studio.session import LoginRequired, csrf_config, session_config
 from hai_server.studio.views import visible
@@ -128,6 +128,7 @@ def studio_router(*, session_max_age_s: int, secret: str | None) -> Router:
             HTTPException: _http_error,
             ValidationException: _http_error,
             NotFoundException: _http_error,
+            DatabaseDown: _internal,  # the API's 503 JSON would win over Exception here
             Exception: _internal,
         },
         response_headers=SECURITY_HEADERS,
