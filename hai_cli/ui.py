@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from hai_cli.client import ApiError, Client, ConnectionFailed
+from hai_cli.timefmt import duration
 
 T = TypeVar("T")
 
@@ -89,17 +90,6 @@ def age(ts: float | None, now: float | None = None) -> str:
     if ts is None:
         return "-"
     return duration((now or time.time()) - ts)
-
-
-def duration(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"
 
 
 def clock(ts: float | None) -> str:

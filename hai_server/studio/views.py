@@ -11,6 +11,7 @@ import shlex
 from typing import Any
 
 from hai_cli.scheduler.model import Priority
+from hai_cli.timefmt import duration
 
 PRIORITIES_HIGH_FIRST: tuple[str, ...] = tuple(
     p.name for p in sorted(Priority, key=lambda p: p.value, reverse=True)
@@ -43,18 +44,6 @@ def visible(text: Any) -> str:
     """``text`` with every control, bidi and zero-width character shown as ``<U+XXXX>``
     (HTML escaping is the template's: this only makes hidden characters visible)."""
     return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(text))
-
-
-def duration(seconds: float) -> str:
-    """A short duration: 42s, 5m07s, 17m, 3h05m, 2d04h."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def age(ts: float | None, now: float) -> str:
