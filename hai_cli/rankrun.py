@@ -2,7 +2,9 @@
 
 The wrapper every backend uses to start the user's command. It
 
-* starts CMD in its own process group (so the platform can signal the whole tree),
+* starts CMD in its own process group (so the platform can signal the whole tree), and
+  adopts every process CMD leaves behind, even one that left the group with ``setsid()``
+  (``hai_cli.proctree``): they get the signals the rank gets and are killed when CMD ends,
 * writes every line CMD prints (stdout and stderr) to PATH, each prefixed with the time
   ``[YYYY-mm-dd HH:MM:SS.ffffff] `` (lines longer than 64 KiB are split),
 * writes ``DIR/pid`` (the group id) at start and ``DIR/exit_code`` at the end,
@@ -24,8 +26,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
-from hai_cli import control
+from hai_cli import control, proctree
 
 _MAX_LINE = 65536
 
@@ -75,6 +78,7 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
             env = activation.rank_environ(os.environ)
         except HaienvError as exc:
             return _fail(log_path, status_dir, f"cannot activate haienv: {exc}")
+    proctree.become_subreaper()  # orphans of CMD's tree come back to us, setsid or not
     read_fd, write_fd = os.pipe()
     try:
         child = subprocess.Popen(
@@ -95,12 +99,19 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signum)
+        proctree.signal_tree(signum, skip_group=child.pid)  # and what left the group
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    _copy_lines(read_fd, log_path)
-    os.close(read_fd)
+    # the log is copied in a thread: a process CMD left behind may hold the pipe open, and the
+    # rank's end must not wait for it
+    copier = threading.Thread(target=_copy_lines, args=(read_fd, log_path), daemon=True)
+    copier.start()
     code = child.wait()
+    proctree.kill_tree()  # the rank is over: nothing it started outlives it
+    copier.join(timeout=5)
+    if not copier.is_alive():
+        os.close(read_fd)
     if code < 0:
         code = 128 - code  # killed by a signal: shell convention 128 + signum
     control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), f"{code}\n")

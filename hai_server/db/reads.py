@@ -28,8 +28,14 @@ def make_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
     """An autocommit engine for reads on PostgreSQL; the main engine on SQLite."""
     if url.startswith("sqlite"):
         return engine
+    # pre-ping (as the main engine): a read after a PostgreSQL restart gets a live connection
     return create_async_engine(
-        url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20, pool_recycle=1800
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        pool_pre_ping=True,
     )
 
 

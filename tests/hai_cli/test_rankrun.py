@@ -67,3 +67,88 @@ def test_missing_command(tmp_path) -> None:
     p = run(tmp_path, "/nonexistent/cmd")
     assert p.wait(30) == 127
     assert "cannot start" in (tmp_path / "rank.log").read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, within: float = 10) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# a command that leaves a process behind in a new session holding the log pipe, prints its
+# pid, and exits 0: the rank must end at once and take the escapee with it
+ESCAPE = (
+    "import os, sys, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        print('escapee', os.getpid(), flush=True)\n"
+    "        time.sleep(300)\n"
+    "    os._exit(0)\n"
+    "time.sleep(0.5)\n"
+    "print('main done', flush=True)\n"
+)
+
+
+def test_a_rank_that_forks_a_setsid_daemon_and_exits_ends_and_leaves_nothing(tmp_path) -> None:
+    started = time.time()
+    p = run(tmp_path, sys.executable, "-c", ESCAPE)
+    assert p.wait(30) == 0
+    assert time.time() - started < 10  # not held by the escapee's copy of the pipe
+    log = (tmp_path / "rank.log").read_text()
+    assert "main done" in log
+    escapee = int(re.search(r"escapee (\d+)", log).group(1))
+    assert _wait_gone(escapee), "the setsid escapee outlived its rank"
+    assert (tmp_path / "st" / "exit_code").read_text().strip() == "0"
+
+
+# a rank whose escapee ignores SIGTERM: the platform's stop (SIGTERM to the wrapper, then
+# SIGKILL to the command's group after the grace) still ends it
+STUBBORN = (
+    "import os, signal, sys, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "    print('escapee', os.getpid(), flush=True)\n"
+    "    time.sleep(300)\n"
+    "    os._exit(0)\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('main', os.getpid(), flush=True)\n"
+    "time.sleep(300)\n"
+)
+
+
+def test_stop_reaches_an_escapee_and_the_kill_ends_it(tmp_path) -> None:
+    p = run(tmp_path, sys.executable, "-c", STUBBORN)
+    log_path = tmp_path / "rank.log"
+    deadline = time.time() + 20
+    while time.time() < deadline and "escapee" not in (
+        log_path.read_text() if log_path.exists() else ""
+    ):
+        time.sleep(0.05)
+    escapee = int(re.search(r"escapee (\d+)", log_path.read_text()).group(1))
+    assert os.getpgid(escapee) != int((tmp_path / "st" / "pid").read_text())  # it escaped
+    p.send_signal(signal.SIGTERM)  # what the platform's stop does first: ignored by both
+    time.sleep(0.5)
+    assert _alive(escapee)
+    os.killpg(int((tmp_path / "st" / "pid").read_text()), signal.SIGKILL)  # the kill wait ends
+    assert p.wait(30) == 137
+    assert _wait_gone(escapee), "the escapee survived its rank's kill"
+
+
+def test_children_left_in_the_group_are_killed_when_the_command_exits(tmp_path) -> None:
+    p = run(tmp_path, "bash", "-c", "sleep 300 & echo child $!; exit 4")
+    assert p.wait(30) == 4
+    child = int(re.search(r"child (\d+)", (tmp_path / "rank.log").read_text()).group(1))
+    assert _wait_gone(child)
