@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig
 
 from hai_server.api.admin import AdminController
 from hai_server.api.allow import allow_map, fix_allow
@@ -28,6 +29,7 @@ from hai_server.db.callers import CallerCache
 from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.home import prepare_home
+from hai_server.metrics import Metrics
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
@@ -116,6 +118,17 @@ def create_app(
             sessions, cluster.wake, settings.scheduler.default_group, reads, environments
         )
         overview = OverviewService(sessions, reconciler.config)
+
+        def reconciler_probe() -> dict[str, Any]:
+            return {
+                "ticks": reconciler.ticks,
+                "last_tick_ms": round(reconciler.last_tick_ms, 2),
+                "error": reconciler.last_error,
+            }
+
+        metrics = Metrics(reconciler_probe, logfan.health)
+        reconciler.on_applied = metrics.count_writes
+        reconciler.on_tick = metrics.observe_tick
         app.state.services = Services(
             tasks=tasks,
             admin=AdminService(sessions, cluster.wake, callers.clear),
@@ -126,13 +139,10 @@ def create_app(
                 sessions,
                 backend=be.name,
                 mode="embedded" if settings.embedded else "cluster",
-                reconciler=lambda: {
-                    "ticks": reconciler.ticks,
-                    "last_tick_ms": round(reconciler.last_tick_ms, 2),
-                    "error": reconciler.last_error,
-                },
+                reconciler=reconciler_probe,
                 cluster=cluster.health,
                 logs=logfan.health,
+                metrics=metrics,
                 metrics_public=settings.metrics_public,
             ),
             auth=AuthService(reads, callers),
@@ -208,7 +218,14 @@ def create_app(
         debug=False,
         logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
-    )
+        # API latency by route template, method and status (hai_api_* in /metrics)
+        middleware=[
+            PrometheusConfig(
+                app_name="hai", prefix="hai_api", group_path=True,
+                exclude_unhandled_paths=True, exclude=["^/metrics$", "^/healthz$"],
+            ).middleware
+        ],
+    )  # fmt: skip
     allowed.update(allow_map(app))
     document_errors(app.openapi_schema)  # built once here, served from then on
     return app

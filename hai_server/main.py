@@ -73,10 +73,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from hai_server.logformat import BadLogFormat, configure_logging
+
+    try:
+        configure_logging(args.log_level, os.environ.get("HAI_LOG_FORMAT", "text"))
+    except (BadLogFormat, ValueError) as exc:  # ValueError: an unknown --log-level
+        print(f"hai-server: {exc}", file=sys.stderr)
+        sys.exit(2)
     from hai_server.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -163,7 +166,12 @@ def main(argv: list[str] | None = None) -> None:
         fork_workers(settings.workers)  # returns in each worker only
     app = create_app(settings, migrated=True)  # prepare_or_exit migrated it
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+        log_config=None,  # uvicorn's loggers go through ours (HAI_LOG_FORMAT)
     )
     server = uvicorn.Server(config)
 

@@ -20,7 +20,7 @@ from hai_server.db import active as rows
 from hai_server.db import models as m
 from hai_server.db.apply import apply_writes, event_values
 from hai_server.db.session import Sessions
-from hai_server.domain.changes import Call
+from hai_server.domain.changes import Call, TaskWrite
 from hai_server.domain.transition import Event
 from hai_server.reconciler.failures import start_failed_write
 
@@ -50,6 +50,7 @@ class Effects:
         self._backend = backend
         self._kill_grace_s = kill_grace_s
         self._clock = clock
+        self.on_applied: Callable[[Sequence[TaskWrite]], None] = lambda _writes: None
 
     async def run(self, calls: Sequence[Call], now: float) -> None:
         by_kind: dict[str, dict[tuple[int, int], Call]] = {}
@@ -105,7 +106,7 @@ class Effects:
                 if write is not None:
                     writes.append(write)
                     attempts.append((task_id, row.restart_count))
-            await apply_writes(s, writes)
+            self.on_applied(await apply_writes(s, writes))
         for key in attempts:  # whatever the backend made of the attempt goes
             try:
                 await self._backend.forget(*key)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,7 +29,7 @@ from hai_server.db.queued import QueuedRows
 from hai_server.db.session import Sessions
 from hai_server.db.snapshot import load_snapshot_shown
 from hai_server.db.usage import accrue_usage
-from hai_server.domain.changes import ChangeSet
+from hai_server.domain.changes import ChangeSet, TaskWrite
 from hai_server.reconciler.active import judge_active, requeue_suspended
 from hai_server.reconciler.effects import Effects
 from hai_server.reconciler.schedule import holds_to_write, plan_changes
@@ -73,6 +73,10 @@ class Reconciler:
         self.last_tick_phases: dict[str, float] = {}  # ms spent per phase of the last tick
         self.last_error: str = ""
         self.on_change: Callable[[], None] = lambda: None
+        # what the metrics count: the writes applied, the tick's duration and phases
+        self.on_applied: Callable[[Sequence[TaskWrite]], None] = lambda _writes: None
+        self.on_tick: Callable[[float, dict[str, float]], None] = lambda _ms, _phases: None
+        self._effects.on_applied = lambda writes: self.on_applied(writes)
         # several replicas: only the one holding the leader lock ticks (see leader.py)
         self.gate: Callable[[], Awaitable[bool]] | None = None
 
@@ -155,6 +159,7 @@ class Reconciler:
         _lap(phases, "backend", t0)
         self.ticks += 1
         self.last_tick_ms = (time.perf_counter() - t0) * 1000
+        self.on_tick(self.last_tick_ms, phases)
         if changed:
             self.on_change()
 
@@ -176,6 +181,7 @@ class Reconciler:
             return False
         async with self._sessions.begin() as s:
             applied = await apply_writes(s, changes.writes)
+        self.on_applied(applied)
         for w in applied:
             changes.calls.extend(w.calls)
         return any(w.values for w in applied)
@@ -202,6 +208,7 @@ class Reconciler:
                     self._envs_root,
                 )  # fmt: skip
                 applied = await apply_writes(s, changes.writes)
+                self.on_applied(applied)
                 for w in applied:
                     changes.calls.extend(w.calls)
             dirty = holds_to_write(the_plan.holds(), shown)

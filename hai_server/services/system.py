@@ -6,30 +6,19 @@ returning plain dicts, so this module imports none of them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, text
 
+from hai_cli.scheduler.model import priority_name
 from hai_server.db import models as m
 from hai_server.db.session import Sessions
 from hai_server.domain import states as st
+from hai_server.metrics import DbSnapshot, Metrics
 
 Probe = Callable[[], dict[str, Any]]
-
-_LOG_METRICS = (
-    ("streams", "gauge", "Rank logs followed on this replica (one tail each)."),
-    ("followers", "gauge", "logs -f streams open on this replica."),
-    ("tailing", "gauge", "Rank logs this replica tails for every replica (Redis lease held)."),
-    ("tail_polls_total", "counter", "File reads of tails (tailer, or polling without Redis)."),
-    ("catchup_reads_total", "counter", "File reads of followers behind their tail's buffer."),
-    ("gap_fills_total", "counter", "File reads filling gaps between chunks heard from Redis."),
-    ("published_total", "counter", "Log chunks published to Redis."),
-    ("received_total", "counter", "Log chunks received from other replicas through Redis."),
-    ("leases_total", "counter", "Times this replica became a rank log's tailer."),
-    ("follows_total", "counter", "logs -f streams opened on this replica."),
-    ("dropped_total", "counter", "Chunks heard while behind (their bytes read from the file)."),
-)
 
 
 class SystemService:
@@ -42,9 +31,13 @@ class SystemService:
         reconciler: Probe,
         cluster: Probe,
         logs: Probe,
+        metrics: Metrics | None = None,
         metrics_public: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics_public = metrics_public
+        self._metrics = metrics or Metrics(reconciler, logs)
+        self._clock = clock
         self._sessions = sessions
         self._backend, self._mode = backend, mode
         self._reconciler, self._cluster, self._logs = reconciler, cluster, logs
@@ -73,32 +66,42 @@ class SystemService:
         return body, 503 if failing else 200
 
     async def metrics(self) -> str:
-        """Prometheus text exposition of this replica's figures."""
+        """Prometheus text exposition of this replica's figures (hai_server/metrics.py)."""
+        active = (st.STARTING, st.RUNNING, st.SUSPENDING)
         async with self._sessions() as s:
-            counts = dict(
-                (await s.execute(select(m.Task.state, func.count()).group_by(m.Task.state))).all()
-            )
-            nodes = (await s.execute(select(func.count()).select_from(m.Node))).scalar_one()
-        rec = self._reconciler()
-        lines = [
-            "# HELP hai_tasks Tasks by state.",
-            "# TYPE hai_tasks gauge",
-            *(f'hai_tasks{{state="{state}"}} {counts.get(state, 0)}' for state in st.STATES),
-            "# HELP hai_nodes Nodes known to the scheduler.",
-            "# TYPE hai_nodes gauge",
-            f"hai_nodes {nodes}",
-            "# HELP hai_reconciler_ticks_total Reconciler ticks since start.",
-            "# TYPE hai_reconciler_ticks_total counter",
-            f"hai_reconciler_ticks_total {rec['ticks']}",
-            "# HELP hai_reconciler_last_tick_seconds Duration of the last tick.",
-            "# TYPE hai_reconciler_last_tick_seconds gauge",
-            f"hai_reconciler_last_tick_seconds {rec['last_tick_ms'] / 1000:.6f}",
-        ]
-        fan = self._logs()
-        for name, kind, about in _LOG_METRICS:
-            lines += [
-                f"# HELP hai_logs_{name} {about}",
-                f"# TYPE hai_logs_{name} {kind}",
-                f"hai_logs_{name} {fan[name.removesuffix('_total')]}",
-            ]
-        return "\n".join(lines) + "\n"
+            tasks = (
+                await s.execute(
+                    select(m.Task.group, m.Task.priority, m.Task.state, func.count()).group_by(
+                        m.Task.group, m.Task.priority, m.Task.state
+                    )
+                )
+            ).all()
+            nodes = (
+                await s.execute(select(m.Node.group, func.count()).group_by(m.Node.group))
+            ).all()
+            used = (
+                await s.execute(
+                    select(m.Task.group, func.sum(m.Task.nodes))
+                    .where(m.Task.state.in_(active))
+                    .group_by(m.Task.group)
+                )
+            ).all()
+            oldest = (
+                await s.execute(
+                    select(m.Task.group, func.min(m.Task.submitted_at))
+                    .where(m.Task.state == st.QUEUED)
+                    .group_by(m.Task.group)
+                )
+            ).all()
+        counts: dict[tuple[str, str, str], int] = {}
+        for group, prio, state, n in tasks:
+            key = (group, priority_name(prio), state)
+            counts[key] = counts.get(key, 0) + n
+        now = self._clock()
+        snapshot = DbSnapshot(
+            tasks=counts,
+            nodes=dict(nodes),
+            nodes_used={g: int(n or 0) for g, n in used},
+            oldest_queued_s={g: max(0.0, now - t) for g, t in oldest if t is not None},
+        )
+        return self._metrics.render(snapshot).decode()
