@@ -106,7 +106,7 @@ def env(values: object) -> dict[str, str]:
         raise ValueError(f"env has {len(values)} variables; at most {MAX_ENV}")
     total = 0
     for key, value in values.items():
-        if not isinstance(key, str) or not _ENV_KEY.match(key):
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
             raise ValueError(
                 f"bad environment variable name {key!r}: use letters, digits and _ "
                 "(not starting with a digit, at most 255)"
@@ -164,7 +164,7 @@ def kind(value: object) -> str:
 
 def image(value: object) -> str:
     """A container image reference: registry/name:tag@digest characters only."""
-    if not isinstance(value, str) or not _IMAGE.match(value) or len(value) > MAX_IMAGE:
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value) or len(value) > MAX_IMAGE:
         raise ValueError(
             f"bad image {value!r}: letters, digits and . _ / : @ + -, at most {MAX_IMAGE}"
         )

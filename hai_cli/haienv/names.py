@@ -28,7 +28,7 @@ def check_name(name: str, what: str = "environment name") -> str:
     if len(name) > MAX_NAME:
         raise BadName(f"{what} {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME}")
     pattern = _OWNER if what.startswith("owner") else _NAME
-    if not pattern.match(name) or ".." in name:
+    if not pattern.fullmatch(name) or ".." in name:
         raise BadName(
             f"bad {what} {name!r}: use letters, digits, '.', '_', '+' and '-', starting with a "
             "letter or digit (no '/', '..', spaces or control characters)"
@@ -42,7 +42,7 @@ def check_owner(owner: str) -> str:
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
     """``NAME`` or ``NAME[owner]`` -> (name, owner or None), both checked."""
-    m = _REF.match(ref)
+    m = _REF.fullmatch(ref)
     if m is None:
         return check_name(ref), None
     return check_name(m["name"]), check_owner(m["owner"])

@@ -85,7 +85,7 @@ def parse_spec(text: str, source: str = "spec", default_name: str | None = None)
     if not isinstance(env, dict):
         raise bad("environment", 'must be a table of NAME = "value"')
     for k, v in env.items():
-        if not _KEY.match(k):
+        if not _KEY.fullmatch(k):
             raise bad("environment", f"has a bad variable name {k!r}")
         if not isinstance(v, str) or "\x00" in v:
             raise bad("environment", f"value of {k} must be a string without NUL")

@@ -13,8 +13,8 @@ from hai_server.services.tasks import Caller
 
 
 class UserBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    role: str = "internal"
+    name: str  # its pattern and the roles are documented by api/openapi.py; the service's
+    role: str = "internal"  # checks give the precise messages
     groups: list[str] = []
     uid: int | None = None  # the identity its ranks run as when the server runs as root
     gid: int | None = None

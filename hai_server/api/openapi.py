@@ -10,11 +10,19 @@ something, 409 for changes that can conflict, 413/422 for bodies, 400 for parame
 
 from __future__ import annotations
 
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec import (
+    Link,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Reference,
+    Schema,
+)
 from litestar.openapi.spec.enums import OpenAPIType
 
 from hai_cli import validate as check
 from hai_cli.scheduler.model import PRIORITY_NAMES
+from hai_server.services.admin import ROLES, USER_NAME_RE
 from hai_server.services.tasks import ENV_KEY_RE
 
 ERROR = "Error"
@@ -76,6 +84,13 @@ def _bodies(schemas: dict[str, Schema | Reference]) -> None:
             for prop in (schema.properties or {}).values():
                 if isinstance(prop, Schema):
                     _into_branches(prop)
+    user = schemas.get("UserBody")
+    if isinstance(user, Schema) and user.properties:
+        name, role = user.properties.get("name"), user.properties.get("role")
+        if isinstance(name, Schema):
+            name.pattern, name.max_length = USER_NAME_RE, 64
+        if isinstance(role, Schema):
+            role.enum = list(ROLES)
     submit = schemas.get("SubmitRequest")
     if not isinstance(submit, Schema) or not submit.properties:
         return
@@ -133,4 +148,42 @@ def document_errors(doc: OpenAPI) -> OpenAPI:
                     content={"application/json": OpenAPIMediaType(schema=ref)},
                 )
             op.responses = responses
+    _links(doc)
     return doc
+
+
+# what a creation answers -> the operations that take it: (path of the creating POST, the
+# prefix of the paths it feeds, path parameter, where its value is in the created body)
+_PRODUCERS = (
+    ("/api/v1/tasks", "/api/v1/tasks/{task_id}", "task_id", "$response.body#/id"),
+    ("/api/v1/admin/users", "/api/v1/admin/users/{name}", "name", "$response.body#/name"),
+    ("/api/v1/admin/users/{name}/tokens", "/api/v1/admin/tokens/{token_id}", "token_id",
+     "$response.body#/id"),
+    ("/api/v1/admin/nodes", "/api/v1/admin/nodes/{name}", "name", "$response.body#/name"),
+)  # fmt: skip
+
+
+def _links(doc: OpenAPI) -> None:
+    """OpenAPI links from each creation to the operations on what it created (clients and
+    stateful testers follow them: tests/hai_server/api/test_schemathesis.py)."""
+    paths = doc.paths or {}
+    for producer, prefix, param, value in _PRODUCERS:
+        item = paths.get(producer)
+        post = getattr(item, "post", None)
+        if post is None:
+            continue
+        links: dict[str, Link | Reference] = {}
+        for path, target in sorted(paths.items()):
+            if path != prefix and not path.startswith(prefix + "/"):
+                continue
+            for method in ("get", "post", "put", "delete"):
+                op = getattr(target, method, None)
+                if op is not None and op.operation_id:
+                    links[op.operation_id] = Link(
+                        operation_id=op.operation_id, parameters={param: value}
+                    )
+        responses = dict(post.responses or {})
+        for code, resp in responses.items():
+            if code.startswith("2") and isinstance(resp, OpenAPIResponse) and links:
+                resp.links = links
+        post.responses = responses

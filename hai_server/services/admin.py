@@ -25,7 +25,8 @@ from hai_server.services.tasks import MAX_ID, Caller
 
 ROLES = ("admin", "internal", "external")
 NODE_LIMIT = "node_limit"
-_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
+USER_NAME_RE = "^[a-z_][a-z0-9_.-]{0,63}$"  # also the API's documented pattern
+_NAME = re.compile(USER_NAME_RE)
 _GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
 _LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
 _RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
@@ -34,7 +35,7 @@ MAX_QUOTA = 1_000_000
 
 def check_resource(resource: str) -> str:
     """Return ``resource`` if it names a quota the scheduler reads, else raise Invalid."""
-    if resource == NODE_LIMIT or _RESOURCE.match(resource):
+    if resource == NODE_LIMIT or _RESOURCE.fullmatch(resource):
         return resource
     levels = ", ".join(p.name for p in Priority)
     raise Invalid(
@@ -44,7 +45,7 @@ def check_resource(resource: str) -> str:
 
 
 def check_user_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise Invalid(
             f"bad user name {name!r}: 1-64 characters, lowercase letters, digits, _ . -, "
             "starting with a letter or _"
@@ -74,7 +75,7 @@ def check_ids(uid: int | None, gid: int | None) -> tuple[int | None, int | None]
 
 
 def check_group(group: str) -> str:
-    if not _GROUP.match(group):
+    if not _GROUP.fullmatch(group):
         raise Invalid(f"bad group name {group!r}: letters, digits, _ . - (at most 64)")
     return group
 

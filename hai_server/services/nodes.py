@@ -48,7 +48,7 @@ def _not_reported(node: m.Node) -> bool:
 
 
 def check_node_name(name: str) -> str:
-    if not _NODE.match(name):
+    if not _NODE.fullmatch(name):
         raise Invalid(
             f"bad node name {name!r}: 1-128 letters, digits, _ . -, starting with a letter or digit"
         )

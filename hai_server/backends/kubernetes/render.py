@@ -143,7 +143,7 @@ def shared_env(spec: AttemptSpec, config: KubernetesConfig) -> dict[str, str]:
             "MASTER_PORT": str(config.master_port),
         }
     )
-    bad = sorted(k for k in env if not _ENV_KEY.match(k))
+    bad = sorted(k for k in env if not _ENV_KEY.fullmatch(k))
     if bad:
         raise BackendError(
             f"environment variable names not allowed by Kubernetes: {', '.join(bad)} "
