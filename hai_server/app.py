@@ -18,6 +18,8 @@ from hai_server.api.allow import allow_map, fix_allow
 from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
+from hai_server.api.jupyter import JupyterController
+from hai_server.api.jupyter_proxy import JupyterProxy
 from hai_server.api.openapi import document_errors
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
@@ -32,6 +34,7 @@ from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
+from hai_server.services.jupyter import JupyterConfig, JupyterService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
@@ -51,14 +54,13 @@ def make_backend(settings: Settings) -> Backend:
         from hai_server.backends.kubernetes import make_backend as make_k8s  # type: ignore[attr-defined]
 
         return make_k8s(settings)  # type: ignore[no-any-return]
-    from hai_server.backends.local.backend import LocalBackend, local_nodes
+    from hai_server.backends.local.backend import LocalBackend, jupyter_node, local_nodes
 
-    loc = settings.local
-    return LocalBackend(
-        settings.runs_dir,
-        local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone),
-        python=loc.python or sys.executable,
-    )
+    loc, jup = settings.local, settings.jupyter
+    nodes = local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
+    if jup.local_node and jup.groups:
+        nodes.append(jupyter_node(jup.groups[0], loc.zone, jup.local_cpus, jup.local_memory_gib))
+    return LocalBackend(settings.runs_dir, nodes, python=loc.python or sys.executable)
 
 
 def pod_log_reader(backend: Backend) -> PodLog | None:
@@ -106,7 +108,12 @@ def create_app(
         await be.open()
         envs_root = str(settings.resolved_envs_root)
         reconciler = Reconciler(
-            sessions, be, settings.scheduler, str(settings.resolved_log_dir), envs_root=envs_root
+            sessions,
+            be,
+            settings.scheduler,
+            str(settings.resolved_log_dir),
+            envs_root=envs_root,
+            jupyter_groups=tuple(settings.jupyter.groups),
         )
         cluster = await attach(settings.resolved_database_url, settings.redis_url, reconciler, be)
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
@@ -116,6 +123,18 @@ def create_app(
             sessions, cluster.wake, settings.scheduler.default_group, reads, environments
         )
         overview = OverviewService(sessions, reconciler.config)
+        jup = settings.jupyter
+        jupyter = JupyterService(
+            sessions, tasks, environments,
+            JupyterConfig(
+                groups=tuple(jup.groups), default_group=jup.default_group,
+                training_group=settings.scheduler.default_group,
+                workspace=str(settings.resolved_workspace), default_cpus=jup.default_cpus,
+                default_memory_gib=jup.default_memory_gib,
+                python=settings.local.python or sys.executable,
+            ),
+            cluster.wake,
+        )  # fmt: skip
         app.state.services = Services(
             tasks=tasks,
             admin=AdminService(sessions, cluster.wake, callers.clear),
@@ -138,6 +157,7 @@ def create_app(
             auth=AuthService(reads, callers),
             overview=overview,
             environments=environments,
+            jupyter=jupyter,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -166,6 +186,7 @@ def create_app(
                 callers.close(),
                 logfan.close(),
                 cluster.close(),
+                proxy.close(),
                 be.close(),
                 *disposals,
             ):
@@ -177,7 +198,8 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+        TaskController, AdminController, EnvironmentController, JupyterController, healthz,
+        metrics, whoami, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:
@@ -210,6 +232,9 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
     )
     allowed.update(allow_map(app))
+    reserved = {r.path.split("/")[1] for r in app.routes if r.path.count("/") >= 1}
+    proxy = JupyterProxy(app.asgi_handler, lambda: getattr(app.state, "services", None), reserved)
+    app.asgi_handler = proxy  # type: ignore[method-assign,assignment]
     document_errors(app.openapi_schema)  # built once here, served from then on
     return app
 
