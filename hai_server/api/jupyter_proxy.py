@@ -264,7 +264,9 @@ async def _deny(scope: dict[str, Any], receive: Any, send: Any, exc: Denied) -> 
         await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 4000 + exc.status})
         return
-    body = json.dumps({"status_code": exc.status, "detail": exc.message}).encode()
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 502: "unavailable",
+            503: "unavailable"}.get(exc.status, "error")  # fmt: skip
+    body = json.dumps({"error": code, "message": exc.message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if exc.retry:
         headers.append((b"retry-after", b"2"))

@@ -94,7 +94,7 @@ def check_name(name: str) -> str:
 
 def _number(what: str, value: float, top: float) -> float:
     if isinstance(value, bool) or value != value or not 0 < value <= top:  # NaN != NaN
-        raise Invalid(f"{what} must be more than 0 and at most {top:g}, got {value!r}")
+        raise Invalid(f"{what} must be more than 0 and at most {top:.10g}, got {value!r}")
     return float(value)
 
 

@@ -51,8 +51,10 @@ class Live:
             time.sleep(0.1)
 
 
-def serve(home: Path, **jupyter: Any) -> Iterator[Live]:
+def serve(home: Path, python: str | None = None, **jupyter: Any) -> Iterator[Live]:
+    """SQLite only: the API tests run both databases; these start JupyterLab (seconds each)."""
     settings = make_settings(home, f"sqlite+aiosqlite:///{home / 'hai.db'}", nodes=1)
+    settings.local.python = python
     settings.jupyter = JupyterSettings(local_cpus=4, local_memory_gib=8, **jupyter)
     app = create_app(settings)
     port = free_port()
