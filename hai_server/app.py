@@ -30,6 +30,7 @@ from hai_server.db.callers import CallerCache
 from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.home import prepare_home
+from hai_server.reconciler.culler import Culler
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
@@ -54,13 +55,27 @@ def make_backend(settings: Settings) -> Backend:
         from hai_server.backends.kubernetes import make_backend as make_k8s  # type: ignore[attr-defined]
 
         return make_k8s(settings)  # type: ignore[no-any-return]
-    from hai_server.backends.local.backend import LocalBackend, jupyter_node, local_nodes
+    from hai_server.backends.local.backend import LocalBackend, local_nodes
+    from hai_server.backends.local.machine import jupyter_node
 
     loc, jup = settings.local, settings.jupyter
     nodes = local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
     if jup.local_node and jup.groups:
         nodes.append(jupyter_node(jup.groups[0], loc.zone, jup.local_cpus, jup.local_memory_gib))
     return LocalBackend(settings.runs_dir, nodes, python=loc.python or sys.executable)
+
+
+def make_culler(settings: Settings, sessions: Any, backend: Backend, wake: Any) -> Culler:
+    """The idle culler of ``settings.jupyter.cull``, reading GPUs through the backend's
+    ``gpu_utilisation`` when it has one."""
+    from hai_cli.scheduler.culling import CullPolicy
+
+    policies = {
+        group: CullPolicy(c.idle_s, c.gpu_threshold_pct, c.external_lifetime_s)
+        for group, c in settings.jupyter.cull.items()
+    }
+    return Culler(sessions, policies, gpu_reader=getattr(backend, "gpu_utilisation", None),
+                  wake=wake)  # fmt: skip
 
 
 def pod_log_reader(backend: Backend) -> PodLog | None:
@@ -171,11 +186,21 @@ def create_app(
             ),
             name="sampler",
         )
+        culler_task = None
+        if jup.cull:
+            culler = make_culler(settings, sessions, be, cluster.wake)
+            app.state.culler = culler
+            culler_task = asyncio.create_task(
+                culler.run(jup.cull_check_s, leads=lambda: bool(cluster.leader.is_leader)),
+                name="jupyter-culler",
+            )
         try:
             yield
         finally:
             loop_task.cancel()
             sampler.cancel()
+            if culler_task is not None:
+                culler_task.cancel()
             # each step bounded: a stuck close must never keep a stopping server alive
             disposals = [engine.dispose()]
             if read_engine is not engine:

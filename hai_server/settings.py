@@ -75,6 +75,20 @@ class LocalSettings(BaseModel):
     )
 
 
+class CullSettings(BaseModel):
+    """When containers of a group end on their own (hai_cli/scheduler/culling.py)."""
+
+    idle_s: float | None = Field(
+        None, gt=0, description="stop a container idle this long (kernels, terminals, GPUs)"
+    )
+    gpu_threshold_pct: float = Field(
+        5.0, ge=0, le=100, description="GPUs busier than this keep a container alive"
+    )
+    external_lifetime_s: float | None = Field(
+        None, gt=0, description="external users' containers end after this long"
+    )
+
+
 class JupyterSettings(BaseModel):
     """Jupyter dev containers (tasks of kind ``jupyter``; see hai_server/services/jupyter.py)."""
 
@@ -102,6 +116,12 @@ class JupyterSettings(BaseModel):
         "the server's own address",
     )
     ingress_host: str = Field("", description="Kubernetes: the Ingress host of containers")
+    cull: dict[str, CullSettings] = Field(
+        default_factory=dict,
+        description="per group ('*': every group): idle culling and external lifetimes; "
+        "empty (the default): containers run until stopped",
+    )
+    cull_check_s: float = Field(60.0, gt=0, description="how often the culler looks")
 
 
 class StudioSettings(BaseModel):

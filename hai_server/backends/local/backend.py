@@ -234,6 +234,12 @@ class LocalBackend(Backend):
                 proc.poll()
             await asyncio.to_thread(shutil.rmtree, att.directory, True)
 
+    async def gpu_utilisation(self, devices: tuple[int, ...]) -> float | None:
+        """The highest utilisation (%) of GPUs ``devices`` now (nvidia-smi); None: unknown."""
+        from hai_server.backends.local.machine import gpu_utilisation
+
+        return await asyncio.to_thread(gpu_utilisation, devices)
+
     # -- internals -----------------------------------------------------------------------
     def _signal_all(self, att: _Attempt, sig: signal.Signals) -> None:
         for rank, _node in att.ranks:
@@ -360,25 +366,3 @@ def local_nodes(count: int, gpus_per_node: int | None, group: str, zone: str) ->
         NodeState(name=f"local-{i}", group=group, zone=zone, gpus=gpus, gpu_first=i * gpus)
         for i in range(count)
     ]
-
-
-def machine_memory_gib() -> float:
-    """This machine's memory in GiB (from /proc/meminfo; 1 when it cannot be read)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024**2, 2)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 1.0
-
-
-def jupyter_node(group: str, zone: str, cpus: float | None, memory_gib: float | None) -> NodeState:
-    """This machine as the node of the shared Jupyter group ``group``: containers share it by
-    CPU and memory (no GPUs: those belong to the training nodes)."""
-    return NodeState(
-        name="local-jupyter", group=group, zone=zone, gpus=0,
-        cpus=cpus or float(os.cpu_count() or 1),
-        memory_gib=memory_gib or machine_memory_gib(),
-    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -41,6 +42,20 @@ class Live:
             assert r.status_code == 201, r.text
             return str(r.json()["token"])
 
+    def run(self, coro: Any, timeout: float = 60) -> Any:
+        """Run ``coro`` on the server's event loop (its engines belong to it)."""
+        loop = self.app.state.reconciler._loop
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    def serving(self, c: httpx.Client, name: str, user: str) -> dict[str, Any]:
+        box = self.wait(c, name, lambda b: b["serving"] or b["state"] == "failed")
+        assert box["state"] == "running", box
+        deadline = time.monotonic() + 60
+        while c.get(f"/{user}/{name}/api/status").status_code != 200:
+            assert time.monotonic() < deadline, "JupyterLab never answered"
+            time.sleep(0.2)
+        return box
+
     def wait(self, c: httpx.Client, name: str, pred: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -51,10 +66,11 @@ class Live:
             time.sleep(0.1)
 
 
-def serve(home: Path, python: str | None = None, **jupyter: Any) -> Iterator[Live]:
+def serve(home: Path, python: str | None = None, gpus: int = 0, **jupyter: Any) -> Iterator[Live]:
     """SQLite only: the API tests run both databases; these start JupyterLab (seconds each)."""
     settings = make_settings(home, f"sqlite+aiosqlite:///{home / 'hai.db'}", nodes=1)
     settings.local.python = python
+    settings.local.gpus_per_node = gpus
     settings.jupyter = JupyterSettings(local_cpus=4, local_memory_gib=8, **jupyter)
     app = create_app(settings)
     port = free_port()

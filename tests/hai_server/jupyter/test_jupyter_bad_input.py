@@ -95,3 +95,32 @@ def test_duplicate_and_someone_elses(root: Api) -> None:
     assert len(root.ok("GET", "/api/v1/jupyter", all=True)["containers"]) == 2
     # a task API record never shows the token
     assert "token" not in str(root.ok("GET", f"/api/v1/tasks/{box['id']}"))
+
+
+def test_over_quota_refused_at_once_with_limit_and_use(root: Api) -> None:
+    bob = root.as_(root.ok("POST", "/api/v1/admin/users", {"name": "bob", "uid": 4100})["token"])
+    # the original's encoding: 6 GiB, 3 CPUs, 2 containers
+    root.ok("PUT", "/api/v1/admin/quotas",
+            {"principal": "bob", "resource": "jupyter:jupyter", "quota": 600302})  # fmt: skip
+    bob.ok("POST", "/api/v1/jupyter", {"name": "a", "cpus": 2, "memory_gib": 4})
+    r = bob.call("POST", "/api/v1/jupyter", {"name": "b", "cpus": 1, "memory_gib": 4})
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        "over quota: quota jupyter:jupyter allows 6 GiB; you use 4 GiB and ask for 4 more"
+    )
+    r = bob.call("POST", "/api/v1/jupyter", {"name": "b", "cpus": 2, "memory_gib": 1})
+    assert "allows 3 CPUs; you use 2 and ask for 2 more" in r.json()["message"]
+    bob.ok("POST", "/api/v1/jupyter", {"name": "b", "cpus": 1, "memory_gib": 2})
+    r = bob.call("POST", "/api/v1/jupyter", {"name": "c", "cpus": 0.1, "memory_gib": 0.1})
+    assert "allows 2 container(s); you have 2" in r.json()["message"]
+    assert len(bob.ok("GET", "/api/v1/jupyter")["containers"]) == 2
+    # a stopped container no longer counts
+    bob.ok("POST", "/api/v1/jupyter/a/stop")
+    bob.ok("POST", "/api/v1/jupyter", {"name": "c", "cpus": 0.1, "memory_gib": 0.1})
+    for bad, why in [(1_000_000_000, "MMMMCCCQQ"), (-1, ">= 0")]:
+        r = root.call("PUT", "/api/v1/admin/quotas",
+                      {"principal": "bob", "resource": "jupyter:jupyter", "quota": bad})  # fmt: skip
+        assert r.status_code == 422 and why in r.text
+    r = root.call("PUT", "/api/v1/admin/quotas",
+                  {"principal": "bob", "resource": "jupyter:a/b", "quota": 1})  # fmt: skip
+    assert r.status_code == 422 and "jupyter:{group}" in r.text
