@@ -143,7 +143,8 @@ def main() -> int:
     env = {**environ, **{k: str(v) for k, v in dirs.items()}}
     env["JUPYTER_PREFER_ENV_PATH"] = "0"
     argv = lab_argv(sys.executable, int(environ["MASTER_PORT"]),
-                    environ["HAI_JUPYTER_BASE_URL"], str(root), default)  # fmt: skip
+                    environ["HAI_JUPYTER_BASE_URL"], str(root), default,
+                    environ.get("HAI_JUPYTER_IP") or "127.0.0.1")  # fmt: skip
     print(f"[hai] starting JupyterLab on 127.0.0.1:{environ['MASTER_PORT']}", flush=True)
     os.execve(sys.executable, argv, env)
     return 0  # not reached

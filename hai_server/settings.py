@@ -115,7 +115,6 @@ class JupyterSettings(BaseModel):
         description="the URL users reach the server at (container links); default: "
         "the server's own address",
     )
-    ingress_host: str = Field("", description="Kubernetes: the Ingress host of containers")
     cull: dict[str, CullSettings] = Field(
         default_factory=dict,
         description="per group ('*': every group): idle culling and external lifetimes; "
