@@ -12,7 +12,7 @@ import json
 import socket
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 
 class ApiError(Exception):
@@ -170,6 +170,27 @@ class Client:
 
     def nodes(self) -> dict[str, Any]:
         return self.request("GET", "/api/v1/nodes")
+
+    # -- Jupyter containers (by name; ``user``: someone else's, for admins) ------------------
+    def jupyter_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/api/v1/jupyter", body=body)
+
+    def jupyter_list(self, all_users: bool = False) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/jupyter", params={"all": all_users or None})
+
+    def jupyter(
+        self, name: str, action: str = "", method: str = "GET", user: str | None = None
+    ) -> Any:
+        path = f"/api/v1/jupyter/{quote(name, safe='')}" + (f"/{action}" if action else "")
+        return self.request(method, path, params={"user": user})
+
+    def jupyter_follow(self, name: str, user: str | None = None) -> Iterator[bytes]:
+        path = f"/api/v1/jupyter/{quote(name, safe='')}/logs"
+        return self.stream(path, {"follow": "true", "user": user})
+
+    def get_path(self, path: str) -> Any:
+        """GET any path of the server (e.g. a container's ``/{user}/{name}/api/status``)."""
+        return self.request("GET", path)
 
 
 def _param(v: Any) -> Any:

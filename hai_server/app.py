@@ -19,6 +19,8 @@ from hai_server.api.allow import allow_map, fix_allow
 from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
+from hai_server.api.jupyter import JupyterController
+from hai_server.api.jupyter_proxy import JupyterProxy
 from hai_server.api.openapi import document_errors
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
@@ -30,10 +32,12 @@ from hai_server.db.reads import Reads, make_read_engine
 from hai_server.db.session import create_schema, ensure_admin, make_engine, make_sessions
 from hai_server.home import prepare_home
 from hai_server.metrics import Metrics
+from hai_server.reconciler.culler import Culler
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
+from hai_server.services.jupyter import JupyterConfig, JupyterService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
@@ -54,13 +58,26 @@ def make_backend(settings: Settings) -> Backend:
 
         return make_k8s(settings)  # type: ignore[no-any-return]
     from hai_server.backends.local.backend import LocalBackend, local_nodes
+    from hai_server.backends.local.machine import jupyter_node
 
-    loc = settings.local
-    return LocalBackend(
-        settings.runs_dir,
-        local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone),
-        python=loc.python or sys.executable,
-    )
+    loc, jup = settings.local, settings.jupyter
+    nodes = local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
+    if jup.local_node and jup.groups:
+        nodes.append(jupyter_node(jup.groups[0], loc.zone, jup.local_cpus, jup.local_memory_gib))
+    return LocalBackend(settings.runs_dir, nodes, python=loc.python or sys.executable)
+
+
+def make_culler(settings: Settings, sessions: Any, backend: Backend, wake: Any) -> Culler:
+    """The idle culler of ``settings.jupyter.cull``, reading GPUs through the backend's
+    ``gpu_utilisation`` when it has one."""
+    from hai_cli.scheduler.culling import CullPolicy
+
+    policies = {
+        group: CullPolicy(c.idle_s, c.gpu_threshold_pct, c.external_lifetime_s)
+        for group, c in settings.jupyter.cull.items()
+    }
+    return Culler(sessions, policies, gpu_reader=getattr(backend, "gpu_utilisation", None),
+                  wake=wake)  # fmt: skip
 
 
 def pod_log_reader(backend: Backend) -> PodLog | None:
@@ -108,7 +125,12 @@ def create_app(
         await be.open()
         envs_root = str(settings.resolved_envs_root)
         reconciler = Reconciler(
-            sessions, be, settings.scheduler, str(settings.resolved_log_dir), envs_root=envs_root
+            sessions,
+            be,
+            settings.scheduler,
+            str(settings.resolved_log_dir),
+            envs_root=envs_root,
+            jupyter_groups=tuple(settings.jupyter.groups),
         )
         cluster = await attach(settings.resolved_database_url, settings.redis_url, reconciler, be)
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
@@ -129,6 +151,18 @@ def create_app(
         metrics = Metrics(reconciler_probe, logfan.health)
         reconciler.on_applied = metrics.count_writes
         reconciler.on_tick = metrics.observe_tick
+        jup = settings.jupyter
+        jupyter = JupyterService(
+            sessions, tasks, environments,
+            JupyterConfig(
+                groups=tuple(jup.groups), default_group=jup.default_group,
+                training_group=settings.scheduler.default_group,
+                workspace=str(settings.resolved_workspace), default_cpus=jup.default_cpus,
+                default_memory_gib=jup.default_memory_gib,
+                python=settings.local.python or sys.executable,
+            ),
+            cluster.wake,
+        )  # fmt: skip
         app.state.services = Services(
             tasks=tasks,
             admin=AdminService(sessions, cluster.wake, callers.clear),
@@ -148,6 +182,7 @@ def create_app(
             auth=AuthService(reads, callers),
             overview=overview,
             environments=environments,
+            jupyter=jupyter,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -161,11 +196,21 @@ def create_app(
             ),
             name="sampler",
         )
+        culler_task = None
+        if jup.cull:
+            culler = make_culler(settings, sessions, be, cluster.wake)
+            app.state.culler = culler
+            culler_task = asyncio.create_task(
+                culler.run(jup.cull_check_s, leads=lambda: bool(cluster.leader.is_leader)),
+                name="jupyter-culler",
+            )
         try:
             yield
         finally:
             loop_task.cancel()
             sampler.cancel()
+            if culler_task is not None:
+                culler_task.cancel()
             # each step bounded: a stuck close must never keep a stopping server alive
             disposals = [engine.dispose()]
             if read_engine is not engine:
@@ -176,6 +221,7 @@ def create_app(
                 callers.close(),
                 logfan.close(),
                 cluster.close(),
+                proxy.close(),
                 be.close(),
                 *disposals,
             ):
@@ -187,7 +233,8 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+        TaskController, AdminController, EnvironmentController, JupyterController, healthz,
+        metrics, whoami, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:
@@ -227,6 +274,9 @@ def create_app(
         ],
     )  # fmt: skip
     allowed.update(allow_map(app))
+    reserved = {r.path.split("/")[1] for r in app.routes if r.path.count("/") >= 1}
+    proxy = JupyterProxy(app.asgi_handler, lambda: getattr(app.state, "services", None), reserved)
+    app.asgi_handler = proxy  # type: ignore[method-assign,assignment]
     document_errors(app.openapi_schema)  # built once here, served from then on
     return app
 

@@ -75,6 +75,54 @@ class LocalSettings(BaseModel):
     )
 
 
+class CullSettings(BaseModel):
+    """When containers of a group end on their own (hai_cli/scheduler/culling.py)."""
+
+    idle_s: float | None = Field(
+        None, gt=0, description="stop a container idle this long (kernels, terminals, GPUs)"
+    )
+    gpu_threshold_pct: float = Field(
+        5.0, ge=0, le=100, description="GPUs busier than this keep a container alive"
+    )
+    external_lifetime_s: float | None = Field(
+        None, gt=0, description="external users' containers end after this long"
+    )
+
+
+class JupyterSettings(BaseModel):
+    """Jupyter dev containers (tasks of kind ``jupyter``; see hai_server/services/jupyter.py)."""
+
+    groups: list[str] = Field(
+        default_factory=lambda: ["jupyter"],
+        description="shared Jupyter groups (the original's JUPYTER_GROUP): containers share "
+        "their nodes by CPU and memory",
+    )
+    default_group: str = Field("jupyter", description="group of a create without -g")
+    workspace: Path | None = Field(
+        None, description="users' workspaces: {workspace}/{user} (default: {home}/workspace)"
+    )
+    default_cpus: float = Field(1.0, gt=0, le=1024, description="CPUs of a create without --cpu")
+    default_memory_gib: float = Field(
+        2.0, gt=0, le=65536, description="memory of a create without --mem"
+    )
+    local_node: bool = Field(
+        True, description="local backend: this machine is also a node of the first Jupyter group"
+    )
+    local_cpus: float | None = Field(None, gt=0, description="its CPUs (default: all)")
+    local_memory_gib: float | None = Field(None, gt=0, description="its memory (default: all)")
+    public_url: str | None = Field(
+        None,
+        description="the URL users reach the server at (container links); default: "
+        "the server's own address",
+    )
+    cull: dict[str, CullSettings] = Field(
+        default_factory=dict,
+        description="per group ('*': every group): idle culling and external lifetimes; "
+        "empty (the default): containers run until stopped",
+    )
+    cull_check_s: float = Field(60.0, gt=0, description="how often the culler looks")
+
+
 class StudioSettings(BaseModel):
     """Studio, the web UI served at ``/`` (hai_server/studio)."""
 
@@ -121,6 +169,7 @@ class Settings(BaseSettings):
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesConfig = KubernetesConfig()
     studio: StudioSettings = StudioSettings()
+    jupyter: JupyterSettings = JupyterSettings()
 
     @field_validator("home", mode="after")
     @classmethod
@@ -149,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def resolved_envs_root(self) -> Path:
         return self.envs_root or self.home / "envs"
+
+    @property
+    def resolved_workspace(self) -> Path:
+        return self.jupyter.workspace or self.home / "workspace"
 
     @property
     def runs_dir(self) -> Path:

@@ -158,6 +158,28 @@ def quota_set(
     typer.echo(f"quota {resource} of {principal} = {quota}")
 
 
+@quota_app.command(
+    "jupyter",
+    help="Set a Jupyter quota: PRINCIPAL GROUP --mem GiB --cpus N --count N (stored as the "
+    "original's MMMMCCCQQ in resource jupyter:GROUP).",
+)
+def quota_jupyter(
+    principal: str = typer.Argument(..., metavar="PRINCIPAL"),
+    group: str = typer.Argument(..., metavar="GROUP"),
+    mem: int = typer.Option(..., "--mem", metavar="GiB", help="memory of all containers"),
+    cpus: int = typer.Option(..., "--cpus", help="CPUs of all containers"),
+    count: int = typer.Option(..., "--count", help="containers at once"),
+    expires_at: float = typer.Option(None, "--expires-at", help="epoch seconds"),
+) -> None:
+    from hai_cli.scheduler import jupyter_quota as jq
+
+    limits = ui.checked(jq.make, mem, cpus, count)
+    body = {"principal": principal, "resource": jq.resource(group), "quota": limits.encode(),
+            "expires_at": expires_at}  # fmt: skip
+    _call("PUT", "/quotas", body)
+    typer.echo(f"quota {jq.resource(group)} of {principal}: {limits.describe()}")
+
+
 @quota_app.command("list", help="List quota rows.")
 def quota_list(
     principal: str = typer.Option(None, "--principal", help="only this user/group"),

@@ -17,6 +17,7 @@ from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import ServiceError
+from hai_server.services.jupyter import JupyterService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService
@@ -36,6 +37,7 @@ class Services:
     auth: AuthService
     overview: OverviewService
     environments: EnvironmentService
+    jupyter: JupyterService
 
 
 def _services(state: State) -> Services:
@@ -78,6 +80,10 @@ def provide_environments(state: State) -> EnvironmentService:
     return _services(state).environments
 
 
+def provide_jupyter(state: State) -> JupyterService:
+    return _services(state).jupyter
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -107,4 +113,5 @@ DEPENDENCIES = {
     "overview": Provide(provide_overview, sync_to_thread=False),
     "auth": Provide(provide_auth, sync_to_thread=False),
     "environments": Provide(provide_environments, sync_to_thread=False),
+    "jupyter": Provide(provide_jupyter, sync_to_thread=False),
 }

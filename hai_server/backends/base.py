@@ -43,6 +43,8 @@ class NodeState:
     cordoned: bool = False
     message: str = ""
     gpu_first: int = 0  # device index of the node's first GPU (virtual nodes share a machine)
+    cpus: float = 0.0  # for Jupyter containers sharing it (0: unknown)
+    memory_gib: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class AttemptSpec:
     image: str | None = None
     mounts: tuple[Mapping[str, object], ...] = ()
     run_as: tuple[int, int | None] | None = None  # (uid, gid) of the task's owner, when known
+    kind: str = "python"  # "jupyter": a container whose rank 0 serves JupyterLab
+    resources: Mapping[str, float] = field(default_factory=dict)  # cpus, memory_gib, gpus
 
     @property
     def key(self) -> tuple[int, int]:
@@ -80,6 +84,7 @@ class RankObservation:
     state: RankState
     exit_code: int | None = None
     message: str = ""
+    endpoint: str = ""  # HOST:PORT a service of the rank answers at (Jupyter containers)
 
 
 @dataclass(frozen=True, slots=True)

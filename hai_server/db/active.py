@@ -44,6 +44,8 @@ LAUNCH_COLUMNS = (
     *DRAFT_COLUMNS,
     m.Task.name,
     m.Task.user_name,
+    m.Task.kind,
+    m.Task.group,
     m.Task.argv,
     m.Task.workdir,
     m.Task.env,

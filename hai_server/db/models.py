@@ -74,6 +74,9 @@ class Node(Base):
     cordoned: Mapped[bool] = mapped_column(Boolean, default=False)
     message: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[float] = mapped_column(Float)
+    # what Jupyter containers of a shared group may take of it (0: unknown, none placed)
+    cpus: Mapped[float] = mapped_column(Float, default=0.0)
+    memory_gib: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Task(Base):
@@ -95,7 +98,7 @@ class Task(Base):
     reason: Mapped[str] = mapped_column(String(64), default="")
     position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16), default="python")  # python|bash
+    kind: Mapped[str] = mapped_column(String(16), default="python")  # python|bash|exec|jupyter
     argv: Mapped[list[str]] = mapped_column(JSON)
     workdir: Mapped[str] = mapped_column(Text)
     env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

@@ -28,12 +28,13 @@ async def sync_nodes(s: Any, inventory: Sequence[NodeState], now: float) -> None
                 m.Node(
                     name=n.name, group=n.group, zone=n.zone, gpus=n.gpus,
                     gpu_first=n.gpu_first, healthy=n.healthy, cordoned=n.cordoned,
-                    message=n.message, updated_at=now,
+                    message=n.message, updated_at=now, cpus=n.cpus, memory_gib=n.memory_gib,
                 )
             )  # fmt: skip
             continue
         row.group, row.zone, row.gpus, row.gpu_first = n.group, n.zone, n.gpus, n.gpu_first
         row.healthy, row.message, row.updated_at = n.healthy, n.message, now
+        row.cpus, row.memory_gib = n.cpus, n.memory_gib
         if n.cordoned:
             row.cordoned = True
     present = {n.name for n in inventory}

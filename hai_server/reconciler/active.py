@@ -47,7 +47,7 @@ def view(t: Any, now: float) -> TaskView:
 def rank_rows(obs: AttemptObservation) -> tuple[dict[str, Any], ...]:
     return tuple(
         {"rank": r.rank, "node": r.node, "state": r.state, "exit_code": r.exit_code,
-         "message": r.message}
+         "message": r.message, **({"endpoint": r.endpoint} if r.endpoint else {})}
         for r in obs.ranks
     )  # fmt: skip
 

@@ -40,6 +40,26 @@ def haienv_env(name: str | None, owner: str | None, envs_root: str) -> dict[str,
     }
 
 
+def jupyter_env(row: Any, envs_root: str) -> dict[str, str]:
+    """What the container's JupyterLab (``hai_cli.jupyterrun``) reads: its token, base URL,
+    notebook and settings folder, default environment, and the CLI's server and token."""
+    j = (row.options or {}).get("jupyter") or {}
+    env = {
+        "JUPYTER_TOKEN": str(j.get("token", "")),
+        "HAI_JUPYTER_BASE_URL": f"/{row.user_name}/{row.name}/",
+        "HAI_JUPYTER_ROOT": os.path.join(row.workdir, "jupyter"),
+        "HAI_JUPYTER_NAME": row.name,
+    }
+    if envs_root:
+        env["HAIENV_PATH"] = os.path.join(envs_root, row.user_name)
+    if j.get("env"):
+        env["HAI_JUPYTER_ENV"] = str(j["env"])
+    if j.get("server_url") and j.get("cli_token"):
+        env["HAI_SERVER_URL"] = str(j["server_url"])
+        env["HAI_TOKEN"] = str(j["cli_token"])
+    return env
+
+
 def attempt_spec(
     row: Any,
     nodes: tuple[str, ...],
@@ -62,9 +82,16 @@ def attempt_spec(
     )
     mapping = row._mapping
     env.update(haienv_env(mapping.get("haienv_name"), mapping.get("haienv_owner"), envs_root))
+    kind = mapping.get("kind") or "python"
+    j = (row.options or {}).get("jupyter") or {}
+    shared = kind == "jupyter" and not j.get("exclusive")
+    if kind == "jupyter":
+        env.update(jupyter_env(row, envs_root))
     ranks = []
     for i, node in enumerate(nodes):
         count, first = node_gpus.get(node, (0, 0))
+        if shared:  # a slice of a shared node: its own GPUs only (none on a CPU node)
+            count = min(count, int(j.get("gpus") or 0))
         gpus = gpu_indices(count, first)
         ranks.append(RankSpec(rank=i, node=node, env=rank_env(rank=i, node=node, gpus=gpus),
                               gpus=gpus))  # fmt: skip
@@ -81,6 +108,8 @@ def attempt_spec(
         log_dir=log_dir,
         image=options.get("image"),
         run_as=(row.uid, row.gid) if row.uid is not None else None,
+        kind=kind,
+        resources={k: float(j[k]) for k in ("cpus", "memory_gib", "gpus") if j.get(k)},
     )
 
 

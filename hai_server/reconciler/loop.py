@@ -24,6 +24,7 @@ from hai_server.backends.base import Backend, BackendError
 from hai_server.db import active as rows
 from hai_server.db.apply import apply_writes
 from hai_server.db.holds import write_holds
+from hai_server.db.jupyter import shared_rows
 from hai_server.db.nodes import sync_nodes
 from hai_server.db.queued import QueuedRows
 from hai_server.db.session import Sessions
@@ -32,6 +33,7 @@ from hai_server.db.usage import accrue_usage
 from hai_server.domain.changes import ChangeSet, TaskWrite
 from hai_server.reconciler.active import judge_active, requeue_suspended
 from hai_server.reconciler.effects import Effects
+from hai_server.reconciler.jupyter import plan_with_containers
 from hai_server.reconciler.schedule import holds_to_write, plan_changes
 from hai_server.settings import SchedulerSettings
 
@@ -55,7 +57,9 @@ class Reconciler:
         *,
         clock: Callable[[], float] = time.time,
         envs_root: str = "",
+        jupyter_groups: tuple[str, ...] = (),
     ) -> None:
+        self._jupyter_groups = jupyter_groups  # shared Jupyter groups (placed by CPU/memory)
         self._sessions = sessions
         self._backend = backend
         self._settings = settings
@@ -166,7 +170,8 @@ class Reconciler:
     async def _observe_nodes(self, now: float) -> None:
         inventory = await self._backend.inventory()
         seen = tuple(
-            sorted((n.name, n.group, n.zone, n.gpus, n.gpu_first, n.healthy, n.message)
+            sorted((n.name, n.group, n.zone, n.gpus, n.gpu_first, n.healthy, n.message,
+                    n.cpus, n.memory_gib)
                    for n in inventory)
         )  # fmt: skip
         if seen == self._nodes_seen:
@@ -191,10 +196,13 @@ class Reconciler:
         async with self._sessions.begin() as s:
             await accrue_usage(s, now, half_life)
             snapshot, shown = await load_snapshot_shown(s, now, half_life, self._queued_rows)
+            shared = await shared_rows(s, self._jupyter_groups)
         _lap(phases, "load", t0)
         if not snapshot.queued and not snapshot.running:
             return False
-        the_plan = make_plan(snapshot, self._config, now)
+        the_plan = plan_with_containers(
+            snapshot, shared, lambda snap: make_plan(snap, self._config, now)
+        )
         _lap(phases, "plan", t0)
         changes = ChangeSet()
         starts, suspends = the_plan.starts(), the_plan.suspends()

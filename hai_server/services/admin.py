@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from hai_cli.scheduler import jupyter_quota as jq
 from hai_cli.scheduler.model import Priority
 from hai_server.db import models as m
 from hai_server.db.callers import announce_auth_change
@@ -37,10 +38,12 @@ def check_resource(resource: str) -> str:
     """Return ``resource`` if it names a quota the scheduler reads, else raise Invalid."""
     if resource == NODE_LIMIT or _RESOURCE.fullmatch(resource):
         return resource
+    if resource.startswith(jq.PREFIX) and _GROUP.match(resource[len(jq.PREFIX) :]):
+        return resource
     levels = ", ".join(p.name for p in Priority)
     raise Invalid(
-        f"bad quota resource {resource!r}: use node_limit or node-{{group}}-{{PRIORITY}} "
-        f"with PRIORITY one of {levels} (e.g. node-default-NORMAL)"
+        f"bad quota resource {resource!r}: use node_limit, node-{{group}}-{{PRIORITY}} "
+        f"with PRIORITY one of {levels} (e.g. node-default-NORMAL), or jupyter:{{group}}"
     )
 
 
@@ -326,7 +329,12 @@ class AdminService:
             raise Invalid("quota must be a whole number of nodes")
         if quota < 0:
             raise Invalid(f"quota must be >= 0, got {quota}")
-        if quota > MAX_QUOTA:
+        if resource.startswith(jq.PREFIX):  # MMMMCCCQQ: memory GiB, CPUs, containers
+            try:
+                jq.decode(quota)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+        elif quota > MAX_QUOTA:
             raise Invalid(f"quota must be <= {MAX_QUOTA}")
         async with self._sessions.begin() as s:
             row = await s.get(m.Quota, (principal, resource))

@@ -70,7 +70,8 @@ def test_gang_waits_for_all_nodes_and_a_failing_rank_fails_the_task(platform2: P
 
 def test_nodes_json(platform2: Platform) -> None:
     nodes = platform2.json("nodes")["nodes"]
-    assert [n["name"] for n in nodes] == ["local-0", "local-1"]
+    assert [n["name"] for n in nodes] == ["local-0", "local-1", "local-jupyter"]
+    assert nodes.pop()["group"] == "jupyter"  # this machine also serves Jupyter containers
     for n in nodes:
         assert n["group"] == "default" and n["healthy"] is True and n["gpus"] == 0
         assert n["state"] in ("free", "busy")

@@ -53,6 +53,14 @@ def test_admin_cli(db_url: str, tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         r = cli(server.url, ADMIN_TOKEN, "admin", "quota", "list", "--json")
         assert '"node-default-HIGH"' in r.stdout
+        jup = ["admin", "quota", "jupyter", "alice", "jupyter", "--mem", "128", "--cpus", "8"]
+        r = cli(server.url, ADMIN_TOKEN, *jup, "--count", "10")
+        assert r.returncode == 0, r.stderr
+        assert "quota jupyter:jupyter of alice: 128 GiB, 8 CPUs, 10 containers" in r.stdout
+        r = cli(server.url, ADMIN_TOKEN, "admin", "quota", "list", "--json")
+        assert '"quota": 12800810' in r.stdout  # the original's MMMMCCCQQ
+        r = cli(server.url, ADMIN_TOKEN, *jup, "--count", "100")
+        assert r.returncode == 2 and "count must be a whole number 0-99" in r.stderr
         r = cli(server.url, token, "admin", "user", "list")
         assert r.returncode == 5 and "admin role" in r.stderr
         r = cli(server.url, ADMIN_TOKEN, "admin", "node", "cordon", "local-1")
@@ -135,7 +143,7 @@ def test_admin_node_add_and_remove(db_url: str, tmp_path: Path) -> None:
 
         r = cli(server.url, ADMIN_TOKEN, "admin", "node", "list", "--json")
         nodes = {n["name"]: n for n in json.loads(r.stdout)["nodes"]}
-        assert sorted(nodes) == ["gpu-7", "gpu-8", "local-0"]
+        assert sorted(nodes) == ["gpu-7", "gpu-8", "local-0", "local-jupyter"]
         assert (nodes["gpu-7"]["group"], nodes["gpu-7"]["gpus"]) == ("a100", 8)
         assert nodes["gpu-7"]["zone"] == "rack-2" and nodes["gpu-7"]["state"] == "unhealthy"
         r = cli(server.url, ADMIN_TOKEN, "admin", "node", "list")
@@ -159,6 +167,6 @@ def test_admin_node_add_and_remove(db_url: str, tmp_path: Path) -> None:
         r = cli(server.url, token, "admin", "node", "remove", "local-0")
         assert r.returncode == 5 and "admin role" in r.stderr
         r = cli(server.url, ADMIN_TOKEN, "admin", "node", "list", "--json")
-        assert [n["name"] for n in json.loads(r.stdout)["nodes"]] == ["local-0"]
+        assert [n["name"] for n in json.loads(r.stdout)["nodes"]] == ["local-0", "local-jupyter"]
     finally:
         server.stop()

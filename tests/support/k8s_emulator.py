@@ -34,12 +34,17 @@ class HaiEmulator(kmock.KubernetesEmulator):
             ("services", "Service", True),
             ("configmaps", "ConfigMap", True),
             ("nodes", "Node", False),
+            ("secrets", "Secret", True),  # a Jupyter container's tokens
         ]:
             self.resources[f"v1/{plural}"] = kmock.ResourceInfo(
                 namespaced=namespaced,
                 kind=kind,
                 subresources={"status"} if plural in ("pods", "nodes") else set(),
             )
+
+        self.resources["networking.k8s.io/v1/ingresses"] = kmock.ResourceInfo(
+            namespaced=True, kind="Ingress"
+        )  # a Jupyter container's /{user}/{name}/ rule
 
     async def _handle(self, request: kmock.Request) -> Any:
         if request.resource is not None:

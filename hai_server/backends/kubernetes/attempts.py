@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hai_server.backends.base import AttemptObservation, NodeState, RankObservation
+from hai_server.backends.base import (
+    AttemptObservation,
+    BackendError,
+    NodeState,
+    RankObservation,
+)
 from hai_server.backends.kubernetes import render as r
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.backends.kubernetes.control import ControlFiles
@@ -127,3 +133,17 @@ def observe_attempt(
         errors=errors,
         listening=files.listening,
     )
+
+
+def raise_first(results: list, best_effort: bool) -> None:
+    """Raise the first error of a cleanup's ``results`` (only log it when ``best_effort``)."""
+    errors = [x for x in results if isinstance(x, BaseException)]
+    if not errors:
+        return
+    if best_effort:
+        logging.getLogger("hai_server.backends.kubernetes.backend").warning(
+            "cleanup after a failed start: %s", errors[0]
+        )
+        return
+    err = errors[0]
+    raise err if isinstance(err, BackendError) else BackendError(str(err))

@@ -31,6 +31,7 @@ from hai_server.backends.base import (
     NodeState,
 )
 from hai_server.backends.kubernetes import control
+from hai_server.backends.kubernetes import jupyter_render as jr
 from hai_server.backends.kubernetes import render as r
 from hai_server.backends.kubernetes.attempts import (
     AttemptRecord,
@@ -38,6 +39,7 @@ from hai_server.backends.kubernetes.attempts import (
     is_ours,
     key_rank,
     observe_attempt,
+    raise_first,
 )
 from hai_server.backends.kubernetes.client import KubeClient, load_configuration
 from hai_server.backends.kubernetes.config import KubernetesConfig
@@ -64,6 +66,7 @@ class KubernetesBackend(Backend):
         self.nodes: Watcher | None = None
         self.pods: Watcher | None = None
         self._attempts: dict[tuple[int, int], AttemptRecord] = {}
+        self._jupyter: dict[tuple[int, int], str] = {}  # Jupyter containers -> their user
         self._forgotten: set[tuple[int, int]] = set()
         self._node_view: dict[str, tuple] = {}
         self._vanished: dict[str, tuple[NodeState, float]] = {}
@@ -242,6 +245,7 @@ class KubernetesBackend(Backend):
         )
         self._attempts[key] = att
         self._forgotten.discard(key)
+        jr.note_spec(self._jupyter, spec)
         try:
             owner = await self._run(client.create, objs.configmap)
         except BackendError:
@@ -249,7 +253,7 @@ class KubernetesBackend(Backend):
             raise
         assert isinstance(owner, dict)
         has_uid = bool((owner.get("metadata") or {}).get("uid"))
-        rest = [r.with_owner(o, owner) if has_uid else o for o in (objs.service, *objs.pods)]
+        rest = [r.with_owner(o, owner) if has_uid else o for o in objs.all()[1:]]
         results = await asyncio.gather(
             *(self._run(client.create, o) for o in rest), return_exceptions=True
         )
@@ -308,6 +312,7 @@ class KubernetesBackend(Backend):
             found = key_rank(pod)
             if found is not None:
                 by_attempt.setdefault(found[0], {})[found[1]] = pod
+                jr.note_container(self._jupyter, found[0], pod)  # adopted ones too
         for key, ranks in by_attempt.items():
             if key not in self._attempts and key not in self._forgotten:
                 self._adopt(key, ranks)
@@ -343,7 +348,7 @@ class KubernetesBackend(Backend):
                 )
             )
         self._seen_pods = {k: v for k, v in self._seen_pods.items() if k in used}
-        return result
+        return [jr.with_endpoint(o, self._jupyter.get(o.key), self.config) for o in result]
 
     async def forget(self, task_id: int, attempt: int) -> None:
         key = (task_id, attempt)
@@ -391,25 +396,16 @@ class KubernetesBackend(Backend):
             *(self._run(self._client.delete, "Pod", n, grace_s) for n in names),
             return_exceptions=True,
         )
-        self._raise_first(results, best_effort)
+        raise_first(results, best_effort)
 
     async def _delete_all(self, att: AttemptRecord, grace_s: int, *, best_effort: bool) -> None:
         assert self._client is not None
         await self._delete_pods(att, grace_s, best_effort=best_effort)
+        lab = jr.kinds_of(self._jupyter, att.task_id, att.attempt)
         results = await asyncio.gather(
             self._run(self._client.delete, "Service", f"{att.base}-0"),
             self._run(self._client.delete, "ConfigMap", f"{att.base}-env"),
+            *(self._run(self._client.delete, k, f"{att.base}-lab") for k in lab),
             return_exceptions=True,
         )
-        self._raise_first(results, best_effort)
-
-    @staticmethod
-    def _raise_first(results: list, best_effort: bool) -> None:
-        errors = [x for x in results if isinstance(x, BaseException)]
-        if not errors:
-            return
-        if best_effort:
-            log.warning("cleanup after a failed start: %s", errors[0])
-            return
-        err = errors[0]
-        raise err if isinstance(err, BackendError) else BackendError(str(err))
+        raise_first(results, best_effort)

@@ -97,6 +97,9 @@ class KubeClient:
         self.api = k8s.CoreV1Api(k8s.ApiClient(configuration))
         self._timeout = (min(3.0, config.api_timeout_s), config.api_timeout_s)
 
+    def _networking(self) -> k8s.NetworkingV1Api:
+        return k8s.NetworkingV1Api(self.api.api_client)
+
     def new_api(self) -> k8s.CoreV1Api:
         """A separate API object (own connection pool) for a long-lived watch."""
         return k8s.CoreV1Api(k8s.ApiClient(self._configuration))
@@ -124,6 +127,12 @@ class KubeClient:
                 self.api.read_namespaced_config_map,
             ),
         }
+        if kind in ("Secret", "Ingress"):  # a Jupyter container's
+            fns = {
+                "Secret": (self.api.create_namespaced_secret, self.api.read_namespaced_secret),
+                "Ingress": (self._networking().create_namespaced_ingress,
+                            self._networking().read_namespaced_ingress),
+            }  # fmt: skip
         create, read = fns[kind]
         try:
             return self._call(f"create {kind} {name}", create, self.namespace, obj)
@@ -148,7 +157,10 @@ class KubeClient:
             "Pod": self.api.delete_namespaced_pod,
             "Service": self.api.delete_namespaced_service,
             "ConfigMap": self.api.delete_namespaced_config_map,
+            "Secret": self.api.delete_namespaced_secret,
         }
+        if kind == "Ingress":
+            fns["Ingress"] = self._networking().delete_namespaced_ingress
         body = k8s.V1DeleteOptions(propagation_policy="Background", grace_period_seconds=grace_s)
         try:
             self._call(f"delete {kind} {name}", fns[kind], name, self.namespace, body=body)

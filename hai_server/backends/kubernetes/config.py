@@ -128,6 +128,10 @@ class KubernetesConfig(BaseModel):
     rank_wrapper: list[str] = ["python3", "-m", "hai_cli.rankrun"]
     container_name: str = "hai-experiment"
     master_port: int = Field(default=29500, ge=1, le=65535)
+    # Jupyter containers: JupyterLab's port in the pod, and the Ingress host of /{user}/{name}/
+    jupyter_port: int = Field(default=8888, ge=1, le=65535)
+    ingress_host: str = ""  # INGRESS_HOST; empty: a rule for any host
+    ingress_class: str | None = None
     cluster_domain: str = "cluster.local"
     unschedulable_timeout_s: float = 300.0
     image_pull_timeout_s: float = 120.0  # ErrImagePull / config errors last this long -> failed

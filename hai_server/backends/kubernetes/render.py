@@ -55,9 +55,10 @@ class AttemptObjects:
     configmap: dict
     service: dict
     pods: tuple[dict, ...]
+    extra: tuple[dict, ...] = ()  # a Jupyter container's Secret and Ingress
 
     def all(self) -> list[dict]:
-        return [self.configmap, self.service, *self.pods]
+        return [self.configmap, self.service, *self.extra, *self.pods]
 
 
 def _dns_part(text: str, limit: int) -> str:
@@ -405,6 +406,10 @@ def render_attempt(spec: AttemptSpec, config: KubernetesConfig) -> AttemptObject
         raise BackendError("an attempt needs at least one rank", retryable=False)
     if not spec.argv:
         raise BackendError("the task has no command to run", retryable=False)
+    if spec.kind == "jupyter":
+        from hai_server.backends.kubernetes.jupyter_render import render_jupyter
+
+        return render_jupyter(spec, config)
     return AttemptObjects(
         configmap=render_configmap(spec, config),
         service=render_service(spec, config),

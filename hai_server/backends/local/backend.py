@@ -53,6 +53,7 @@ class _Attempt:
     directory: Path
     ranks: list[tuple[int, str]]  # (rank, node)
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    endpoint: str = ""  # a Jupyter container's HOST:PORT (rank 0 serves it)
 
     @property
     def control(self) -> Path:
@@ -100,6 +101,7 @@ class LocalBackend(Backend):
                     data["attempt"],
                     spec_file.parent,
                     [(r["rank"], r["node"]) for r in data["ranks"]],
+                    endpoint=str(data.get("endpoint", "")),
                 )
                 self._attempts[(att.task_id, att.attempt)] = att
         self._monitor = asyncio.create_task(self._watch(), name="local-backend-monitor")
@@ -141,6 +143,8 @@ class LocalBackend(Backend):
             dirs = [directory, att.control, Path(spec.log_dir)]
             hand_over(dirs + [att.rank_dir(r.rank) for r in spec.ranks], *identity)
         master_port = _free_port()
+        if spec.kind == "jupyter":  # JupyterLab listens on it (one rank: no rendezvous)
+            att.endpoint = f"127.0.0.1:{master_port}"
         self._attempts[spec.key] = att
         # written before any rank starts, so a replica that takes over finds every launched rank
         write_atomic(
@@ -151,6 +155,7 @@ class LocalBackend(Backend):
                     "attempt": spec.attempt,
                     "ranks": [{"rank": r.rank, "node": r.node} for r in spec.ranks],
                     "master_port": master_port,
+                    "endpoint": att.endpoint,
                 }
             ),
         )
@@ -229,6 +234,12 @@ class LocalBackend(Backend):
                 proc.poll()
             await asyncio.to_thread(shutil.rmtree, att.directory, True)
 
+    async def gpu_utilisation(self, devices: tuple[int, ...]) -> float | None:
+        """The highest utilisation (%) of GPUs ``devices`` now (nvidia-smi); None: unknown."""
+        from hai_server.backends.local.machine import gpu_utilisation
+
+        return await asyncio.to_thread(gpu_utilisation, devices)
+
     # -- internals -----------------------------------------------------------------------
     def _signal_all(self, att: _Attempt, sig: signal.Signals) -> None:
         for rank, _node in att.ranks:
@@ -265,7 +276,9 @@ class LocalBackend(Backend):
                 return RankObservation(rank, node, "exited", 137, "killed")
             return RankObservation(rank, node, "lost", None, "the rank's process vanished")
         if read_int(rank_dir / control.PID) is not None:
-            return RankObservation(rank, node, "running")
+            return RankObservation(
+                rank, node, "running", endpoint=att.endpoint if rank == 0 else ""
+            )
         return RankObservation(rank, node, "pending")
 
     def _observe_one(self, att: _Attempt) -> AttemptObservation:

@@ -100,7 +100,10 @@ def test_bad_node_input_is_422(db_url: str, tmp_path: Path, body: dict, words: s
         r = root.call("POST", "/api/v1/admin/nodes", body)
         assert r.status_code == 422, r.text
         assert words in r.json()["message"], r.text
-        assert [n["name"] for n in root.ok("GET", "/api/v1/nodes")["nodes"]] == ["local-0"]
+        assert [n["name"] for n in root.ok("GET", "/api/v1/nodes")["nodes"]] == [
+            "local-0",
+            "local-jupyter",  # this machine also serves Jupyter containers
+        ]
 
 
 def test_node_admin_is_admin_only(db_url: str, tmp_path: Path) -> None:
@@ -147,7 +150,10 @@ def test_a_node_gone_from_the_backend_can_be_removed(db_url: str, tmp_path: Path
         r = root.call("DELETE", "/api/v1/admin/nodes/local-0")
         assert r.status_code == 409 and "reported by the backend" in r.json()["message"]
         assert root.ok("DELETE", "/api/v1/admin/nodes/local-1")["deleted"]["name"] == "local-1"
-        assert [n["name"] for n in root.ok("GET", "/api/v1/nodes")["nodes"]] == ["local-0"]
+        assert [n["name"] for n in root.ok("GET", "/api/v1/nodes")["nodes"]] == [
+            "local-0",
+            "local-jupyter",  # this machine also serves Jupyter containers
+        ]
 
 
 async def _remove_a_held_node(url: str) -> tuple[str, str]:

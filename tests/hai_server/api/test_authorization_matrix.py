@@ -36,6 +36,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/admin/nodes"): {"name": "matrix-node", "group": "default"},
     # the admin's own task by id: someone else's is reported missing, never touched
     ("POST", "/api/v1/tasks/actions/{verb}"): {"ids": [1], "dry_run": True},
+    # an exclusive container: the fake backend has no shared Jupyter group
+    ("POST", "/api/v1/jupyter"): {"name": "matrix", "group": "default", "exclusive": True},
 }
 CALLERS = ("none", "malformed", "revoked", "disabled", "user", "external", "admin")
 SHUT_OUT = ("none", "malformed", "revoked", "disabled")
@@ -72,6 +74,8 @@ def server(
         )
         carol_token = ok("POST", "/api/v1/admin/users/carol/tokens", {"label": "x"})
         task = ok("POST", "/api/v1/tasks", {"argv": ["true"], "workdir": "/tmp", "kind": "exec"})
+        # the admin's container "carol" (the {name} of the Jupyter routes): not the users'
+        ok("POST", "/api/v1/jupyter", {"name": "carol", "group": "default", "exclusive": True})
         headers = {
             "none": {},
             "malformed": {"Authorization": "Basic cm9vdDpyb290"},
@@ -118,8 +122,8 @@ def _expected(caller: str, method: str, path: str) -> set[int] | None:
         return {200}  # a bulk action answers for what it picked (only the caller's tasks)
     if path.startswith("/api/v1/environments/"):
         return None  # anyone may ask which tasks use an environment (its existence is public)
-    if "{task_id}" in path:
-        return {404}  # the admin's task: not theirs, not even said to exist
+    if "{task_id}" in path or path.startswith("/api/v1/jupyter/{name}"):
+        return {404}  # the admin's task or container: not theirs, not even said to exist
     return {201} if method == "POST" else {200}
 
 
