@@ -113,7 +113,12 @@ def create_app(
         await logfan.start()
         environments = EnvironmentService(reads, envs_root)
         tasks = TaskService(
-            sessions, cluster.wake, settings.scheduler.default_group, reads, environments
+            sessions,
+            cluster.wake,
+            settings.scheduler.default_group,
+            reads,
+            environments,
+            policy=reconciler.config,
         )
         overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(

@@ -14,7 +14,8 @@ from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_cli import validate as check
-from hai_cli.scheduler.model import parse_priority, priority_name
+from hai_cli.scheduler.admission import admit
+from hai_cli.scheduler.model import AUTO, PolicyConfig, parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
@@ -24,7 +25,7 @@ from hai_server.domain import states as lc
 from hai_server.services.actions import Refused, act
 from hai_server.services.bulk import DryRun, Selection, act_all, selection_filters
 from hai_server.services.environments import EnvironmentService
-from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, QuotaRefused
 
 T = TypeVar("T")
 MAX_PAGE = 1000
@@ -85,7 +86,7 @@ class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workdir: Workdir
     name: Name | None = None
     nodes: Nodes = 1
-    priority: Priority = "NORMAL"
+    priority: Priority | None = None  # None: NORMAL, AUTO for external users
     group: Group | None = None
     env: Env = msgspec.field(default_factory=dict)
     kind: Literal["python", "bash", "exec"] = "python"
@@ -120,7 +121,9 @@ class TaskService:
         default_group: str = "default",
         reads: Reads | None = None,
         environments: EnvironmentService | None = None,
+        policy: PolicyConfig | None = None,
     ) -> None:
+        self._policy = policy or PolicyConfig()
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
@@ -130,12 +133,15 @@ class TaskService:
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
         priority, group, name = self._validate(req)
+        if priority is None:
+            priority = AUTO if caller.role == "external" else 10  # NORMAL
         size = await self._reads.group_size(group)
         if size == 0:
             groups = await self._reads.groups()
             raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
         if req.nodes > size:
             raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+        await self._admit(caller, group, priority, req.nodes)
         env_name = env_owner = None
         if req.haienv is not None or req.haienv_owner is not None:
             if self._environments is None:
@@ -173,7 +179,24 @@ class TaskService:
         self._wake()
         return task_json(task)
 
-    def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
+    async def _admit(self, caller: Caller, group: str, priority: int, nodes: int) -> None:
+        """Refuse (403) a submission the quota rows (or the caller's role) never let run."""
+        rows, groups = await self._reads.quota_rows(caller.name, caller.role)
+        refusal = admit(
+            user=caller.name,
+            role=caller.role,
+            group=group,
+            priority=priority,
+            nodes=nodes,
+            rows=rows,
+            user_groups=groups,
+            config=self._policy,
+            now=time.time(),
+        )
+        if refusal is not None:
+            raise QuotaRefused(refusal.message)
+
+    def _validate(self, req: SubmitRequest) -> tuple[int | None, str, str]:
         """Every field by the shared rules of hai_cli.validate (422 with the first problem)."""
         try:
             check.argv(req.argv)
@@ -187,7 +210,7 @@ class TaskService:
                 check.image(req.image)
             group = check.display_name("group", req.group or self._default_group, 64)
             name = check.display_name("name", req.name or _default_name(req.argv))
-            priority = parse_priority(req.priority)
+            priority = None if req.priority is None else parse_priority(req.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
         return priority, group, name

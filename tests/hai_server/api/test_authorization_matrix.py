@@ -70,6 +70,12 @@ def server(
             "/api/v1/admin/quotas",
             {"principal": "public", "resource": "node_limit", "quota": 8},
         )
+        # external users have their rows only (no default quota): one for their role
+        ok(
+            "PUT",
+            "/api/v1/admin/quotas",
+            {"principal": "external", "resource": "node-default-NORMAL", "quota": 8},
+        )
         carol_token = ok("POST", "/api/v1/admin/users/carol/tokens", {"label": "x"})
         task = ok("POST", "/api/v1/tasks", {"argv": ["true"], "workdir": "/tmp", "kind": "exec"})
         headers = {
