@@ -19,6 +19,7 @@ from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
 from hai_server.api.openapi import document_errors
+from hai_server.api.storage import StorageController
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend, BackendError
@@ -36,6 +37,7 @@ from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService, run_sampler
+from hai_server.services.storage import StorageService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
@@ -112,6 +114,10 @@ def create_app(
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
         await logfan.start()
         environments = EnvironmentService(reads, envs_root)
+        storage = StorageService(sessions, reads)
+        # ranks of a cluster's local backend run in the server's container: only in the
+        # users' mounts (the embedded server runs its one user's tasks anywhere, as before)
+        restrict = not settings.embedded and be.name == "local"
         tasks = TaskService(
             sessions,
             cluster.wake,
@@ -119,6 +125,7 @@ def create_app(
             reads,
             environments,
             policy=reconciler.config,
+            workdir_check=storage.check_submit if restrict else None,
         )
         overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(
@@ -143,6 +150,7 @@ def create_app(
             auth=AuthService(reads, callers),
             overview=overview,
             environments=environments,
+            storage=storage,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -182,7 +190,8 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+        TaskController, AdminController, EnvironmentController, StorageController, healthz,
+        metrics, whoami, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import posixpath
+import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ PUBLIC = "public"
 USER_FIELDS = ("user_name", "name", "role", "groups", "uid")
 TASK_FIELDS = ("id", "name", "group", "nodes", "image", "task_type", "workdir")
 MAX_CONDITION = 512
+_OBJECT = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(/[-._A-Za-z0-9]{1,253})?$")
 
 
 class StorageError(ValueError):
@@ -140,6 +142,11 @@ def check_row(row: StorageRow) -> StorageRow:
                 raise StorageError(f"{what} {text!r}: expected an absolute path")
             if ".." in filled.split("/"):
                 raise StorageError(f"{what} {text!r}: '..' is not allowed")
+    if kind in (CONFIGMAP, PVC) and not _OBJECT.match(fill(row.host_path, *sample)):
+        raise StorageError(
+            f"host_path {row.host_path!r}: a {kind} row names the object, NAME or NAME/KEY "
+            "(NAME: lowercase letters, digits, - and .)"
+        )
     if posixpath.normpath(fill(row.mount_path, *sample)) == "/":
         raise StorageError("mount_path: not the root directory")
     for cond in row.conditions:

@@ -28,6 +28,8 @@ from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, QuotaRefused
 
 T = TypeVar("T")
+# (caller, workdir, group, nodes, image) -> None or Invalid: the storage rows' workdir rule
+WorkdirCheck = Callable[["Caller", str, str, int, "str | None"], Awaitable[None]]
 MAX_PAGE = 1000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
@@ -122,8 +124,10 @@ class TaskService:
         reads: Reads | None = None,
         environments: EnvironmentService | None = None,
         policy: PolicyConfig | None = None,
+        workdir_check: WorkdirCheck | None = None,
     ) -> None:
         self._policy = policy or PolicyConfig()
+        self._workdir_check = workdir_check
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
@@ -142,6 +146,8 @@ class TaskService:
         if req.nodes > size:
             raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
         await self._admit(caller, group, priority, req.nodes)
+        if self._workdir_check is not None:
+            await self._workdir_check(caller, req.workdir, group, req.nodes, req.image)
         env_name = env_owner = None
         if req.haienv is not None or req.haienv_owner is not None:
             if self._environments is None:
