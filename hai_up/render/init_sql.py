@@ -36,6 +36,38 @@ def _user(name: str, role: str, token: str, uid: int | None = None) -> list[str]
     ]
 
 
+WORKSPACE_TEMPLATE = "{user.user_name}"
+
+
+def storage_rows(cfg: UpConfig) -> list[tuple[str, str, str, bool]]:
+    """(host path, mount path, mount type, read-only) of the public storage rows: each user's
+    workspace folder (as the original's init.sql), then EXTRA_MOUNTS."""
+    ws = f"{cfg.hai_platform_path / 'workspace'}/{WORKSPACE_TEMPLATE}"
+    rows = [(ws, ws, "Directory", False)]
+    rows += [
+        (m.source, m.target, "File" if m.kind == "file" else "Directory", m.read_only)
+        for m in cfg.extra_mounts
+    ]
+    return rows
+
+
+def _storage(cfg: UpConfig) -> list[str]:
+    out = [
+        "",
+        "-- storage rows (the original's storage table): each user's workspace, EXTRA_MOUNTS;",
+        "-- task pods mount them (the local backend: ranks start only inside them)",
+    ]
+    for host, mount, kind, ro in storage_rows(cfg):
+        out.append(
+            "INSERT INTO storage (host_path, mount_path, owners, conditions, mount_type, "
+            "read_only, action, active)\n"
+            f"VALUES ({sql_text(host)}, {sql_text(mount)}, '[\"public\"]', '[]', "
+            f"{sql_text(kind)}, {'TRUE' if ro else 'FALSE'}, 'add', TRUE)\n"
+            "ON CONFLICT (host_path, mount_path, action) DO NOTHING;"
+        )
+    return out
+
+
 def render_init_sql(cfg: UpConfig) -> str:
     out = [
         "-- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.",
@@ -63,6 +95,7 @@ def render_init_sql(cfg: UpConfig) -> str:
             "ON CONFLICT (principal, resource) DO NOTHING;"
             for level, n in cfg.public_quota
         ]
+    out += _storage(cfg)
     if cfg.hai_backend == "kubernetes" and cfg.node_groups:
         gpus = cfg.node_gpus or 0
         out += [

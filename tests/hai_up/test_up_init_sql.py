@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ TABLES = {
     "user_groups": "SELECT user_name, group_name FROM user_groups ORDER BY user_name",
     "quotas": "SELECT principal, resource, quota FROM quotas ORDER BY resource",
     "nodes": 'SELECT name, "group", gpus, healthy FROM nodes ORDER BY name',
+    "storage": "SELECT host_path, mount_path, owners, mount_type, read_only, action, active "
+    "FROM storage ORDER BY id",
 }
 
 
@@ -53,7 +56,7 @@ def dump(db_url: str) -> dict[str, list[tuple[object, ...]]]:
 
 def test_applied_twice_is_a_no_op_and_tokens_authenticate(db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "init.sql"
-    path.write_text(render_init_sql(config()))
+    path.write_text(render_init_sql(config(EXTRA_MOUNTS="/data/sets:/datasets:directory:ro")))
     first = init_sql(db_url, path, tmp_path / "home")
     assert first.returncode == 0, first.stderr
     rows = dump(db_url)
@@ -74,6 +77,12 @@ def test_applied_twice_is_a_no_op_and_tokens_authenticate(db_url: str, tmp_path:
         ("gpu-1", "training", 8, False),
         ("gpu-2", "training", 8, False),
     ]
+    ws = "/srv/hai/hai-platform/workspace/{user.user_name}"
+    assert [(h, mp, json.loads(o) if isinstance(o, str) else o, t, bool(ro), a, bool(on))
+            for h, mp, o, t, ro, a, on in rows["storage"]] == [
+        (ws, ws, ["public"], "Directory", False, "add", True),
+        ("/data/sets", "/datasets", ["public"], "Directory", True, "add", True),
+    ]  # fmt: skip
     second = init_sql(db_url, path, tmp_path / "home")
     assert second.returncode == 0, second.stderr
     assert dump(db_url) == rows

@@ -34,3 +34,9 @@ ON CONFLICT (principal, resource) DO NOTHING;
 INSERT INTO quotas (principal, resource, quota)
 VALUES ('public', 'node-training-HIGH', 10)
 ON CONFLICT (principal, resource) DO NOTHING;
+
+-- storage rows (the original's storage table): each user's workspace, EXTRA_MOUNTS;
+-- task pods mount them (the local backend: ranks start only inside them)
+INSERT INTO storage (host_path, mount_path, owners, conditions, mount_type, read_only, action, active)
+VALUES ('/srv/hai/hai-platform/workspace/{user.user_name}', '/srv/hai/hai-platform/workspace/{user.user_name}', '["public"]', '[]', 'Directory', FALSE, 'add', TRUE)
+ON CONFLICT (host_path, mount_path, action) DO NOTHING;
