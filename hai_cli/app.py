@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from hai_cli.commands import admin, cluster, server, simulate, storage, submit, tasks, tui, venv
+from hai_cli.commands import (
+    admin,
+    cluster,
+    images,
+    server,
+    simulate,
+    storage,
+    submit,
+    tasks,
+    tui,
+    venv,
+)
 
 app = typer.Typer(
     name="hai-cli",
@@ -18,5 +29,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (submit, tasks, cluster, server, simulate, admin, storage, tui, venv):
+for module in (submit, tasks, cluster, server, simulate, admin, storage, images, tui, venv):
     module.register(app)

@@ -33,6 +33,7 @@ from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
+from hai_server.services.images import ImageService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
@@ -115,6 +116,7 @@ def create_app(
         await logfan.start()
         environments = EnvironmentService(reads, envs_root)
         storage = StorageService(sessions, reads)
+        images = ImageService(sessions, reads, reconciler.config, be.name)
         # ranks of a cluster's local backend run in the server's container: only in the
         # users' mounts (the embedded server runs its one user's tasks anywhere, as before)
         restrict = not settings.embedded and be.name == "local"
@@ -126,6 +128,7 @@ def create_app(
             environments,
             policy=reconciler.config,
             workdir_check=storage.check_submit if restrict else None,
+            images=images,
         )
         overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(
@@ -151,6 +154,7 @@ def create_app(
             overview=overview,
             environments=environments,
             storage=storage,
+            images=images,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request

@@ -102,6 +102,9 @@ export EXTERNAL_REDIS_URL="${EXTERNAL_REDIS_URL-}"
 # original's format). Kubernetes backend: hostPath mounts of the task pods; local backend:
 # mounts of the server containers (the ranks run there). The source must exist.
 export EXTRA_MOUNTS="${EXTRA_MOUNTS-}"
+# Variables every task gets: entries KEY:VALUE (the original's format), the environments of
+# the built-in image hai_base (TRAIN_IMAGE) in init.sql; a task's own -e KEY=VALUE wins.
+export EXTRA_ENVIRONMENTS="${EXTRA_ENVIRONMENTS-}"
 # 1 (or true): run, upgrade and down only render and print what they would do (as dryrun).
 export DRY_RUN="${DRY_RUN-0}"
 # Where to deploy when -p is not given: k8s or docker-compose.

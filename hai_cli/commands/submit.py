@@ -219,7 +219,13 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             metavar="SECONDS",
             help="rehearse: send a suspend notice after SECONDS of running",
         ),
-        image: str = typer.Option(None, "-i", "--image", help="container image (cluster backends)"),
+        image: str = typer.Option(
+            None,
+            "-i",
+            "--image",
+            help="a built-in image (hai-cli images list; default: the one with your highest "
+            "quota) or a registry reference; the Kubernetes backend only",
+        ),
     ) -> None:
         submit(
             kind,

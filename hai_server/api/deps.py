@@ -17,6 +17,7 @@ from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import ServiceError
+from hai_server.services.images import ImageService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService
@@ -38,6 +39,7 @@ class Services:
     overview: OverviewService
     environments: EnvironmentService
     storage: StorageService
+    images: ImageService
 
 
 def _services(state: State) -> Services:
@@ -80,6 +82,10 @@ def provide_environments(state: State) -> EnvironmentService:
     return _services(state).environments
 
 
+def provide_images(state: State) -> ImageService:
+    return _services(state).images
+
+
 def provide_storage(state: State) -> StorageService:
     return _services(state).storage
 
@@ -114,4 +120,5 @@ DEPENDENCIES = {
     "auth": Provide(provide_auth, sync_to_thread=False),
     "environments": Provide(provide_environments, sync_to_thread=False),
     "storage": Provide(provide_storage, sync_to_thread=False),
+    "images": Provide(provide_images, sync_to_thread=False),
 }

@@ -1,4 +1,5 @@
-"""Storage rows: ``/api/v1/admin/storage`` (admins) and ``/api/v1/storage`` (my mounts)."""
+"""Storage rows and built-in images: ``/api/v1/storage`` (my mounts), ``/api/v1/images``
+(the images I may use), and their admin routes under ``/api/v1/admin``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, delete, get, post
 
+from hai_server.services.images import ImageBody, ImageService
 from hai_server.services.storage import StorageBody, StorageService
 from hai_server.services.tasks import Caller
 
@@ -32,3 +34,19 @@ class StorageController(Controller):
         self, caller: Caller, storage: StorageService, row_id: int
     ) -> dict[str, Any]:
         return {"deleted": await storage.remove(caller, row_id)}
+
+    @get("/images")
+    async def images(
+        self, caller: Caller, images: ImageService, all: bool = False
+    ) -> dict[str, Any]:
+        return {"images": await images.list(caller, every=all)}
+
+    @post("/admin/images", status_code=201)
+    async def add_image(
+        self, caller: Caller, images: ImageService, data: ImageBody
+    ) -> dict[str, Any]:
+        return await images.add(caller, data)
+
+    @delete("/admin/images/{name:str}", status_code=200)
+    async def remove_image(self, caller: Caller, images: ImageService, name: str) -> dict[str, Any]:
+        return {"deleted": await images.remove(caller, name)}

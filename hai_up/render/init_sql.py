@@ -10,6 +10,7 @@ transaction after migrating.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from hai_up.config import UpConfig
 
@@ -68,6 +69,25 @@ def _storage(cfg: UpConfig) -> list[str]:
     return out
 
 
+BASE_ENVIRONMENT = "hai_base"  # the original's built-in image name
+
+
+def _images(cfg: UpConfig) -> list[str]:
+    config = json.dumps({"environments": dict(cfg.extra_environments)}, sort_keys=True)
+    resource = f"train_environment:{BASE_ENVIRONMENT}"
+    return [
+        "",
+        "-- the built-in image every user may run in (TRAIN_IMAGE, EXTRA_ENVIRONMENTS), as the",
+        "-- original's train_environment row; quota train_environment:NAME gates each image",
+        "INSERT INTO train_environment (env_name, image, python, config)\n"
+        f"VALUES ({sql_text(BASE_ENVIRONMENT)}, {sql_text(cfg.train_image)}, 'python3', "
+        f"{sql_text(config)})\nON CONFLICT (env_name) DO NOTHING;",
+        "INSERT INTO quotas (principal, resource, quota)\n"
+        f"VALUES ('public', {sql_text(resource)}, 1)\n"
+        "ON CONFLICT (principal, resource) DO NOTHING;",
+    ]
+
+
 def render_init_sql(cfg: UpConfig) -> str:
     out = [
         "-- Rendered by hai-up. Idempotent: every statement is INSERT ... ON CONFLICT DO NOTHING.",
@@ -96,6 +116,7 @@ def render_init_sql(cfg: UpConfig) -> str:
             for level, n in cfg.public_quota
         ]
     out += _storage(cfg)
+    out += _images(cfg)
     if cfg.hai_backend == "kubernetes" and cfg.node_groups:
         gpus = cfg.node_gpus or 0
         out += [
