@@ -20,6 +20,22 @@ admin_storage_app = typer.Typer(
 MOUNT_TYPES = "Directory, File, DirectoryOrCreate, FileOrCreate, Socket, ConfigMap, pvc"
 
 
+WIDTH = 80
+
+
+def _fit(rows: list[list[str]], headers: list[str], paths: tuple[int, ...]) -> list[list[str]]:
+    """Shorten the path columns (keeping their ends: the part that differs) so the table fits
+    WIDTH columns."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    fixed = sum(w for i, w in enumerate(widths) if i not in paths) + 2 * (len(headers) - 1)
+    budget = max(WIDTH - fixed, 8 * len(paths))
+    share = max(budget // len(paths), 8)
+    return [
+        [("…" + c[-(share - 1) :]) if i in paths and len(c) > share else c for i, c in enumerate(r)]
+        for r in rows
+    ]
+
+
 def _call(method: str, path: str, body: Any = None) -> Any:
     with ui.errors():
         return ui.connect().request(method, "/api/v1" + path, body=body)
@@ -39,7 +55,8 @@ def storage_list(as_json: bool = JSON) -> None:
          "ro" if x["read_only"] else "rw"]
         for x in mounts
     ]  # fmt: skip
-    typer.echo(format_table(["MOUNT", "SOURCE", "TYPE", "MODE"], rows, shrink=1))
+    headers = ["MOUNT", "SOURCE", "TYPE", "MODE"]
+    typer.echo(format_table(headers, _fit(rows, headers, (0, 1)), shrink=1, width=WIDTH))
 
 
 @admin_storage_app.command("list", help="List every storage row.")
@@ -60,7 +77,8 @@ def admin_list(as_json: bool = JSON) -> None:
         for r in rows
     ]  # fmt: skip
     headers = ["ID", "MOUNT", "HOST", "OWNERS", "TYPE", "MODE", "IF"]
-    typer.echo(format_table(headers, table, shrink=2, right=frozenset({0})))
+    table = _fit(table, headers, (1, 2))
+    typer.echo(format_table(headers, table, shrink=6, right=frozenset({0}), width=WIDTH))
 
 
 @admin_storage_app.command(

@@ -69,3 +69,46 @@ def test_cli_refuses_what_can_never_run_and_follow_shows_the_wait(
         assert "woke" in r.stdout and r.stderr.rstrip().endswith("succeeded")
     finally:
         server.stop()
+
+
+def test_cli_storage_and_images(db_url: str, tmp_path: Path) -> None:
+    """``admin storage``, ``storage list``, ``admin images``, ``images list`` and ``-i`` refused
+    on the local backend, each with its exit code and message."""
+    home = tmp_path / "home"
+    home.mkdir()
+    server = ServerProc(home, server_env(home, db_url, None, nodes=1), free_port(), "s")
+    server.start()
+    ws = tmp_path / "ws"
+    (ws / "root").mkdir(parents=True)
+    (ws / "root" / "t.py").write_text("print('in the workspace')\n")
+    try:
+        run = lambda *a: cli(server.url, ADMIN_TOKEN, ws / "root", *a)  # noqa: E731
+        r = run("admin", "storage", "add", f"{ws}/{{user.user_name}}", f"{ws}/{{user.user_name}}")
+        assert r.returncode == 0 and r.stdout.startswith("storage row 1: "), r.stderr
+        r = run("admin", "storage", "add", "/a", "/x/../etc")
+        assert r.returncode == 2 and "'..' is not allowed" in r.stderr
+        r = run("admin", "storage", "add", "/a", "/b", "-c", "__import__('os')")
+        assert r.returncode == 2 and "is not allowed" in r.stderr
+        r = run("admin", "storage", "list")
+        assert r.returncode == 0 and "{user.user_name}" in r.stdout
+        assert all(len(line) <= 80 for line in r.stdout.splitlines()), r.stdout
+        r = run("storage", "list", "--json")
+        assert '"mount_path": "' + f"{ws}/root" in r.stdout
+        r = run("admin", "images", "add", "hai_base", "reg/hai/train:1", "-e", "HF_HOME=/x")
+        assert r.returncode == 0, r.stderr
+        r = run("images", "list")
+        assert r.returncode == 0 and "* hai_base" in r.stdout and "HF_HOME=/x" in r.stdout
+        r = run("python", "t.py", "--", "-i", "hai_base")
+        assert r.returncode == 2 and "local backend runs ranks as processes" in r.stderr
+        r = run("python", "t.py", "--", "-f")
+        assert r.returncode == 0 and "in the workspace" in r.stdout, r.stderr
+        r = cli(server.url, ADMIN_TOKEN, tmp_path, "exec", "/bin/true")
+        assert r.returncode == 2 and "outside your storage mounts" in r.stderr
+        r = run("admin", "storage", "remove", "1")
+        assert r.returncode == 0 and r.stdout.startswith("removed storage row 1")
+        r = run("admin", "storage", "remove", "1")
+        assert r.returncode == 3 and "no storage row 1" in r.stderr
+        r = run("admin", "images", "remove", "nope")
+        assert r.returncode == 3 and "no train environment 'nope'" in r.stderr
+    finally:
+        server.stop()
