@@ -79,7 +79,9 @@ def bench_platform(cluster, ns: str, kubeconfig: Path, shared: Path, tasks: int)
         log_dir=shared / "logs",
         admin_user="root",
         admin_token=token,
-        scheduler=SchedulerSettings(tick_s=1.0, kill_grace_s=0, default_group="grp-a"),
+        scheduler=SchedulerSettings(
+            tick_s=1.0, kill_grace_s=0, default_group="grp-a", default_quota="unlimited"
+        ),
     )
     seen: dict[str, dict[str, float]] = {}
     stop = threading.Event()

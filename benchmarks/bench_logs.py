@@ -139,6 +139,7 @@ def run_mode(mode: str, args: argparse.Namespace, admin: str, baseline_src: Path
             "HAI_LOCAL__NODES": "2",
             "HAI_LOCAL__GPUS_PER_NODE": "0",
             "HAI_LOG_LEVEL": "warning",
+            "HAI_SCHEDULER__DEFAULT_QUOTA": "unlimited",  # a cluster's default: no row, no access
         }
     )
     redis = None

@@ -129,6 +129,7 @@ def bench_api(
             "HAI_LOCAL__GPUS_PER_NODE": "0",
             "HAI_LOG_LEVEL": "warning",
             "HAI_WORKERS": str(workers),
+            "HAI_SCHEDULER__DEFAULT_QUOTA": "unlimited",  # a cluster's default: no row, no access
         }
     )
     servers = []

@@ -120,7 +120,7 @@ def _time_pages(url: str, home: Path, n: int, repeat: int) -> dict[str, dict[str
         admin_user="root",
         admin_token=TOKEN,
         local=LocalSettings(nodes=4, gpus_per_node=0),
-        scheduler=SchedulerSettings(tick_s=5.0),
+        scheduler=SchedulerSettings(tick_s=5.0, default_quota="unlimited"),
     )
     out: dict[str, dict[str, float]] = {}
     with TestClient(create_app(settings), timeout=60) as client:

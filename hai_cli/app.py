@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from hai_cli.commands import admin, cluster, jupyter, server, simulate, submit, tasks, tui, venv
+from hai_cli.commands import (
+    admin,
+    cluster,
+    images,
+    jupyter,
+    server,
+    simulate,
+    storage,
+    submit,
+    tasks,
+    tui,
+    venv,
+)
 
 app = typer.Typer(
     name="hai-cli",
@@ -18,5 +30,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (submit, tasks, cluster, server, simulate, admin, tui, venv, jupyter):
+for module in (
+    submit,
+    tasks,
+    cluster,
+    server,
+    simulate,
+    admin,
+    storage,
+    images,
+    tui,
+    venv,
+    jupyter,
+):
     module.register(app)

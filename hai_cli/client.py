@@ -44,6 +44,10 @@ class Client:
         self.source = source  # where the target came from: env | init | embedded
         self._conn: http.client.HTTPConnection | None = None
 
+    def clone(self) -> Client:
+        """The same target and token on a connection of its own (for another thread)."""
+        return Client(self.url, self._token, self._timeout, self.source)
+
     # -- transport ---------------------------------------------------------------------
     def _connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection

@@ -22,6 +22,7 @@ from hai_server.api.errors import HANDLERS
 from hai_server.api.jupyter import JupyterController
 from hai_server.api.jupyter_proxy import JupyterProxy
 from hai_server.api.openapi import document_errors
+from hai_server.api.storage import StorageController
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend, BackendError
@@ -37,11 +38,13 @@ from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
+from hai_server.services.images import ImageService
 from hai_server.services.jupyter import JupyterConfig, JupyterService
 from hai_server.services.logfan import LogFan
 from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService, run_sampler
+from hai_server.services.storage import StorageService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
@@ -136,8 +139,20 @@ def create_app(
         logfan = LogFan(bus_factory(settings.redis_url, cluster.notifier.replica))
         await logfan.start()
         environments = EnvironmentService(reads, envs_root)
+        storage = StorageService(sessions, reads)
+        images = ImageService(sessions, reads, reconciler.config, be.name)
+        # ranks of a cluster's local backend run in the server's container: only in the
+        # users' mounts (the embedded server runs its one user's tasks anywhere, as before)
+        restrict = not settings.embedded and be.name == "local"
         tasks = TaskService(
-            sessions, cluster.wake, settings.scheduler.default_group, reads, environments
+            sessions,
+            cluster.wake,
+            settings.scheduler.default_group,
+            reads,
+            environments,
+            policy=reconciler.config,
+            workdir_check=storage.check_submit if restrict else None,
+            images=images,
         )
         overview = OverviewService(sessions, reconciler.config)
 
@@ -183,6 +198,8 @@ def create_app(
             overview=overview,
             environments=environments,
             jupyter=jupyter,
+            storage=storage,
+            images=images,
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -233,7 +250,8 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, JupyterController, healthz,
+        TaskController, AdminController, EnvironmentController, JupyterController,
+        StorageController, healthz,
         metrics, whoami, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hai_cli.scheduler.model import PolicyConfig
@@ -34,8 +34,11 @@ class SchedulerSettings(BaseModel):
     time_slicing: bool = False
     time_slice_s: float = Field(3600.0, gt=0)
     strict_fifo: bool = False
-    default_quota: int | None = Field(
-        None, ge=0, description="nodes allowed when no quota row matches"
+    default_quota: int | Literal["unlimited"] | None = Field(
+        None,
+        description="nodes a user may hold at a level when no quota row matches; 'unlimited': "
+        "no limit; unset: unlimited on the embedded server, 0 (no row, no access) in a "
+        "cluster. Never applies to external users (their rows only)",
     )
     default_group: str = "default"
     max_backfill_wait_s: float | None = Field(
@@ -44,6 +47,13 @@ class SchedulerSettings(BaseModel):
         description="no starvation: a task queued this long goes first among its priority and "
         "keeps the free nodes it needs (none: off)",
     )
+
+    @field_validator("default_quota", mode="after")
+    @classmethod
+    def _quota_bounds(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and not 0 <= value <= 1_000_000:
+            raise ValueError("default_quota must be 0-1000000 or 'unlimited'")
+        return value
 
     def policy_config(self) -> PolicyConfig:
         """The policy's configuration: the one place settings become a PolicyConfig."""
@@ -56,7 +66,7 @@ class SchedulerSettings(BaseModel):
             time_slicing=self.time_slicing,
             time_slice_s=self.time_slice_s,
             strict_fifo=self.strict_fifo,
-            default_quota=self.default_quota,
+            default_quota=self.default_quota if isinstance(self.default_quota, int) else None,
             default_group=self.default_group,
             suspend_grace_s=self.grace_s,
             max_backfill_wait_s=self.max_backfill_wait_s,
@@ -186,6 +196,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _quota_by_mode(self) -> Settings:
+        """No quota row: unlimited on the embedded server (one user), no access in a cluster."""
+        if self.scheduler.default_quota is None:
+            default: int | str = "unlimited" if self.embedded else 0
+            self.scheduler = self.scheduler.model_copy(update={"default_quota": default})
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -58,7 +58,6 @@ PLACEHOLDER = "change-me"  # the old template's public defaults: never accepted
 REFUSED: dict[str, str] = {
     "DB_PATH": "the database lives in HAI_PLATFORM_PATH/postgres; move the data there",
     "HAI_SERVER_ADDR": "the servers listen on BIND_ADDRESS:SERVER_PORT; set those",
-    "EXTRA_ENVIRONMENTS": "not supported yet: set task environments with hai-cli -e KEY=VALUE",
     "BFF_ADMIN_UID": "this platform has no BFF: remove it",
     "BFF_ADMIN_TOKEN": "this platform has no BFF: remove it",
 }
@@ -131,6 +130,7 @@ class UpConfig:
     provider: str = "k8s"
     warnings: tuple[str, ...] = ()
     extra_mounts: tuple[ExtraMount, ...] = ()
+    extra_environments: tuple[tuple[str, str], ...] = ()
 
     @property
     def connect_address(self) -> str:
@@ -374,6 +374,22 @@ def _mounts(c: _Check) -> tuple[ExtraMount, ...]:
     return tuple(out)
 
 
+def _environments(c: _Check) -> tuple[tuple[str, str], ...]:
+    out: dict[str, str] = {}
+    for entry in c.words("EXTRA_ENVIRONMENTS"):
+        key, sep, value = entry.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", key):
+            c.problems.append(
+                f"EXTRA_ENVIRONMENTS entry {entry!r}: expected KEY:VALUE with KEY a variable "
+                "name (letters, digits, _; not starting with a digit)"
+            )
+            continue
+        if key in out:
+            c.problems.append(f"EXTRA_ENVIRONMENTS: {key} is set twice")
+        out[key] = value
+    return tuple(out.items())
+
+
 def _quota(c: _Check) -> tuple[tuple[str, int], ...]:
     out: dict[str, int] = {}
     for entry in c.words("PUBLIC_QUOTA"):
@@ -501,6 +517,7 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
         ),
         dry_run=c.flag("DRY_RUN"),
         extra_mounts=_mounts(c),
+        extra_environments=_environments(c),
         provider=c.match(
             "PROVIDER", re.compile(rf"^({'|'.join(PROVIDERS)})$"), " or ".join(PROVIDERS), "k8s"
         ),

@@ -81,8 +81,10 @@ export USER_INFO="${USER_INFO-}"
 # A USER_INFO user who is made an admin (the original's root user); empty: none.
 export ROOT_USER="${ROOT_USER-}"
 # Nodes every user may hold in TRAINING_GROUP at a priority: PRIORITY=N entries
-# (LOW BELOW_NORMAL NORMAL ABOVE_NORMAL HIGH VERY_HIGH EXTREME_HIGH); unlisted: no limit.
-export PUBLIC_QUOTA="${PUBLIC_QUOTA-HIGH=10}"
+# (LOW BELOW_NORMAL NORMAL ABOVE_NORMAL HIGH VERY_HIGH EXTREME_HIGH). A level without a
+# row is closed (the original's rule): grant higher levels per user or group with
+# hai-cli admin quota set. External users get these rows too, at AUTO only.
+export PUBLIC_QUOTA="${PUBLIC_QUOTA-NORMAL=10 BELOW_NORMAL=10 LOW=10}"
 
 # -- PostgreSQL and Redis ------------------------------------------------------------------
 # Passwords: letters, digits and . _ ~ - (they go into URLs as they are). Empty: run
@@ -100,6 +102,9 @@ export EXTERNAL_REDIS_URL="${EXTERNAL_REDIS_URL-}"
 # original's format). Kubernetes backend: hostPath mounts of the task pods; local backend:
 # mounts of the server containers (the ranks run there). The source must exist.
 export EXTRA_MOUNTS="${EXTRA_MOUNTS-}"
+# Variables every task gets: entries KEY:VALUE (the original's format), the environments of
+# the built-in image hai_base (TRAIN_IMAGE) in init.sql; a task's own -e KEY=VALUE wins.
+export EXTRA_ENVIRONMENTS="${EXTRA_ENVIRONMENTS-}"
 # 1 (or true): run, upgrade and down only render and print what they would do (as dryrun).
 export DRY_RUN="${DRY_RUN-0}"
 # Where to deploy when -p is not given: k8s or docker-compose.

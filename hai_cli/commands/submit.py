@@ -79,7 +79,7 @@ def submit(
     args: list[str],
     *,
     nodes: int,
-    priority: str,
+    priority: str | None,
     group: str | None,
     name: str | None,
     env: list[str],
@@ -181,10 +181,11 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             1, "-n", "--nodes", help="whole nodes the task needs (all or none)"
         ),
         priority: str = typer.Option(
-            "NORMAL",
+            None,
             "-p",
             "--priority",
-            help="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, AUTO or a number",
+            help="EXTREME_HIGH, VERY_HIGH, HIGH, ABOVE_NORMAL, NORMAL, BELOW_NORMAL, LOW, AUTO "
+            "or a number (default: NORMAL; external users: AUTO)",
         ),
         group: str = typer.Option(
             None, "-g", "--group", help="node group (default: the server's default group)"
@@ -218,7 +219,13 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             metavar="SECONDS",
             help="rehearse: send a suspend notice after SECONDS of running",
         ),
-        image: str = typer.Option(None, "-i", "--image", help="container image (cluster backends)"),
+        image: str = typer.Option(
+            None,
+            "-i",
+            "--image",
+            help="a built-in image (hai-cli images list; default: the one with your highest "
+            "quota) or a registry reference; the Kubernetes backend only",
+        ),
     ) -> None:
         submit(
             kind,

@@ -30,9 +30,15 @@ def outcome_code(task: dict) -> int:
 def follow_until_done(
     client: Client, task_id: int, *, rank: int = 0, attempt: int | None = None, quiet: bool = False
 ) -> int:
-    """Stream the log until the task ends; return the exit code for its outcome."""
+    """Stream the log until the task ends; return the exit code for its outcome. While the
+    task waits in the queue, its reason and position go to stderr as they change."""
+    from hai_cli.waitnotes import WaitNotes
+
     out = sys.stdout.buffer
+    notes = None if quiet else WaitNotes(client, task_id, lambda s: typer.echo(s, err=True))
     try:
+        if notes is not None:
+            notes.start()
         for chunk in client.follow_logs(task_id, rank=rank, attempt=attempt):
             if not quiet:
                 out.write(chunk)
@@ -40,6 +46,9 @@ def follow_until_done(
     except KeyboardInterrupt:
         typer.echo(f"\n(detached; task {task_id} keeps running)", err=True)
         return 130
+    finally:
+        if notes is not None:
+            notes.stop()
     task = client.task(task_id)
     if not quiet:
         why = task.get("detail") if task["state"] in ("failed", "stopped") else None

@@ -146,6 +146,9 @@ class Snapshot:
     quotas: tuple[QuotaRow, ...] = ()
     user_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     usage: Mapping[str, float] = field(default_factory=dict)  # user -> decayed node-seconds
+    # user -> role for users who are not "internal" (admin, external): a role is a quota
+    # principal too, and external users never get ``default_quota`` (their rows only)
+    roles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,9 @@ class PolicyConfig:
     time_slicing: bool = False
     time_slice_s: float = 3600.0
     strict_fifo: bool = False  # no task may start before an earlier one in its group
-    default_quota: int | None = None  # nodes allowed when no quota row matches; None = no limit
+    # nodes allowed at a level when no quota row matches; None = no limit (the embedded
+    # server); 0 in a cluster (no row, no access). Never applies to external users.
+    default_quota: int | None = None
     default_group: str = "default"
     suspend_grace_s: float = 60.0  # only used to estimate when a preempting task can start
     # no starvation: a task that has waited this long (time queued since first submission,

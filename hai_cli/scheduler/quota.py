@@ -2,9 +2,10 @@
 
 Rows are ``node-{group}-{PRIORITY}`` (nodes a user may hold at that level in that group) and
 ``node_limit`` (all nodes of a user). Precedence for one resource: the user's own rows (the
-largest if several), else the rows of the user's groups (the largest wins), else ``public``,
-else ``PolicyConfig.default_quota`` for level rows and no limit for ``node_limit``. Expired rows
-(``expires_at <= now``) are ignored.
+largest if several), else the rows of the user's groups and of the user's role (``internal``,
+``external``, ``admin``: the largest wins), else ``public``, else ``PolicyConfig.default_quota``
+for level rows (never for external users: their rows only) and no limit for ``node_limit``.
+Expired rows (``expires_at <= now``) are ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from hai_cli.scheduler.model import (
 
 NODE_LIMIT = "node_limit"
 PUBLIC = "public"
+EXTERNAL = "external"
+INTERNAL = "internal"
 DEFAULT_PRINCIPAL = "(default)"  # shown when PolicyConfig.default_quota applied
+NO_ROW = "(no row)"  # an external user without a row: no access
 LEVELS_HIGH_FIRST: tuple[int, ...] = tuple(sorted((p.value for p in Priority), reverse=True))
 
 
@@ -38,7 +42,9 @@ class QuotaInfo:
     """One quota row as it applies to a user: ``limit`` None means unlimited."""
 
     resource: str
-    principal: str | None  # user, user group, "public", "(default)" or None (no row, no limit)
+    # user, user group, role, "public", "(default)" or None (no row: no limit, or for an
+    # external user, limit 0)
+    principal: str | None
     limit: int | None
     in_use: int
     requested: int = 0
@@ -57,6 +63,7 @@ class QuotaBook:
             if old is None or row.quota > old:
                 by_principal[row.principal] = row.quota
         self._user_groups = snapshot.user_groups
+        self._roles = snapshot.roles
         self._default = config.default_quota
         self._limits: dict[tuple[str, str], tuple[int | None, str | None]] = {}
         # nodes held or reserved: (user, level resource) -> n, and user -> n (read-only outside)
@@ -78,7 +85,7 @@ class QuotaBook:
             if user in rows:
                 return rows[user], user
             best: tuple[int, str] | None = None
-            for group in sorted(self._user_groups.get(user, ())):
+            for group in sorted((*self._user_groups.get(user, ()), self.role(user))):
                 if group in rows and (best is None or rows[group] > best[0]):
                     best = (rows[group], group)
             if best is not None:
@@ -87,9 +94,15 @@ class QuotaBook:
                 return rows[PUBLIC], PUBLIC
         if resource == NODE_LIMIT:
             return None, None
+        if self.role(user) == EXTERNAL:
+            return 0, NO_ROW  # no row: no access, whatever the default
         if self._default is None:
             return None, None
         return self._default, DEFAULT_PRINCIPAL
+
+    def role(self, user: str) -> str:
+        """The user's role (``internal`` unless the snapshot says otherwise)."""
+        return self._roles.get(user, INTERNAL)
 
     def in_use(self, user: str, resource: str) -> int:
         if resource == NODE_LIMIT:

@@ -17,10 +17,12 @@ from hai_server.services.admin import AdminService
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
 from hai_server.services.errors import ServiceError
+from hai_server.services.images import ImageService
 from hai_server.services.jupyter import JupyterService
 from hai_server.services.logs import LogService
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService
+from hai_server.services.storage import StorageService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import Caller, TaskService
 from hai_server.services.why import WhyService
@@ -38,6 +40,8 @@ class Services:
     overview: OverviewService
     environments: EnvironmentService
     jupyter: JupyterService
+    storage: StorageService
+    images: ImageService
 
 
 def _services(state: State) -> Services:
@@ -84,6 +88,14 @@ def provide_jupyter(state: State) -> JupyterService:
     return _services(state).jupyter
 
 
+def provide_images(state: State) -> ImageService:
+    return _services(state).images
+
+
+def provide_storage(state: State) -> StorageService:
+    return _services(state).storage
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -114,4 +126,6 @@ DEPENDENCIES = {
     "auth": Provide(provide_auth, sync_to_thread=False),
     "environments": Provide(provide_environments, sync_to_thread=False),
     "jupyter": Provide(provide_jupyter, sync_to_thread=False),
+    "storage": Provide(provide_storage, sync_to_thread=False),
+    "images": Provide(provide_images, sync_to_thread=False),
 }

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from hai_server.db import models as m
 from hai_server.domain import states as st
+from hai_server.domain.storage import StorageRow
 
 # the task fields the pure phases read and transition() may write
 DRAFT_COLUMNS = (
@@ -52,8 +53,11 @@ LAUNCH_COLUMNS = (
     m.Task.options,
     m.Task.haienv_name,
     m.Task.haienv_owner,
+    m.Task.group,
+    m.Task.nodes,
     m.User.uid,
     m.User.gid,
+    m.User.role,
 )
 _ACTIVE = select(*DRAFT_COLUMNS).where(m.Task.state.in_(st.ACTIVE)).order_by(m.Task.id)
 _SUSPENDED = select(*DRAFT_COLUMNS).where(m.Task.state == st.SUSPENDED).order_by(m.Task.id)
@@ -63,6 +67,7 @@ _CURRENT_RANKS = (
     .where(m.Task.state.in_(st.ACTIVE), m.Attempt.number == m.Task.restart_count)
 )
 _NODES = select(m.Node.name, m.Node.gpus, m.Node.gpu_first)
+_STORAGE = select(m.Storage).where(m.Storage.active.is_(True)).order_by(m.Storage.id)
 
 
 def fields(row: Any) -> dict[str, Any]:
@@ -97,3 +102,36 @@ async def task_rows(s: Any, ids: Iterable[int], *, launch: bool = False) -> dict
 async def node_gpus(s: Any) -> dict[str, tuple[int, int]]:
     """{node: (gpus, index of its first GPU)}."""
     return {r.name: (r.gpus, r.gpu_first) for r in await s.execute(_NODES)}
+
+
+def storage_row(r: Any) -> StorageRow:
+    return StorageRow(
+        host_path=r.host_path,
+        mount_path=r.mount_path,
+        owners=tuple(r.owners or ()),
+        conditions=tuple(r.conditions or ()),
+        mount_type=r.mount_type,
+        read_only=bool(r.read_only),
+        action=r.action,
+        active=bool(r.active),
+        id=r.id,
+    )
+
+
+async def storage_rows(s: Any) -> list[StorageRow]:
+    """The active rows of the ``storage`` table, in id order."""
+    return [storage_row(r) for r in (await s.execute(_STORAGE)).scalars()]
+
+
+async def user_groups(s: Any, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """{user: their user groups} for ``names``."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    q = select(m.UserGroup.user_name, m.UserGroup.group_name).where(
+        m.UserGroup.user_name.in_(wanted)
+    )
+    out: dict[str, list[str]] = {}
+    for user, group in await s.execute(q):
+        out.setdefault(user, []).append(group)
+    return {k: tuple(sorted(v)) for k, v in out.items()}

@@ -189,3 +189,36 @@ class Sample(Base):
     queued: Mapped[int] = mapped_column(Integer, default=0)
     running: Mapped[int] = mapped_column(Integer, default=0)
     preemptions: Mapped[int] = mapped_column(Integer, default=0)  # since the previous sample
+
+
+class Storage(Base):
+    """A mount of task (and container) pods, as the original's ``storage`` table: paths are
+    templates over ``user.*`` / ``task.*``; ``owners`` are users, groups, roles or ``public``;
+    ``conditions`` restricted expressions that must all hold. Resolved by
+    hai_server.domain.storage.mounts_for."""
+
+    __tablename__ = "storage"
+    __table_args__ = (UniqueConstraint("host_path", "mount_path", "action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_path: Mapped[str] = mapped_column(String(1024))  # ConfigMap: NAME or NAME/KEY
+    mount_path: Mapped[str] = mapped_column(String(1024))
+    owners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mount_type: Mapped[str] = mapped_column(String(32), default="Directory")
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    action: Mapped[str] = mapped_column(String(8), default="add")  # add | remove
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TrainEnvironment(Base):
+    """A built-in image (the original's ``train_environment``): allowed to users with quota
+    ``train_environment:{env_name}``; the one with the highest quota is their default."""
+
+    __tablename__ = "train_environment"
+
+    env_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    image: Mapped[str] = mapped_column(String(512))
+    python: Mapped[str] = mapped_column(String(256), default="python3")
+    # {"environments": {"K": "V"}, ...} as the original's config column
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hai_cli.scheduler.model import QuotaRow
 from hai_server.db import models as m
 
 _T = m.Task.__table__
@@ -63,6 +64,10 @@ _STATE = select(_T.c.state).where(_T.c.id == bindparam("tid"))
 _LOG_ATTEMPT = select(_A.c.number, _A.c.log_dir, _A.c.ended_at).where(
     _A.c.task_id == bindparam("tid")
 )
+_MY_GROUPS = select(m.UserGroup.group_name).where(m.UserGroup.user_name == bindparam("u"))
+_MY_QUOTAS = select(m.Quota.principal, m.Quota.resource, m.Quota.quota, m.Quota.expires_at).where(
+    m.Quota.principal.in_(bindparam("p", expanding=True))
+)
 _LATEST_LOG_ATTEMPT = _LOG_ATTEMPT.order_by(_A.c.number.desc()).limit(1)
 _NTH_LOG_ATTEMPT = _LOG_ATTEMPT.where(_A.c.number == bindparam("n"))
 _EVENTS = (
@@ -90,6 +95,18 @@ class Reads:
     async def groups(self) -> list[str]:
         async with self._engine.connect() as c:
             return sorted(set((await c.execute(select(m.Node.group))).scalars()))
+
+    async def quota_rows(self, user: str, role: str) -> tuple[list[QuotaRow], tuple[str, ...]]:
+        """The quota rows that may apply to ``user`` (theirs, their groups', their role's,
+        public's) and the user's groups: what the policy's QuotaBook needs for one user."""
+        async with self._engine.connect() as c:
+            groups = tuple(sorted((await c.execute(_MY_GROUPS, {"u": user})).scalars()))
+            principals = [user, role, "public", *groups]
+            rows = [
+                QuotaRow(r.principal, r.resource, r.quota, r.expires_at)
+                for r in await c.execute(_MY_QUOTAS, {"p": principals})
+            ]
+        return rows, groups
 
     async def caller(self, token_hash: str) -> Row[Any] | None:
         """(id, name, role, active) of the live token's user, or None."""

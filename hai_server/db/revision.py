@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 class SchemaTooNew(RuntimeError):

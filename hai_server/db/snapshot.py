@@ -55,6 +55,7 @@ _NODES = select(*NODE_COLUMNS)
 _QUOTAS = select(m.Quota.principal, m.Quota.resource, m.Quota.quota, m.Quota.expires_at)
 _GROUPS = select(m.UserGroup.user_name, m.UserGroup.group_name)
 _USAGE = select(m.Usage.user_name, m.Usage.value, m.Usage.updated_at)
+_ROLES = select(m.User.name, m.User.role).where(m.User.role != "internal")  # few rows
 
 
 def node(row: Any) -> Node:
@@ -122,5 +123,6 @@ async def load_snapshot_shown(
         quotas=quotas,
         user_groups={k: tuple(sorted(v)) for k, v in groups.items()},
         usage=usage,
+        roles={name: role for name, role in await s.execute(_ROLES)},
     )
     return snapshot, shown

@@ -10,7 +10,7 @@ out: the local backend exports ``CUDA_VISIBLE_DEVICES`` from it, pods request
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hai_cli.scheduler.model import Start, priority_name
@@ -18,7 +18,27 @@ from hai_server.backends.base import AttemptSpec, RankSpec, platform_env, rank_e
 from hai_server.domain import states as st
 from hai_server.domain.changes import AttemptWrite, Call, TaskWrite, write_of
 from hai_server.domain.draft import Draft
+from hai_server.domain.storage import MountTask, MountUser, StorageRow, mounts_for
 from hai_server.domain.transition import transition
+
+
+def task_mounts(
+    row: Any, storage: Sequence[StorageRow], groups: Mapping[str, tuple[str, ...]]
+) -> tuple[dict[str, object], ...]:
+    """The storage rows' mounts of this task's pods (templated, owner-filtered, conditions)."""
+    if not storage:
+        return ()
+    mapping = row._mapping
+    user = MountUser(
+        row.user_name, mapping.get("role") or "internal", groups.get(row.user_name, ()),
+        mapping.get("uid"),
+    )  # fmt: skip
+    task = MountTask(
+        id=row.id, name=row.name, group=mapping.get("group") or "",
+        nodes=mapping.get("nodes") or 1, image=(row.options or {}).get("image") or "",
+        workdir=row.workdir,
+    )  # fmt: skip
+    return tuple(m.as_pod_mount() for m in mounts_for(user, storage, task))
 
 
 def gpu_indices(gpus: int, first: int) -> tuple[int, ...]:
@@ -66,6 +86,7 @@ def attempt_spec(
     node_gpus: Mapping[str, tuple[int, int]],
     log_root: str,
     envs_root: str = "",
+    mounts: tuple[Mapping[str, object], ...] = (),
 ) -> AttemptSpec:
     """The attempt ``row.restart_count`` of task ``row`` on ``nodes`` (rank i on nodes[i])."""
     attempt = row.restart_count
@@ -110,6 +131,7 @@ def attempt_spec(
         run_as=(row.uid, row.gid) if row.uid is not None else None,
         kind=kind,
         resources={k: float(j[k]) for k in ("cpus", "memory_gib", "gpus") if j.get(k)},
+        mounts=mounts,
     )
 
 
@@ -120,6 +142,7 @@ def start_write(
     log_root: str,
     now: float,
     envs_root: str = "",
+    mounts: tuple[Mapping[str, object], ...] = (),
 ) -> TaskWrite:
     """Reserve a planned start: the task becomes starting, its attempt row is inserted and the
     backend's start call rides with the guarded write."""
@@ -133,7 +156,7 @@ def start_write(
         )
     )  # fmt: skip
     t.retry_at = None
-    spec = attempt_spec(row, start.nodes, node_gpus, log_root, envs_root)
+    spec = attempt_spec(row, start.nodes, node_gpus, log_root, envs_root, mounts)
     attempt = AttemptWrite(
         t.restart_count,
         insert={

@@ -208,12 +208,18 @@ class Reconciler:
         starts, suspends = the_plan.starts(), the_plan.suspends()
         async with self._sessions.begin() as s:
             if starts or suspends:
-                named = await rows.task_rows(s, [d.task_id for d in starts], launch=True)
-                named |= await rows.task_rows(s, [d.task_id for d in suspends])
+                launching = await rows.task_rows(s, [d.task_id for d in starts], launch=True)
+                named = launching | await rows.task_rows(s, [d.task_id for d in suspends])
                 node_gpus = await rows.node_gpus(s) if starts else {}
+                storage = await rows.storage_rows(s) if starts else []
+                groups = (
+                    await rows.user_groups(s, (r.user_name for r in launching.values()))
+                    if storage
+                    else {}
+                )
                 changes = plan_changes(
                     the_plan, named, node_gpus, now, self._settings.grace_s, self._log_root,
-                    self._envs_root,
+                    self._envs_root, storage, groups,
                 )  # fmt: skip
                 applied = await apply_writes(s, changes.writes)
                 self.on_applied(applied)

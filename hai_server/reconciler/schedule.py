@@ -5,15 +5,16 @@ the hold reasons and queue positions worth writing. No I/O.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hai_cli.scheduler.model import REASON_START_FAILED, Hold, Plan
 from hai_server.domain import states as st
 from hai_server.domain.changes import ChangeSet, write_of
 from hai_server.domain.draft import Draft
+from hai_server.domain.storage import StorageRow
 from hai_server.reconciler.active import begin_suspend
-from hai_server.reconciler.launch import start_write
+from hai_server.reconciler.launch import start_write, task_mounts
 
 # A start moves every task behind it one place, so at scale most queue positions change on
 # every tick. A new hold reason or detail, and a new task's first position, are written at
@@ -32,6 +33,8 @@ def plan_changes(
     grace_s: float,
     log_root: str,
     envs_root: str = "",
+    storage: Sequence[StorageRow] = (),
+    groups: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ChangeSet:
     """Writes for the plan's suspends and starts. ``rows``: the tasks they name, read after
     the plan; a task whose row no longer is what the plan saw is left for the next tick."""
@@ -49,7 +52,8 @@ def plan_changes(
         row = rows.get(d.task_id)
         if row is None or row.state != st.QUEUED:
             continue
-        out.writes.append(start_write(row, d, node_gpus, log_root, now, envs_root))
+        mounts = task_mounts(row, storage, groups or {})
+        out.writes.append(start_write(row, d, node_gpus, log_root, now, envs_root, mounts))
     return out
 
 

@@ -31,19 +31,25 @@ _NAME = re.compile(USER_NAME_RE)
 _GROUP = re.compile(r"^[A-Za-z0-9_.]([A-Za-z0-9_.-]{0,62})$")
 _LEVELS = "|".join(sorted((p.name for p in Priority), key=len, reverse=True))
 _RESOURCE = re.compile(rf"^node-(?P<group>[A-Za-z0-9_.-]{{1,64}})-(?P<level>{_LEVELS})$")
+_IMAGE_RESOURCE = re.compile(r"^train_environment:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_QUOTA = 1_000_000
 
 
 def check_resource(resource: str) -> str:
-    """Return ``resource`` if it names a quota the scheduler reads, else raise Invalid."""
-    if resource == NODE_LIMIT or _RESOURCE.fullmatch(resource):
+    """Return ``resource`` if it names a quota the platform reads, else raise Invalid."""
+    if (
+        resource == NODE_LIMIT
+        or _RESOURCE.fullmatch(resource)
+        or _IMAGE_RESOURCE.fullmatch(resource)
+    ):
         return resource
-    if resource.startswith(jq.PREFIX) and _GROUP.match(resource[len(jq.PREFIX) :]):
+    if resource.startswith(jq.PREFIX) and _GROUP.fullmatch(resource[len(jq.PREFIX) :]):
         return resource
     levels = ", ".join(p.name for p in Priority)
     raise Invalid(
         f"bad quota resource {resource!r}: use node_limit, node-{{group}}-{{PRIORITY}} "
-        f"with PRIORITY one of {levels} (e.g. node-default-NORMAL), or jupyter:{{group}}"
+        f"with PRIORITY one of {levels} (e.g. node-default-NORMAL), jupyter:{{group}}, or "
+        "train_environment:{name} (a built-in image)"
     )
 
 

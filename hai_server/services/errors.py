@@ -32,6 +32,12 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+class QuotaRefused(Forbidden):
+    """A submission its quota rows (or its owner's role) never let run."""
+
+    code = "quota_refused"
+
+
 class Conflict(ServiceError):
     status = 409
     code = "conflict"

@@ -133,7 +133,7 @@ class OverviewService:
                     )
                 ).scalars()
             )
-            principals = [caller.name, PUBLIC, *mine]
+            principals = [caller.name, PUBLIC, caller.role, *mine]
             rows = (
                 (await s.execute(select(m.Quota).where(m.Quota.principal.in_(principals))))
                 .scalars()
@@ -149,6 +149,7 @@ class OverviewService:
         snapshot = Snapshot(
             quotas=tuple(QuotaRow(r.principal, r.resource, r.quota, r.expires_at) for r in rows),
             user_groups={caller.name: tuple(sorted(mine))},
+            roles={} if caller.role == "internal" else {caller.name: caller.role},
         )
         book = QuotaBook(snapshot, self._config, time.time())
         for group, priority, run_priority, nodes in active:

@@ -14,7 +14,8 @@ from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_cli import validate as check
-from hai_cli.scheduler.model import parse_priority, priority_name
+from hai_cli.scheduler.admission import admit
+from hai_cli.scheduler.model import AUTO, PolicyConfig, QuotaRow, parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
@@ -24,9 +25,12 @@ from hai_server.domain import states as lc
 from hai_server.services.actions import Refused, act
 from hai_server.services.bulk import DryRun, Selection, act_all, selection_filters
 from hai_server.services.environments import EnvironmentService
-from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, QuotaRefused
+from hai_server.services.images import ImageService
 
 T = TypeVar("T")
+# (caller, workdir, group, nodes, image) -> None or Invalid: the storage rows' workdir rule
+WorkdirCheck = Callable[["Caller", str, str, int, "str | None"], Awaitable[None]]
 MAX_PAGE = 1000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
@@ -85,7 +89,7 @@ class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workdir: Workdir
     name: Name | None = None
     nodes: Nodes = 1
-    priority: Priority = "NORMAL"
+    priority: Priority | None = None  # None: NORMAL, AUTO for external users
     group: Group | None = None
     env: Env = msgspec.field(default_factory=dict)
     kind: Literal["python", "bash", "exec"] = "python"
@@ -120,7 +124,13 @@ class TaskService:
         default_group: str = "default",
         reads: Reads | None = None,
         environments: EnvironmentService | None = None,
+        policy: PolicyConfig | None = None,
+        workdir_check: WorkdirCheck | None = None,
+        images: ImageService | None = None,
     ) -> None:
+        self._images = images
+        self._policy = policy or PolicyConfig()
+        self._workdir_check = workdir_check
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
@@ -130,12 +140,29 @@ class TaskService:
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
         priority, group, name = self._validate(req)
+        if priority is None:
+            priority = AUTO if caller.role == "external" else 10  # NORMAL
         size = await self._reads.group_size(group)
         if size == 0:
             groups = await self._reads.groups()
             raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
         if req.nodes > size:
             raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
+        rows, user_groups = await self._admit(caller, group, priority, req.nodes)
+        argv, env, options = list(req.argv), dict(req.env), {}
+        if self._images is not None:
+            choice = await self._images.choose(caller, req.image, rows, user_groups)
+            env = {**choice.env, **env}  # the user's -e wins over the environment's
+            if choice.image:
+                options["image"] = choice.image
+            if choice.environment:
+                options["environment"] = choice.environment
+            if choice.python and req.kind == "python" and argv[0] in ("python3", "python"):
+                argv[0] = choice.python
+        elif req.image:
+            options["image"] = req.image
+        if self._workdir_check is not None:
+            await self._workdir_check(caller, req.workdir, group, req.nodes, req.image)
         env_name = env_owner = None
         if req.haienv is not None or req.haienv_owner is not None:
             if self._environments is None:
@@ -155,12 +182,12 @@ class TaskService:
             "state": lc.QUEUED,
             "reason": "new",
             "kind": req.kind,
-            "argv": list(req.argv),
+            "argv": argv,
             "workdir": req.workdir,
-            "env": dict(req.env),
+            "env": env,
             "submitted_at": time.time(),
             "suspend_after": req.suspend_after,
-            "options": {"image": req.image} if req.image else {},
+            "options": options,
             "haienv_name": env_name,
             "haienv_owner": env_owner,
         }
@@ -173,7 +200,28 @@ class TaskService:
         self._wake()
         return task_json(task)
 
-    def _validate(self, req: SubmitRequest) -> tuple[int, str, str]:
+    async def _admit(
+        self, caller: Caller, group: str, priority: int, nodes: int
+    ) -> tuple[list[QuotaRow], tuple[str, ...]]:
+        """Refuse (403) a submission the quota rows (or the caller's role) never let run;
+        return the rows and the caller's groups (the image's quota reads them too)."""
+        rows, groups = await self._reads.quota_rows(caller.name, caller.role)
+        refusal = admit(
+            user=caller.name,
+            role=caller.role,
+            group=group,
+            priority=priority,
+            nodes=nodes,
+            rows=rows,
+            user_groups=groups,
+            config=self._policy,
+            now=time.time(),
+        )
+        if refusal is not None:
+            raise QuotaRefused(refusal.message)
+        return rows, groups
+
+    def _validate(self, req: SubmitRequest) -> tuple[int | None, str, str]:
         """Every field by the shared rules of hai_cli.validate (422 with the first problem)."""
         try:
             check.argv(req.argv)
@@ -187,7 +235,7 @@ class TaskService:
                 check.image(req.image)
             group = check.display_name("group", req.group or self._default_group, 64)
             name = check.display_name("name", req.name or _default_name(req.argv))
-            priority = parse_priority(req.priority)
+            priority = None if req.priority is None else parse_priority(req.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
         return priority, group, name
@@ -376,6 +424,8 @@ def task_json(t: Any) -> dict[str, Any]:
         "suspend_deadline": t.suspend_deadline if t.state == lc.SUSPENDING else None,
         "last_checkpoint_at": t.last_checkpoint_at,
         "environment": f"{t.haienv_name}[{t.haienv_owner}]" if t.haienv_name else None,
+        "image": (t.options or {}).get("image"),
+        "train_environment": (t.options or {}).get("environment"),
     }
 
 

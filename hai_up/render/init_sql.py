@@ -10,6 +10,7 @@ transaction after migrating.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from hai_up.config import UpConfig
 
@@ -33,6 +34,57 @@ def _user(name: str, role: str, token: str, uid: int | None = None) -> list[str]
         "INSERT INTO tokens (user_id, token_hash, label, created_at)\n"
         f"SELECT id, {sql_text(token_hash(token))}, 'hai-up', 0 FROM users WHERE name = {n}\n"
         "ON CONFLICT (token_hash) DO NOTHING;",
+    ]
+
+
+WORKSPACE_TEMPLATE = "{user.user_name}"
+
+
+def storage_rows(cfg: UpConfig) -> list[tuple[str, str, str, bool]]:
+    """(host path, mount path, mount type, read-only) of the public storage rows: each user's
+    workspace folder (as the original's init.sql), then EXTRA_MOUNTS."""
+    ws = f"{cfg.hai_platform_path / 'workspace'}/{WORKSPACE_TEMPLATE}"
+    rows = [(ws, ws, "Directory", False)]
+    rows += [
+        (m.source, m.target, "File" if m.kind == "file" else "Directory", m.read_only)
+        for m in cfg.extra_mounts
+    ]
+    return rows
+
+
+def _storage(cfg: UpConfig) -> list[str]:
+    out = [
+        "",
+        "-- storage rows (the original's storage table): each user's workspace, EXTRA_MOUNTS;",
+        "-- task pods mount them (the local backend: ranks start only inside them)",
+    ]
+    for host, mount, kind, ro in storage_rows(cfg):
+        out.append(
+            "INSERT INTO storage (host_path, mount_path, owners, conditions, mount_type, "
+            "read_only, action, active)\n"
+            f"VALUES ({sql_text(host)}, {sql_text(mount)}, '[\"public\"]', '[]', "
+            f"{sql_text(kind)}, {'TRUE' if ro else 'FALSE'}, 'add', TRUE)\n"
+            "ON CONFLICT (host_path, mount_path, action) DO NOTHING;"
+        )
+    return out
+
+
+BASE_ENVIRONMENT = "hai_base"  # the original's built-in image name
+
+
+def _images(cfg: UpConfig) -> list[str]:
+    config = json.dumps({"environments": dict(cfg.extra_environments)}, sort_keys=True)
+    resource = f"train_environment:{BASE_ENVIRONMENT}"
+    return [
+        "",
+        "-- the built-in image every user may run in (TRAIN_IMAGE, EXTRA_ENVIRONMENTS), as the",
+        "-- original's train_environment row; quota train_environment:NAME gates each image",
+        "INSERT INTO train_environment (env_name, image, python, config)\n"
+        f"VALUES ({sql_text(BASE_ENVIRONMENT)}, {sql_text(cfg.train_image)}, 'python3', "
+        f"{sql_text(config)})\nON CONFLICT (env_name) DO NOTHING;",
+        "INSERT INTO quotas (principal, resource, quota)\n"
+        f"VALUES ('public', {sql_text(resource)}, 1)\n"
+        "ON CONFLICT (principal, resource) DO NOTHING;",
     ]
 
 
@@ -63,6 +115,8 @@ def render_init_sql(cfg: UpConfig) -> str:
             "ON CONFLICT (principal, resource) DO NOTHING;"
             for level, n in cfg.public_quota
         ]
+    out += _storage(cfg)
+    out += _images(cfg)
     if cfg.hai_backend == "kubernetes" and cfg.node_groups:
         gpus = cfg.node_gpus or 0
         out += [

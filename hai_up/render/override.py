@@ -3,8 +3,8 @@
 Paths are as the server container sees them (see hai_up/README.md for the mounts):
 ``/var/lib/hai`` its home, ``/var/log/hai`` the platform's log directory (the host's
 ``HAI_PLATFORM_PATH/log``), task logs in ``/var/log/hai/tasks``. On Kubernetes the log
-directory is also the backend's shared storage (task pods mount it from the same host path),
-and the users' workspace is a storage mount of every task pod at its own path.
+directory is also the backend's shared storage (task pods mount it from the same host path).
+The users' workspaces and EXTRA_MOUNTS are rows of the ``storage`` table (init.sql).
 """
 
 from __future__ import annotations
@@ -67,31 +67,10 @@ def _backend(cfg: UpConfig, in_cluster: bool) -> list[str]:
         "kind": "hostPath",
         "source": str(cfg.hai_platform_path / "log"),
     }
-    workspace = str(cfg.hai_platform_path / "workspace")
-    mount: dict[str, Value] = {
-        "name": "workspace",
-        "kind": "hostPath",
-        "source": workspace,
-        "mount_path": workspace,
-    }
+    # the users' workspaces and EXTRA_MOUNTS are storage rows (init.sql), not static mounts
     return [
         toml_table("[kubernetes]", k8s, "ranks run as pods (TASK_NAMESPACE, TRAIN_IMAGE)"),
         toml_table("[kubernetes.shared]", shared, "rank logs and control files"),
-        toml_table("[[kubernetes.storage_mounts]]", mount, "the users' workspace"),
-    ] + [
-        toml_table(
-            "[[kubernetes.storage_mounts]]",
-            {
-                "name": f"extra-{i}",
-                "kind": "hostPath",
-                "source": m.source,
-                "mount_path": m.target,
-                "read_only": m.read_only,
-                "host_path_type": "File" if m.kind == "file" else "Directory",
-            },
-            "EXTRA_MOUNTS",
-        )
-        for i, m in enumerate(cfg.extra_mounts)
     ]
 
 

@@ -20,6 +20,12 @@ class _Client:
     def task(self, task_id: int) -> dict[str, Any]:
         return self._task
 
+    def clone(self) -> _Client:  # the queue notes' own connection
+        return self
+
+    def close(self) -> None:
+        pass
+
 
 @pytest.mark.parametrize(
     ("task", "line", "code"),

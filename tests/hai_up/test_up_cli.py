@@ -160,7 +160,7 @@ def test_unknown_variable_is_warned_about_with_the_nearest_name(tmp_path: Path) 
         ({"USER_INFO": ""}, "USER_INFO='': expected at least one user"),
         ({"SHARED_FS_ROOT": ""}, "SHARED_FS_ROOT='': expected the absolute path"),
         ({"ADMIN_TOKEN": "change-me-admin-token"}, "ADMIN_TOKEN: 'change-me' marks"),
-        ({"EXTRA_ENVIRONMENTS": "A:1"}, "EXTRA_ENVIRONMENTS (the original hai-up's)"),
+        ({"EXTRA_ENVIRONMENTS": "1A:1"}, "EXTRA_ENVIRONMENTS entry '1A:1'"),
         ({"BUILD_IMAGES": "maybe"}, "BUILD_IMAGES='maybe': expected 0, 1, true or false"),
     ],
 )

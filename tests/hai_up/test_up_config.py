@@ -187,3 +187,14 @@ def test_every_problem_is_listed_at_once() -> None:
 def test_defaults_parse() -> None:
     assert parse_config(values()).users[0].group == "team-a"
     assert set(DEFAULTS) == set(VARIABLES)
+
+
+def test_extra_environments_are_honoured() -> None:
+    """The original's EXTRA_ENVIRONMENTS (KEY:VALUE entries): the variables of the built-in
+    image hai_base in init.sql (tests/hai_up/test_up_init_sql.py applies them)."""
+    cfg = parse_config(values(EXTRA_ENVIRONMENTS="HF_HOME:/nfs/hf,URL:http://h:80/x"))
+    assert cfg.extra_environments == (("HF_HOME", "/nfs/hf"), ("URL", "http://h:80/x"))
+    with pytest.raises(ConfigError) as e:
+        parse_config(values(EXTRA_ENVIRONMENTS="A:1 A:2 9X:1"))
+    assert "EXTRA_ENVIRONMENTS: A is set twice" in e.value.message
+    assert "EXTRA_ENVIRONMENTS entry '9X:1': expected KEY:VALUE" in e.value.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,9 @@ TABLES = {
     "user_groups": "SELECT user_name, group_name FROM user_groups ORDER BY user_name",
     "quotas": "SELECT principal, resource, quota FROM quotas ORDER BY resource",
     "nodes": 'SELECT name, "group", gpus, healthy FROM nodes ORDER BY name',
+    "train_environment": "SELECT env_name, image, python, config FROM train_environment",
+    "storage": "SELECT host_path, mount_path, owners, mount_type, read_only, action, active "
+    "FROM storage ORDER BY id",
 }
 
 
@@ -53,7 +57,9 @@ def dump(db_url: str) -> dict[str, list[tuple[object, ...]]]:
 
 def test_applied_twice_is_a_no_op_and_tokens_authenticate(db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "init.sql"
-    path.write_text(render_init_sql(config()))
+    cfg = config(EXTRA_MOUNTS="/data/sets:/datasets:directory:ro",
+                 EXTRA_ENVIRONMENTS="HF_HOME:/nfs/hf BFF_URL:http://x:8080/a")  # fmt: skip
+    path.write_text(render_init_sql(cfg))
     first = init_sql(db_url, path, tmp_path / "home")
     assert first.returncode == 0, first.stderr
     rows = dump(db_url)
@@ -68,12 +74,24 @@ def test_applied_twice_is_a_no_op_and_tokens_authenticate(db_url: str, tmp_path:
     assert rows["quotas"] == [
         ("public", "node-training-HIGH", 10),
         ("public", "node-training-NORMAL", 100),
+        ("public", "train_environment:hai_base", 1),
     ]
+    ((name, image, python, env_config),) = rows["train_environment"]
+    if isinstance(env_config, str):
+        env_config = json.loads(env_config)
+    assert (name, image, python) == ("hai_base", cfg.train_image, "python3")
+    assert env_config == {"environments": {"HF_HOME": "/nfs/hf", "BFF_URL": "http://x:8080/a"}}
     assert rows["nodes"] == [
         ("cpu-1", "jupyter_cpu", 8, False),
         ("gpu-1", "training", 8, False),
         ("gpu-2", "training", 8, False),
     ]
+    ws = "/srv/hai/hai-platform/workspace/{user.user_name}"
+    assert [(h, mp, json.loads(o) if isinstance(o, str) else o, t, bool(ro), a, bool(on))
+            for h, mp, o, t, ro, a, on in rows["storage"]] == [
+        (ws, ws, ["public"], "Directory", False, "add", True),
+        ("/data/sets", "/datasets", ["public"], "Directory", True, "add", True),
+    ]  # fmt: skip
     second = init_sql(db_url, path, tmp_path / "home")
     assert second.returncode == 0, second.stderr
     assert dump(db_url) == rows

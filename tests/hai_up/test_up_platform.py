@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,14 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, open_t
     # USER_INFO gives alice uid 1000: a root server runs her ranks as that uid, so her work
     # directory and the server's home must let her pass (as they do in the image)
     tmp_path = open_tree
-    work = tmp_path / "work"
-    work.mkdir()
-    os.chmod(work, 0o777)
+    # her workspace, a storage row of init.sql: the local backend runs ranks only inside
+    # the submitter's mounts (hai-up creates it owned by her; here open to her uid)
+    work = tmp_path / "hai-platform" / "workspace" / "alice"
+    work.mkdir(parents=True)
+    for d in (work.parent.parent, work.parent, work):
+        os.chmod(d, 0o777)
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
     cfg = config(
         tmp_path,
         HAI_BACKEND="local",
@@ -67,6 +73,12 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, open_t
         health = server.health()
         assert health["status"] == "ok" and health["redis"] == "up", health
         assert call(server.url + "/api/v1/whoami", ALICE_TOKEN)["user"] == "alice"
+        try:
+            call(server.url + "/api/v1/tasks", ALICE_TOKEN, "POST",
+                 {"argv": ["true"], "workdir": str(elsewhere), "kind": "exec"})  # fmt: skip
+            raise AssertionError("a working directory outside her mounts was accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 422 and "outside your storage mounts" in exc.read().decode()
         task = call(
             server.url + "/api/v1/tasks",
             ALICE_TOKEN,

@@ -108,16 +108,20 @@ def test_gpu_decision_table(overrides: dict[str, str], nvidia: bool, decision: b
 
 
 def test_extra_mounts_reach_the_ranks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The original's EXTRA_MOUNTS: task pods' hostPath mounts (kubernetes backend), the
-    server containers' volumes (local backend: the ranks run there)."""
+    """The original's EXTRA_MOUNTS: storage rows (task pods' hostPath mounts on the kubernetes
+    backend; tests/hai_up/test_up_init_sql.py applies them), no static mounts any more, and
+    the server containers' volumes (local backend: the ranks run there)."""
+    from hai_up.render.init_sql import storage_rows
+
     extra = "/data/sets:/datasets:directory:ro /etc/hai-extra.conf:/opt/extra.conf:file"
     cfg = config(EXTRA_MOUNTS=extra)
     s = _settings(render_override(cfg), tmp_path, monkeypatch)
-    mounts = [(m.name, m.source, m.mount_path, m.read_only, m.host_path_type)
-              for m in s.kubernetes.storage_mounts]  # fmt: skip
-    assert mounts[1:] == [
-        ("extra-0", "/data/sets", "/datasets", True, "Directory"),
-        ("extra-1", "/etc/hai-extra.conf", "/opt/extra.conf", False, "File"),
+    assert s.kubernetes.storage_mounts == []
+    ws = "/srv/hai/hai-platform/workspace/{user.user_name}"
+    assert storage_rows(cfg) == [
+        (ws, ws, "Directory", False),
+        ("/data/sets", "/datasets", "Directory", True),
+        ("/etc/hai-extra.conf", "/opt/extra.conf", "File", False),
     ]
     local = render_compose(config(HAI_BACKEND="local", EXTRA_MOUNTS=extra))["services"]
     assert local["server-0"]["volumes"][-2:] == [
@@ -237,7 +241,7 @@ def test_override_is_what_the_server_reads(tmp_path: Path, monkeypatch: pytest.M
     assert k.kubeconfig == "/etc/hai/kubeconfig" and not k.in_cluster
     assert k.shared.server_path == "/var/log/hai"
     assert k.shared.source == "/srv/hai/hai-platform/log"
-    assert [m.mount_path for m in k.storage_mounts] == ["/srv/hai/hai-platform/workspace"]
+    assert k.storage_mounts == []  # the workspace is a storage row now (init.sql)
 
 
 def test_override_for_kubernetes_has_no_password_and_takes_urls_from_env(

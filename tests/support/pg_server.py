@@ -33,7 +33,9 @@ def make_settings(
         admin_user="root",
         admin_token=ADMIN_TOKEN,
         local=LocalSettings(nodes=nodes, gpus_per_node=0, **local),
-        scheduler=SchedulerSettings(tick_s=0.2, grace_s=2),
+        # open like the embedded server: a cluster's "no row, no access" default is tested
+        # on its own (tests/hai_server/api/test_quota_submit.py)
+        scheduler=SchedulerSettings(tick_s=0.2, grace_s=2, default_quota="unlimited"),
     )
 
 
@@ -179,6 +181,7 @@ def server_env(home: Path, db_url: str, redis_url: str | None, nodes: int) -> di
             "HAI_LOCAL__NODES": str(nodes),
             "HAI_LOCAL__GPUS_PER_NODE": "0",
             "HAI_SCHEDULER__TICK_S": "1.0",
+            "HAI_SCHEDULER__DEFAULT_QUOTA": "unlimited",  # open, as make_settings
             "HAI_LOG_LEVEL": "info",
         }
     )

@@ -77,7 +77,7 @@ BAD = [
     ({"EXTRA_MOUNTS": "data:/b:directory"}, "EXTRA_MOUNTS entry 'data:/b:directory': expected source:target:file|directory[:ro] with absolute paths"),
     ({"EXTRA_MOUNTS": "/a:/b:file:rw"}, "EXTRA_MOUNTS entry '/a:/b:file:rw': expected source:target:file|directory[:ro] with absolute paths"),
     ({"EXTRA_MOUNTS": "/a:/b:file /c:/b:directory"}, "EXTRA_MOUNTS: target '/b' is mounted twice"),
-    ({"EXTRA_ENVIRONMENTS": "A:1"}, "EXTRA_ENVIRONMENTS (the original hai-up's) is not supported: not supported yet: set task environments with hai-cli -e KEY=VALUE"),
+    ({"EXTRA_ENVIRONMENTS": "A=1"}, "EXTRA_ENVIRONMENTS entry 'A=1': expected KEY:VALUE with KEY a variable name (letters, digits, _; not starting with a digit)"),
     ({"EXTERNAL_DATABASE_URL": "mysql://x"}, "EXTERNAL_DATABASE_URL='mysql://x': expected empty or a URL like postgresql://user:password@host:5432/hai"),
     ({"USER_INFO": "bob"}, "USER_INFO entry 'bob': expected name:uid:role:token[:group]"),
     ({"USER_INFO": "bob:12:boss:bob-token-0123456789"}, "USER_INFO entry 'bob:12:boss:bob-token-0123456789': expected name:uid:role:token[:group] (role: one of admin, internal, external)"),

@@ -34,6 +34,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/admin/tokens/revoke"): {"token": "hai_unknown_token_value"},
     ("PUT", "/api/v1/admin/quotas"): {"principal": "public", "resource": "node_limit", "quota": 4},
     ("POST", "/api/v1/admin/nodes"): {"name": "matrix-node", "group": "default"},
+    ("POST", "/api/v1/admin/storage"): {"host_path": "/srv/m", "mount_path": "/m"},
+    ("POST", "/api/v1/admin/images"): {"name": "matrix", "image": "reg/matrix:1"},
     # the admin's own task by id: someone else's is reported missing, never touched
     ("POST", "/api/v1/tasks/actions/{verb}"): {"ids": [1], "dry_run": True},
     # an exclusive container: the fake backend has no shared Jupyter group
@@ -72,6 +74,12 @@ def server(
             "/api/v1/admin/quotas",
             {"principal": "public", "resource": "node_limit", "quota": 8},
         )
+        # external users have their rows only (no default quota): one for their role
+        ok(
+            "PUT",
+            "/api/v1/admin/quotas",
+            {"principal": "external", "resource": "node-default-NORMAL", "quota": 8},
+        )
         carol_token = ok("POST", "/api/v1/admin/users/carol/tokens", {"label": "x"})
         task = ok("POST", "/api/v1/tasks", {"argv": ["true"], "workdir": "/tmp", "kind": "exec"})
         # the admin's container "carol" (the {name} of the Jupyter routes): not the users'
@@ -92,6 +100,7 @@ def server(
             "principal": "public",
             "resource": "node_limit",
             "node": "spare",
+            "row_id": 1,
             "verb": "hold",
             "owner": "bob",
         }

@@ -99,8 +99,8 @@ async def _round_trip(url: str) -> tuple[Any, Any]:
     try:
         async with sessions.begin() as s:
             users = {}
-            for name in ("ann", "bob", "cyd"):
-                u = m.User(name=name, role="internal", active=True, created_at=time.time())
+            for name, role in (("ann", "internal"), ("bob", "admin"), ("cyd", "external")):
+                u = m.User(name=name, role=role, active=True, created_at=time.time())
                 s.add(u)
                 await s.flush()
                 users[name] = u.id
@@ -139,3 +139,5 @@ def test_rows_round_trip_into_the_snapshot(db_url: str) -> None:
     assert snapshot.quotas == (QuotaRow("ann", "node-gpu-HIGH", 3, NOW + 9),)
     assert snapshot.user_groups == {"bob": ("vision",)}
     assert snapshot.usage == {"ann": 3600.0}
+    # roles other than internal: a role is a quota principal, external users get no default
+    assert snapshot.roles == {"bob": "admin", "cyd": "external"}

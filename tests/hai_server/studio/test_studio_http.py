@@ -34,7 +34,7 @@ def settings(home: Path, **studio: Any) -> Settings:
         admin_user="root",
         admin_token=ADMIN_TOKEN,
         local=LocalSettings(nodes=2, gpus_per_node=0),
-        scheduler=SchedulerSettings(tick_s=0.2, grace_s=2),
+        scheduler=SchedulerSettings(tick_s=0.2, grace_s=2, default_quota="unlimited"),
         studio=StudioSettings(**studio),
     )
 

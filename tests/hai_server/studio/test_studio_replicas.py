@@ -25,7 +25,7 @@ def replica(home: Path, pg_url: str, redis_url: str) -> TestClient:
         admin_user="root",
         admin_token=ADMIN_TOKEN,
         local=LocalSettings(nodes=1, gpus_per_node=0),
-        scheduler=SchedulerSettings(tick_s=0.5),
+        scheduler=SchedulerSettings(tick_s=0.5, default_quota="unlimited"),
         studio=StudioSettings(secret="shared-by-every-replica-0123456789"),
     )
     return TestClient(create_app(settings), timeout=30)

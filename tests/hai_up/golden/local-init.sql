@@ -34,3 +34,18 @@ ON CONFLICT (principal, resource) DO NOTHING;
 INSERT INTO quotas (principal, resource, quota)
 VALUES ('public', 'node-training-HIGH', 10)
 ON CONFLICT (principal, resource) DO NOTHING;
+
+-- storage rows (the original's storage table): each user's workspace, EXTRA_MOUNTS;
+-- task pods mount them (the local backend: ranks start only inside them)
+INSERT INTO storage (host_path, mount_path, owners, conditions, mount_type, read_only, action, active)
+VALUES ('/srv/hai/hai-platform/workspace/{user.user_name}', '/srv/hai/hai-platform/workspace/{user.user_name}', '["public"]', '[]', 'Directory', FALSE, 'add', TRUE)
+ON CONFLICT (host_path, mount_path, action) DO NOTHING;
+
+-- the built-in image every user may run in (TRAIN_IMAGE, EXTRA_ENVIRONMENTS), as the
+-- original's train_environment row; quota train_environment:NAME gates each image
+INSERT INTO train_environment (env_name, image, python, config)
+VALUES ('hai_base', 'hai-platform/train:latest', 'python3', '{"environments": {}}')
+ON CONFLICT (env_name) DO NOTHING;
+INSERT INTO quotas (principal, resource, quota)
+VALUES ('public', 'train_environment:hai_base', 1)
+ON CONFLICT (principal, resource) DO NOTHING;

@@ -99,7 +99,9 @@ def settings_for(ns: KubeNamespace, tmp_path: Path, group: str = GROUP, **kube: 
         log_dir=ns.shared / "logs",
         admin_user="root",
         admin_token=TOKEN,
-        scheduler=SchedulerSettings(tick_s=0.2, grace_s=60, kill_grace_s=0, default_group=group),
+        scheduler=SchedulerSettings(
+            tick_s=0.2, grace_s=60, kill_grace_s=0, default_group=group, default_quota="unlimited"
+        ),
     )
 
 
@@ -319,6 +321,7 @@ def test_hai_cli_logs_prints_the_pod_log_when_the_shared_file_is_missing(
             "HAI_LOG_DIR": str(kube_ns.shared / "logs"),
             "HAI_SCHEDULER__TICK_S": "0.2",
             "HAI_SCHEDULER__DEFAULT_GROUP": GROUP,
+            "HAI_SCHEDULER__DEFAULT_QUOTA": "unlimited",
             "HAI_KUBERNETES__NAMESPACE": kube_ns.name,
             "HAI_KUBERNETES__KUBECONFIG": str(kube_ns.kubeconfig),
             "HAI_KUBERNETES__SHARED__SERVER_PATH": str(kube_ns.shared),

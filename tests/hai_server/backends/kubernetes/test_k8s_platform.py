@@ -44,7 +44,9 @@ def test_tasks_follow_their_pods(
         admin_token=TOKEN,
         database_url=server_db.url,
         redis_url=server_db.redis_url,
-        scheduler=SchedulerSettings(tick_s=0.2, grace_s=1, kill_grace_s=0),
+        scheduler=SchedulerSettings(
+            tick_s=0.2, grace_s=1, kill_grace_s=0, default_quota="unlimited"
+        ),
     )
     api = emulator.api()
     with TestClient(create_app(settings), timeout=30) as client:
