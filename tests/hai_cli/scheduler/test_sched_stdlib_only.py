@@ -10,6 +10,8 @@ import hai_cli.scheduler
 
 PACKAGE = Path(hai_cli.scheduler.__file__).parent
 FORBIDDEN_STDLIB = {"random", "time", "datetime", "secrets", "uuid", "os", "socket"}
+# pure text helpers that import nothing at all (checked below): the policy's messages use them
+PURE_HELPERS = {"hai_cli.timefmt"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -32,11 +34,21 @@ def test_scheduler_imports_only_stdlib_and_itself() -> None:
             top = name.split(".")[0]
             if name.startswith("hai_cli.scheduler") or top == "__future__":
                 continue
+            if name in PURE_HELPERS:
+                continue
             if top not in sys.stdlib_module_names:
                 bad.append(f"{path.name}: {name}")
             elif top in FORBIDDEN_STDLIB:
                 bad.append(f"{path.name}: {name} (no clock, randomness or I/O in the policy)")
     assert not bad, bad
+
+
+def test_the_pure_helpers_import_nothing() -> None:
+    import importlib
+
+    for name in PURE_HELPERS:
+        path = Path(importlib.import_module(name).__file__ or "")
+        assert _imports(path) <= {"__future__"}, (name, _imports(path))
 
 
 def test_plan_restores_the_garbage_collector_state() -> None:
