@@ -58,6 +58,7 @@ def make_backend(settings: Settings) -> Backend:
         settings.runs_dir,
         local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone),
         python=loc.python or sys.executable,
+        heartbeat_s=settings.scheduler.heartbeat_s,
     )
 
 

@@ -45,6 +45,28 @@ class SchedulerSettings(BaseModel):
         "keeps the free nodes it needs (none: off)",
     )
 
+    watchdog_s: float = Field(
+        1800.0,
+        ge=0,
+        le=30 * 86400,
+        description="hang watchdog: seconds rank 0 may print nothing before the task is "
+        "called hung (per task: --watchdog S; from code: set_watchdog_time; 0: off)",
+    )
+    watchdog_action: Literal["notify", "stop", "restart"] = Field(
+        "notify",
+        description="what a hang does besides its event: notify (shown in status, TUI, "
+        "Studio, why), stop the task, or restart it from its checkpoint (requeue)",
+    )
+    heartbeat_s: float = Field(
+        5.0, ge=0.05, le=3600, description="every rank's wrapper beats this often"
+    )
+    heartbeat_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="a running rank without a heartbeat this long: its node is dead "
+        "(requeued like a node failure), never a hang",
+    )
+
     def policy_config(self) -> PolicyConfig:
         """The policy's configuration: the one place settings become a PolicyConfig."""
         return PolicyConfig(

@@ -89,6 +89,7 @@ def submit(
     image: str | None,
     environments: list[str] | None = None,
     inherit: bool = True,
+    watchdog: int | None = None,
 ) -> None:
     ui.checked(check.program_path, file)
     path = Path(file).expanduser()
@@ -100,6 +101,8 @@ def submit(
         ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
     if suspend_after is not None and suspend_after < 0:
         ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
+    if watchdog is not None:
+        ui.checked(check.whole, "--watchdog", watchdog, 0, check.MAX_WATCHDOG_S)
     pairs, named = split_env_options(env)
     env_map = ui.checked(check.env, parse_env([*(environments or []), *pairs]))
     haienv = choose_haienv(named, inherit, os.environ)
@@ -131,6 +134,8 @@ def submit(
             "suspend_after": suspend_after,
             "image": image,
         }
+        if watchdog is not None:
+            body["watchdog_s"] = watchdog
         if haienv is not None:
             body["haienv"], body["haienv_owner"] = haienv
         task = client.submit(body)
@@ -219,6 +224,13 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             help="rehearse: send a suspend notice after SECONDS of running",
         ),
         image: str = typer.Option(None, "-i", "--image", help="container image (cluster backends)"),
+        watchdog: int = typer.Option(
+            None,
+            "--watchdog",
+            metavar="SECONDS",
+            help="hang watchdog: rank 0 silent this long is a hang (default: the server's, "
+            "30 min; 0: off)",
+        ),
     ) -> None:
         submit(
             kind,
@@ -235,6 +247,7 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             image=image,
             environments=environments,
             inherit=not no_inherit,
+            watchdog=watchdog,
         )
 
 
@@ -250,6 +263,7 @@ VALUE_OPTIONS = {
     "--environments",
     "--env",
     "--suspend-after",
+    "--watchdog",
     "-i",
     "--image",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hai_server.backends.base import AttemptObservation, NodeState, RankObservation
+from hai_server.backends.base import AttemptObservation, NodeState, RankObservation, RankPulse
 from hai_server.backends.kubernetes import render as r
 from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.backends.kubernetes.control import ControlFiles
@@ -126,4 +126,6 @@ def observe_attempt(
         last_checkpoint_at=files.last_checkpoint_at,
         errors=errors,
         listening=files.listening,
+        pulses=tuple(RankPulse(r, *files.pulses[r]) for r in sorted(files.pulses)),
+        watchdog_s=files.watchdog_s,
     )
