@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from hai_cli.commands import admin, cluster, server, simulate, submit, tasks, tui, venv
+from hai_cli.commands import (
+    admin,
+    cluster,
+    server,
+    simulate,
+    submit,
+    tasks,
+    tui,
+    venv,
+    workspace,
+)
 
 app = typer.Typer(
     name="hai-cli",
@@ -18,5 +28,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (submit, tasks, cluster, server, simulate, admin, tui, venv):
+for module in (submit, tasks, cluster, server, simulate, admin, tui, venv, workspace):
     module.register(app)

@@ -49,22 +49,33 @@ class Client:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=timeout or self._timeout)
 
-    def _headers(self, body: bytes | None) -> dict[str, str]:
+    def _headers(self, body: bytes | None, ctype: str = "application/json") -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = ctype
         return headers
 
     def request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
     ) -> Any:
+        """One call; ``body`` goes as JSON, ``raw`` as application/octet-stream."""
         target = self._target(path, params)
-        payload = json.dumps(body).encode() if body is not None else None
+        payload = (
+            raw if raw is not None else json.dumps(body).encode() if body is not None else None
+        )
+        ctype = "application/octet-stream" if raw is not None else "application/json"
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = self._connection()
             try:
-                self._conn.request(method, target, body=payload, headers=self._headers(payload))
+                headers = self._headers(payload, ctype)
+                self._conn.request(method, target, body=payload, headers=headers)
                 resp = self._conn.getresponse()
                 data = resp.read()
                 break

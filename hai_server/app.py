@@ -21,6 +21,7 @@ from hai_server.api.errors import HANDLERS
 from hai_server.api.openapi import document_errors
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
+from hai_server.api.workspaces import UploadController, WorkspaceController
 from hai_server.backends.base import Backend, BackendError
 from hai_server.cluster.attach import attach
 from hai_server.cluster.logbus import bus_factory
@@ -39,11 +40,18 @@ from hai_server.services.overview import OverviewService, run_sampler
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
+from hai_server.services.workspaces import WorkspaceService
+from hai_server.services.wsfiles import Limits, WorkspaceStore
 from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
 SHUTDOWN_STEP_S = 5.0
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a submission's limits (hai_cli.validate) with JSON escapes
+
+
+def _limits(settings: Settings) -> Limits:
+    ws = settings.workspace
+    return Limits(ws.max_file_bytes, ws.max_workspace_bytes, ws.max_files, MAX_BODY_BYTES)
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -139,6 +147,10 @@ def create_app(
             auth=AuthService(reads, callers),
             overview=overview,
             environments=environments,
+            workspaces=WorkspaceService(
+                WorkspaceStore(settings.resolved_workspaces_root, _limits(settings)),
+                reads,
+            ),
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -178,7 +190,8 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+        TaskController, AdminController, EnvironmentController, WorkspaceController,
+        UploadController, healthz, metrics, whoami, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:

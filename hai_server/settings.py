@@ -117,6 +117,16 @@ class StudioSettings(BaseModel):
     )
 
 
+class WorkspaceSettings(BaseModel):
+    """Workspace sync (``hai-cli workspace``): limits of what a user may store."""
+
+    max_file_bytes: int = Field(4 << 30, ge=1, description="largest file a push may send")
+    max_workspace_bytes: int = Field(
+        50 << 30, ge=1, description="one workspace's total (and a user's uploads waiting)"
+    )
+    max_files: int = Field(200_000, ge=1, description="files in one workspace")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HAI_", env_nested_delimiter="__", extra="ignore")
 
@@ -135,6 +145,11 @@ class Settings(BaseSettings):
         description="the haienv root: {envs_root}/{user}/{name} (default: {home}/envs; a "
         "cluster names a directory on the shared storage, mounted in pods at the same path)",
     )
+    workspaces_root: Path | None = Field(
+        None,
+        description="workspace sync: {workspaces_root}/{user}/{name} (default: "
+        "{home}/workspaces; a cluster names a directory on the shared storage)",
+    )
     config_file: Path | None = None
     embedded: bool = False
     metrics_public: bool = False  # /metrics without a token (e.g. a scraper inside the cluster)
@@ -143,6 +158,7 @@ class Settings(BaseSettings):
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesConfig = KubernetesConfig()
     studio: StudioSettings = StudioSettings()
+    workspace: WorkspaceSettings = WorkspaceSettings()
 
     @field_validator("home", mode="after")
     @classmethod
@@ -171,6 +187,10 @@ class Settings(BaseSettings):
     @property
     def resolved_envs_root(self) -> Path:
         return self.envs_root or self.home / "envs"
+
+    @property
+    def resolved_workspaces_root(self) -> Path:
+        return self.workspaces_root or self.home / "workspaces"
 
     @property
     def runs_dir(self) -> Path:

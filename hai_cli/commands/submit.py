@@ -116,6 +116,12 @@ def submit(
     ui.checked(check.workdir, os.getcwd())
     with ui.errors():
         client = ui.connect()
+        workdir, script = os.getcwd(), str(path.absolute())
+        from hai_cli.commands.workspace import push_before_submit
+
+        mirrored = push_before_submit(client, workdir, str(path))
+        if mirrored is not None:  # in a workspace: the task runs in the cluster's copy
+            workdir, script = mirrored
         # the embedded server runs ranks here, with this interpreter; a remote one its own;
         # in a haienv, the environment's (first on the rank's PATH)
         if haienv is not None:
@@ -123,8 +129,8 @@ def submit(
         else:
             python = sys.executable if client.source == "embedded" else "python3"
         body: dict[str, Any] = {
-            "argv": build_argv(kind, str(path.absolute()), args, python),
-            "workdir": os.getcwd(),
+            "argv": build_argv(kind, script, args, python),
+            "workdir": workdir,
             "nodes": nodes,
             "priority": priority,
             "group": group,

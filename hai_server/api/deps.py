@@ -23,6 +23,7 @@ from hai_server.services.overview import OverviewService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import Caller, TaskService
 from hai_server.services.why import WhyService
+from hai_server.services.workspaces import WorkspaceService
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Services:
     auth: AuthService
     overview: OverviewService
     environments: EnvironmentService
+    workspaces: WorkspaceService
 
 
 def _services(state: State) -> Services:
@@ -78,6 +80,10 @@ def provide_environments(state: State) -> EnvironmentService:
     return _services(state).environments
 
 
+def provide_workspaces(state: State) -> WorkspaceService:
+    return _services(state).workspaces
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -107,4 +113,5 @@ DEPENDENCIES = {
     "overview": Provide(provide_overview, sync_to_thread=False),
     "auth": Provide(provide_auth, sync_to_thread=False),
     "environments": Provide(provide_environments, sync_to_thread=False),
+    "workspaces": Provide(provide_workspaces, sync_to_thread=False),
 }
