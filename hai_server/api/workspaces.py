@@ -12,6 +12,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from hai_server.services.errors import Invalid
 from hai_server.services.tasks import Caller
 from hai_server.services.workspaces import WorkspaceService
 
@@ -41,8 +42,6 @@ class WorkspaceController(Controller):
     async def commit(
         self, caller: Caller, workspaces: WorkspaceService, name: str, request: Request
     ) -> dict[str, Any]:
-        from hai_server.services.errors import Invalid
-
         try:
             body = await request.json()
         except Exception:
@@ -61,9 +60,13 @@ class WorkspaceController(Controller):
         caller: Caller,
         workspaces: WorkspaceService,
         name: str,
-        path: str = Parameter(query="path"),
+        path: str | None = Parameter(query="path", default=None),
         offset: int = Parameter(query="offset", default=0, ge=0, le=MAX_OFFSET),
     ) -> Stream:
+        if path is None:
+            raise Invalid(
+                "the query parameter 'path' (the file's path in the workspace) is required"
+            )
         size, body = await workspaces.read(caller, name, path, offset)
         return Stream(
             body,
@@ -86,8 +89,10 @@ class UploadController(Controller):
         workspaces: WorkspaceService,
         sha: str,
         request: Request,
-        size: int = Parameter(query="size", ge=0, le=MAX_OFFSET),
+        size: int | None = Parameter(query="size", default=None, ge=0, le=MAX_OFFSET),
         offset: int = Parameter(query="offset", default=0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
+        if size is None:
+            raise Invalid("the query parameter 'size' (the file's whole size) is required")
         data = await request.body()
         return await workspaces.put_chunk(caller, sha, size, offset, data)
