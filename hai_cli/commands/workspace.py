@@ -172,12 +172,13 @@ def push_before_submit(client: Client, cwd: str, file: str) -> tuple[str, str] |
     cfg = find(Path(cwd))
     if cfg is None or not cfg.remote:
         return None
+    rel_dir = os.path.relpath(cwd, cfg.root)
+    here = () if rel_dir == "." else (rel_dir.replace(os.sep, "/"),)
     try:
-        res = sync.push(client, cfg)
+        res = sync.push(client, cfg, dirs=here)  # the task's directory, even without files
     except sync.SyncError as exc:
         ui.die(str(exc), ui.EXIT_FAILED)
     typer.echo(f"workspace {cfg.name}: pushed {len(res.moved)} file(s) first", err=True)
-    rel_dir = os.path.relpath(cwd, cfg.root)
     workdir = os.path.normpath(os.path.join(cfg.remote, rel_dir))
     absolute = os.path.abspath(file)
     inside = os.path.commonpath([absolute, str(cfg.root)]) == str(cfg.root)

@@ -64,8 +64,14 @@ def compare(
 
 
 def push(
-    client: Client, cfg: Config, *, delete: bool = False, say: Say = lambda _m: None
+    client: Client,
+    cfg: Config,
+    *,
+    delete: bool = False,
+    say: Say = lambda _m: None,
+    dirs: tuple[str, ...] = (),
 ) -> Result:
+    """Send what is new or changed here (``dirs``: directories to make there, even empty)."""
     d, local, _remote, skipped = compare(client, cfg)
     res = Result(d, skipped=skipped)
     send = [*d.only_local, *d.changed]
@@ -80,10 +86,11 @@ def push(
     for i in range(0, max(len(send), 1), COMMIT_BATCH):
         batch = send[i : i + COMMIT_BATCH]
         removing = gone if i == 0 else []
-        if not batch and not removing:
+        making = list(dirs) if i == 0 else []
+        if not batch and not removing and not making:
             break
         body = {"files": [{"path": p, "sha256": local[p][0], "exec": local[p][2]} for p in batch],
-                "delete": removing}  # fmt: skip
+                "delete": removing, "dirs": making}  # fmt: skip
         client.request("POST", f"/api/v1/workspaces/{cfg.name}/commit", body=body)
         say(f"pushed {min(i + COMMIT_BATCH, len(send))}/{len(send)} file(s)")
     res.moved, res.deleted = send, gone

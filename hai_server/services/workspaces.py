@@ -120,8 +120,12 @@ class WorkspaceService:
             seen.add(path)
             files.append((path, _checked(paths.sha256_hex, f.get("sha256")), bool(f.get("exec"))))
         delete = [_checked(paths.rel_path, p) for p in delete_in]
+        dirs_in = body.get("dirs", [])
+        if not isinstance(dirs_in, list) or len(dirs_in) > 100:
+            raise Invalid("'dirs' must be a list of at most 100 directories")
+        dirs = [_checked(paths.rel_path, p) for p in dirs_in]
         owner = await self._owner(caller)
-        result = await asyncio.to_thread(self.store.commit, user, ws, files, delete, owner)
+        result = await asyncio.to_thread(self.store.commit, user, ws, files, delete, owner, dirs)
         return {"name": ws, **result}
 
     async def read(

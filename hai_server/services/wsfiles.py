@@ -270,10 +270,11 @@ class WorkspaceStore:
     # -- commit ------------------------------------------------------------------------
     def commit(
         self, user: str, name: str, files: list[tuple[str, str, bool]], delete: list[str],
-        owner: Owner,
+        owner: Owner, dirs: list[str] = (),  # type: ignore[assignment]
     ) -> dict[str, int]:  # fmt: skip
-        """Put the uploaded contents of ``files`` [(path, sha256, executable)] in place and
-        delete ``delete``; within the workspace's limits (413) and without following links."""
+        """Put the uploaded contents of ``files`` [(path, sha256, executable)] in place, make
+        the directories ``dirs`` and delete ``delete``; within the workspace's limits (413)
+        and without following links."""
         current = self.manifest(user, name)
         sizes: dict[str, int] = {}
         with self._dir([STAGING, user], "staging", create=True) as sfd:
@@ -308,6 +309,11 @@ class WorkspaceStore:
                     uses[sha] -= 1
                     self._place(sfd, wfd, path, sha, x, owner, keep=uses[sha] > 0)
                 deleted = sum(self._delete(wfd, path) for path in delete)
+                for path in dirs:
+                    try:
+                        os.close(self._open_under(wfd, path.split("/"), owner))
+                    except OSError as exc:
+                        raise _through(exc, f"directory {path!r}") from None
         self.manifest(user, name)  # the hash cache learns the new mtimes (no rehash: see _place)
         return {"written": len(files), "deleted": deleted, "bytes": total, "files": len(after)}
 
