@@ -17,7 +17,8 @@ from hai_cli.workspace import paths
 from hai_server.db.reads import Reads
 from hai_server.services.errors import Forbidden, Invalid, NotFound
 from hai_server.services.tasks import Caller
-from hai_server.services.wsfiles import READ_CHUNK, Owner, WorkspaceStore
+from hai_server.services.wsfd import READ_CHUNK, Owner
+from hai_server.services.wsfiles import WorkspaceStore
 
 
 def _checked(rule: Any, *args: Any) -> Any:

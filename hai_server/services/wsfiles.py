@@ -16,8 +16,6 @@ workspace) is never followed out of it. Blocking I/O: callers run these in a thr
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import json
 import os
 import shutil
@@ -28,13 +26,11 @@ from pathlib import Path
 
 from hai_cli.control import write_atomic
 from hai_server.services.errors import Conflict, Invalid, NotFound, TooLarge
+from hai_server.services.wsfd import DIR_FLAGS, READ_CHUNK, Owner, hash_fd, open_under, through
 
 STAGING = ".hai-staging"
 INDEX = ".hai-index"
-READ_CHUNK = 1 << 20
-Owner = tuple[int, int] | None
 Entry = tuple[str, int, bool]  # sha256, size, executable
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +41,6 @@ class Limits:
     chunk_bytes: int = 4 << 20
 
 
-def _hash_fd(fd: int) -> str:
-    h = hashlib.sha256()
-    while chunk := os.read(fd, READ_CHUNK):
-        h.update(chunk)
-    return h.hexdigest()
-
-
-def _through(exc: OSError, where: str) -> Exception:
-    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-        return Conflict(f"{where} goes through a symlink or a file: refused")
-    if exc.errno == errno.ENOENT:
-        return NotFound(f"no {where}")
-    if exc.errno == errno.ENOSPC:
-        return TooLarge("the workspaces' storage is full")
-    return exc
-
-
 class WorkspaceStore:
     def __init__(self, root: Path, limits: Limits = Limits()) -> None:
         self.root = root
@@ -69,29 +48,13 @@ class WorkspaceStore:
 
     # -- directories -------------------------------------------------------------------
     def _open(self, parts: list[str], create: bool = False, owner: Owner = None) -> int:
-        """A descriptor of ``root/parts...``: each part opened without following symlinks,
-        created (and given to ``owner``) when missing and ``create``."""
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for part in parts:
-                try:
-                    nfd = os.open(part, _DIR, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        raise
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                        if owner is not None:
-                            os.chown(part, *owner, dir_fd=fd, follow_symlinks=False)
-                    nfd = os.open(part, _DIR, dir_fd=fd)
-                os.close(fd)
-                fd = nfd
-            return fd
-        except BaseException:
+            return open_under(fd, parts, owner, create=create)
+        finally:
             os.close(fd)
-            raise
 
     @contextlib.contextmanager
     def _dir(
@@ -100,7 +63,7 @@ class WorkspaceStore:
         try:
             fd = self._open(parts, create, owner)
         except OSError as exc:
-            raise _through(exc, where) from None
+            raise through(exc, where) from None
         try:
             yield fd
         finally:
@@ -189,7 +152,7 @@ class WorkspaceStore:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:
-                    sub = os.open(e.name, _DIR, dir_fd=fd)
+                    sub = os.open(e.name, DIR_FLAGS, dir_fd=fd)
                 except OSError:
                     continue
                 try:
@@ -206,7 +169,7 @@ class WorkspaceStore:
                     except OSError:
                         continue
                     try:
-                        digest = _hash_fd(ffd)
+                        digest = hash_fd(ffd)
                     finally:
                         os.close(ffd)
                 fresh[rel] = [st.st_size, st.st_mtime_ns, digest]
@@ -258,7 +221,7 @@ class WorkspaceStore:
             if done == size:
                 fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=sfd)
                 try:
-                    digest = _hash_fd(fd)
+                    digest = hash_fd(fd)
                 finally:
                     os.close(fd)
                 if digest != sha:
@@ -304,22 +267,29 @@ class WorkspaceStore:
             uses: dict[str, int] = {}
             for _p, sha, _x in files:
                 uses[sha] = uses.get(sha, 0) + 1
+            placed: dict[str, list[object]] = {}
             with self._dir([user, name], f"workspace {name}") as wfd:
                 for path, sha, x in files:
                     uses[sha] -= 1
-                    self._place(sfd, wfd, path, sha, x, owner, keep=uses[sha] > 0)
+                    st = self._place(sfd, wfd, path, sha, x, owner, keep=uses[sha] > 0)
+                    placed[path] = [st.st_size, st.st_mtime_ns, sha]
                 deleted = sum(self._delete(wfd, path) for path in delete)
                 for path in dirs:
                     try:
-                        os.close(self._open_under(wfd, path.split("/"), owner))
+                        os.close(open_under(wfd, path.split("/"), owner))
                     except OSError as exc:
-                        raise _through(exc, f"directory {path!r}") from None
-        self.manifest(user, name)  # the hash cache learns the new mtimes (no rehash: see _place)
+                        raise through(exc, f"directory {path!r}") from None
+        # the hash cache learns what was placed (its hashes are known: nothing is re-read)
+        index = self._load_index(user, name)
+        for path in delete:
+            index.pop(path, None)
+        index.update(placed)
+        self._save_index(user, name, index)
         return {"written": len(files), "deleted": deleted, "bytes": total, "files": len(after)}
 
     def _place(
         self, sfd: int, wfd: int, path: str, sha: str, executable: bool, owner: Owner, keep: bool
-    ) -> None:
+    ) -> os.stat_result:
         *parents, leaf = path.split("/")
         src = sha
         if keep:  # the same content goes to another path of this commit too: a copy moves
@@ -345,41 +315,23 @@ class WorkspaceStore:
         finally:
             os.close(fd)
         try:
-            dfd = self._open_under(wfd, parents, owner)
+            dfd = open_under(wfd, parents, owner)
         except OSError as exc:
-            raise _through(exc, f"path {path!r}") from None
+            raise through(exc, f"path {path!r}") from None
         try:
             os.rename(src, leaf, src_dir_fd=sfd, dst_dir_fd=dfd)  # replaces a link, never follows
+            return os.stat(leaf, dir_fd=dfd, follow_symlinks=False)
         except IsADirectoryError:
             raise Conflict(f"{path!r} is a directory in the workspace") from None
         except OSError as exc:
-            raise _through(exc, f"path {path!r}") from None
+            raise through(exc, f"path {path!r}") from None
         finally:
             os.close(dfd)
-
-    def _open_under(self, fd: int, parts: list[str], owner: Owner) -> int:
-        cur = os.dup(fd)
-        try:
-            for part in parts:
-                try:
-                    nfd = os.open(part, _DIR, dir_fd=cur)
-                except FileNotFoundError:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=cur)
-                        if owner is not None:
-                            os.chown(part, *owner, dir_fd=cur, follow_symlinks=False)
-                    nfd = os.open(part, _DIR, dir_fd=cur)
-                os.close(cur)
-                cur = nfd
-            return cur
-        except BaseException:
-            os.close(cur)
-            raise
 
     def _delete(self, wfd: int, path: str) -> int:
         *parents, leaf = path.split("/")
         try:
-            dfd = self._open_under_existing(wfd, parents)
+            dfd = open_under(wfd, parents, create=False)
         except OSError:
             return 0
         try:
@@ -392,31 +344,19 @@ class WorkspaceStore:
         finally:
             os.close(dfd)
 
-    def _open_under_existing(self, fd: int, parts: list[str]) -> int:
-        cur = os.dup(fd)
-        try:
-            for part in parts:
-                nfd = os.open(part, _DIR, dir_fd=cur)
-                os.close(cur)
-                cur = nfd
-            return cur
-        except BaseException:
-            os.close(cur)
-            raise
-
     # -- downloads ---------------------------------------------------------------------
     def open_file(self, user: str, name: str, path: str) -> tuple[int, int]:
         """(descriptor, size) of a regular file of the workspace, opened without links."""
         *parents, leaf = path.split("/")
         with self._dir([user, name], f"workspace {name}") as wfd:
             try:
-                dfd = self._open_under_existing(wfd, parents)
+                dfd = open_under(wfd, parents, create=False)
                 try:
                     fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
                 finally:
                     os.close(dfd)
             except OSError as exc:
-                raise _through(exc, f"file {path!r} in workspace {name}") from None
+                raise through(exc, f"file {path!r} in workspace {name}") from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
