@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 
 DEFAULTS = (
     ".git",
@@ -27,17 +28,30 @@ DEFAULTS = (
 FILE = ".hfignore"
 
 
+_NEVER = re.compile(r"(?!)")
+
+
+def _one(patterns: list[str]) -> re.Pattern[str]:
+    """One compiled regex for many fnmatch patterns (matching is per file: keep it cheap)."""
+    return (
+        re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+        if patterns
+        else _NEVER
+    )
+
+
 class Ignore:
     def __init__(self, patterns: tuple[str, ...] = DEFAULTS) -> None:
-        self.names = tuple(p for p in patterns if "/" not in p)
-        self.paths = tuple(p.strip("/") for p in patterns if "/" in p)
+        self._names = _one([p for p in patterns if "/" not in p])
+        self._paths = _one([p.strip("/") for p in patterns if "/" in p])
 
     def __call__(self, rel: str) -> bool:
         parts = rel.split("/")
-        if any(fnmatch.fnmatchcase(part, pat) for part in parts for pat in self.names):
+        if any(self._names.match(part) for part in parts):
             return True
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatchcase(pre, pat) for pre in prefixes for pat in self.paths)
+        if self._paths is _NEVER:
+            return False
+        return any(self._paths.match("/".join(parts[: i + 1])) for i in range(len(parts)))
 
 
 def parse(text: str) -> tuple[str, ...]:

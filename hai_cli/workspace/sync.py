@@ -22,6 +22,7 @@ from hai_cli.workspace.ignore import Ignore, load
 from hai_cli.workspace.local import Config, scan, sha256_file
 
 CHUNK = 4 << 20  # the server's request body limit
+SMALL = 1 << 20  # files up to this size go whole, many per request (a bundle)
 COMMIT_BATCH = 2000
 PART = ".hai-part"
 Say = Callable[[str], None]
@@ -76,12 +77,27 @@ def push(
     res = Result(d, skipped=skipped)
     send = [*d.only_local, *d.changed]
     done: set[str] = set()
+    bundle: list[bytes] = []
+    bundled = 0
     for path in send:
         sha, size, _x = local[path]
-        if sha not in done:
+        if sha in done:
+            continue
+        done.add(sha)
+        res.bytes += size
+        if size > SMALL:
             _upload(client, cfg.root / path, sha, size, path)
-            done.add(sha)
-            res.bytes += size
+            continue
+        data = (cfg.root / path).read_bytes()
+        if len(data) != size:
+            raise SyncError(f"{path} changed while it was being pushed; push again")
+        if bundled + size + 80 > CHUNK:
+            _send_bundle(client, bundle)
+            bundle, bundled = [], 0
+        bundle += [f"{sha} {size}\n".encode(), data]
+        bundled += size + 80
+    if bundle:
+        _send_bundle(client, bundle)
     gone = list(d.only_remote) if delete else []
     for i in range(0, max(len(send), 1), COMMIT_BATCH):
         batch = send[i : i + COMMIT_BATCH]
@@ -95,6 +111,15 @@ def push(
         say(f"pushed {min(i + COMMIT_BATCH, len(send))}/{len(send)} file(s)")
     res.moved, res.deleted = send, gone
     return res
+
+
+def _send_bundle(client: Client, parts: list[bytes]) -> None:
+    try:
+        client.request("POST", "/api/v1/uploads", raw=b"".join(parts))
+    except ApiError as exc:
+        if exc.status == 422 and "does not match" in exc.message:
+            raise SyncError("a file changed while it was being pushed; push again") from None
+        raise
 
 
 def _upload(client: Client, file: Path, sha: str, size: int, rel: str) -> None:

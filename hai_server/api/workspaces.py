@@ -78,6 +78,13 @@ class WorkspaceController(Controller):
 class UploadController(Controller):
     path = "/api/v1/uploads"
 
+    @post("/", status_code=200)
+    async def bundle(
+        self, caller: Caller, workspaces: WorkspaceService, request: Request
+    ) -> dict[str, Any]:
+        """Small files whole, many in one body: ``<sha256> <size>\n<bytes>`` repeated."""
+        return await workspaces.put_bundle(caller, await request.body())
+
     @get("/{sha:str}")
     async def state(self, caller: Caller, workspaces: WorkspaceService, sha: str) -> dict[str, Any]:
         return await workspaces.upload_state(caller, sha)

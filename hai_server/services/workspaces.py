@@ -103,6 +103,25 @@ class WorkspaceService:
         done = await asyncio.to_thread(self.store.put_chunk, user, sha, size, offset, data)
         return {"sha256": sha, "offset": done, "complete": done == size}
 
+    async def put_bundle(self, caller: Caller, body: bytes) -> dict[str, Any]:
+        """Small contents sent whole in one body: ``<sha256> <size>\n<bytes>`` repeated."""
+        user = _user_dir(caller.name)
+        blobs: list[tuple[str, bytes]] = []
+        pos = 0
+        while pos < len(body):
+            end = body.find(b"\n", pos, pos + 100)
+            head = body[pos:end].decode("ascii", "replace").split(" ") if end > 0 else []
+            if len(head) != 2 or not head[1].isdigit():
+                raise Invalid(f"bad bundle: expected '<sha256> <size>\\n' at byte {pos}")
+            sha, size = _checked(paths.sha256_hex, head[0]), int(head[1])
+            data = body[end + 1 : end + 1 + size]
+            if len(data) != size:
+                raise Invalid(f"bad bundle: {sha[:12]} announces {size} bytes, has {len(data)}")
+            blobs.append((sha, data))
+            pos = end + 1 + size
+        count = await asyncio.to_thread(self.store.put_whole, user, blobs)
+        return {"stored": count}
+
     async def commit(self, caller: Caller, name: str, body: Any) -> dict[str, Any]:
         user, ws = await self._existing(caller, name)
         if not isinstance(body, dict):

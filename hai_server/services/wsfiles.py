@@ -16,10 +16,12 @@ workspace) is never followed out of it. Blocking I/O: callers run these in a thr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from hai_server.services.wsfd import DIR_FLAGS, READ_CHUNK, Owner, hash_fd, open
 
 STAGING = ".hai-staging"
 INDEX = ".hai-index"
+STAGED_TTL_S = 2.0
 Entry = tuple[str, int, bool]  # sha256, size, executable
 
 
@@ -45,6 +48,7 @@ class WorkspaceStore:
     def __init__(self, root: Path, limits: Limits = Limits()) -> None:
         self.root = root
         self.limits = limits
+        self._staged: dict[str, tuple[float, int]] = {}  # user -> (counted at, bytes)
 
     # -- directories -------------------------------------------------------------------
     def _open(self, parts: list[str], create: bool = False, owner: Owner = None) -> int:
@@ -184,9 +188,20 @@ class WorkspaceStore:
                     return os.stat(name, dir_fd=sfd, follow_symlinks=False).st_size
         return None
 
-    def _staged_bytes(self, sfd: int) -> int:
-        with os.scandir(sfd) as it:
-            return sum(e.stat(follow_symlinks=False).st_size for e in it if e.is_file())
+    def _reserve(self, user: str, sfd: int, adding: int) -> None:
+        """Count ``adding`` more bytes of uploads, or 413 past the limit. What a user's uploads
+        hold is re-counted at most every STAGED_TTL_S (a push of thousands of small files
+        must not list the staging directory for each)."""
+        now = time.monotonic()
+        at, total = self._staged.get(user, (0.0, 0))
+        if now - at > STAGED_TTL_S:
+            with os.scandir(sfd) as it:
+                total = sum(e.stat(follow_symlinks=False).st_size for e in it if e.is_file())
+            at = now
+        if total + adding > self.limits.max_workspace_bytes:
+            self._staged[user] = (at, total)
+            raise TooLarge("too many uploads waiting to be committed; push again later")
+        self._staged[user] = (at, total + adding)
 
     def put_chunk(self, user: str, sha: str, size: int, offset: int, data: bytes) -> int:
         """Write ``data`` at ``offset`` of the upload of ``sha`` (``size`` bytes in all); on
@@ -207,8 +222,8 @@ class WorkspaceStore:
                 have = os.stat(part, dir_fd=sfd, follow_symlinks=False).st_size
             except FileNotFoundError:
                 have = None
-            if have is None and self._staged_bytes(sfd) + size > lim.max_workspace_bytes:
-                raise TooLarge("too many uploads waiting to be committed; push again later")
+            if have is None:
+                self._reserve(user, sfd, size)
             if (have or 0) != offset:
                 raise Conflict(f"the upload of {sha[:12]} is at byte {have or 0}, not {offset}")
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
@@ -226,9 +241,27 @@ class WorkspaceStore:
                     os.close(fd)
                 if digest != sha:
                     os.unlink(part, dir_fd=sfd)
+                    self._staged.pop(user, None)
                     raise Invalid(f"the content uploaded does not match its hash {sha[:12]}")
                 os.rename(part, sha, src_dir_fd=sfd, dst_dir_fd=sfd)
             return done
+
+    def put_whole(self, user: str, blobs: list[tuple[str, bytes]]) -> int:
+        """Store small contents sent whole (a bundle): each checked against its hash."""
+        with self._dir([STAGING, user], "staging", create=True) as sfd:
+            self._reserve(user, sfd, sum(len(d) for _s, d in blobs))
+            for sha, data in blobs:
+                if hashlib.sha256(data).hexdigest() != sha:
+                    raise Invalid(f"the content uploaded does not match its hash {sha[:12]}")
+                tmp = f"{sha}.whole"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600, dir_fd=sfd)  # fmt: skip
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+                os.rename(tmp, sha, src_dir_fd=sfd, dst_dir_fd=sfd)
+        return len(blobs)
 
     # -- commit ------------------------------------------------------------------------
     def commit(
@@ -279,6 +312,7 @@ class WorkspaceStore:
                         os.close(open_under(wfd, path.split("/"), owner))
                     except OSError as exc:
                         raise through(exc, f"directory {path!r}") from None
+        self._staged.pop(user, None)  # contents left the staging directory: count again
         # the hash cache learns what was placed (its hashes are known: nothing is re-read)
         index = self._load_index(user, name)
         for path in delete:

@@ -253,3 +253,28 @@ def test_bad_commit_bodies(served: Any) -> None:
     r = root.client.post("/api/v1/workspaces/proj/commit", content=b"{not json",
                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
     assert r.status_code == 422 and "must be JSON" in r.json()["message"]
+
+
+def test_small_files_travel_in_bundles(served: Any) -> None:
+    root, _bob, _ws = served
+    root.ok("POST", "/api/v1/workspaces/proj")
+    blobs = [b"one", b"", os.urandom(2000)]
+    body = b"".join(f"{hashlib.sha256(b).hexdigest()} {len(b)}\n".encode() + b for b in blobs)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    r = root.client.post("/api/v1/uploads", content=body, headers=headers)
+    assert r.status_code == 200 and r.json() == {"stored": 3}, r.text
+    files = [
+        {"path": f"f{i}", "sha256": hashlib.sha256(b).hexdigest()} for i, b in enumerate(blobs)
+    ]
+    assert root.call("POST", "/api/v1/workspaces/proj/commit", {"files": files}).status_code == 200
+    assert download(root, "proj", "f2").content == blobs[2]
+    sha = hashlib.sha256(b"x").hexdigest()
+    for bad, words in (
+        (b"nonsense", "bad bundle"),
+        (f"{sha} 5\nx".encode(), "announces 5 bytes, has 1"),
+        (f"{sha} 1\ny".encode(), "does not match its hash"),
+        (f"{'Z' * 64} 1\nx".encode(), "64 lowercase hex"),
+        (f"{sha} -1\nx".encode(), "bad bundle"),
+    ):
+        r = root.client.post("/api/v1/uploads", content=bad, headers=headers)
+        assert r.status_code == 422 and words in r.json()["message"], (bad, r.text)
