@@ -226,6 +226,7 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         "log_dir",
         "workers",
         "envs_root",
+        "workspaces_root",
     ):
         if key in server:
             out[key] = server[key]
@@ -246,6 +247,8 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         out["kubernetes"] = data["kubernetes"]
     if "scheduler" in data:
         out["scheduler"] = data["scheduler"]
+    if "workspace" in data:
+        out["workspace"] = data["workspace"]
     if "launcher" in data and "local" in data["launcher"]:
         out["local"] = data["launcher"]["local"]
     dist = data.get("experiment", {}).get("log", {}).get("dist")
