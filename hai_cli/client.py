@@ -55,6 +55,34 @@ class Client:
             headers["Content-Type"] = ctype
         return headers
 
+    def get_bytes(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> bytes:
+        """A binary answer whole, on the kept-alive connection: GET, or POST of ``body``."""
+        target = self._target(path, params)
+        payload = json.dumps(body).encode() if body is not None else None
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = self._connection()
+            try:
+                self._conn.request("GET" if body is None else "POST", target, body=payload,
+                                   headers=self._headers(payload))  # fmt: skip
+                resp = self._conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if attempt:
+                    raise ConnectionFailed(
+                        f"cannot reach the server at {self.url}: {exc}"
+                    ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise ConnectionFailed(
+                    f"cannot reach the server at {self.url}: {_why(exc)}"
+                ) from None
+        if resp.status >= 400:
+            _decode(resp.status, resp.getheader("content-type", ""), data)
+        return data
+
     def request(
         self,
         method: str,

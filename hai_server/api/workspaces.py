@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -47,6 +47,18 @@ class WorkspaceController(Controller):
         except Exception:
             raise Invalid("the body must be JSON: {'files': [...], 'delete': [...]}") from None
         return await workspaces.commit(caller, name, body)
+
+    @post("/{name:str}/files", status_code=200)
+    async def download_many(
+        self, caller: Caller, workspaces: WorkspaceService, name: str, request: Request
+    ) -> Response[bytes]:
+        """Small files whole in one answer: ``<sha256> <size>\n<bytes>`` per path asked."""
+        try:
+            body = await request.json()
+        except Exception:
+            raise Invalid("the body must be JSON: {'paths': [...]}") from None
+        data = await workspaces.read_many(caller, name, body)
+        return Response(data, media_type="application/octet-stream")
 
     @delete("/{name:str}", status_code=200)
     async def remove(

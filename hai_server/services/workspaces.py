@@ -9,16 +9,19 @@ are given to the caller's uid/gid; a caller without one cannot write there (403)
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from hai_cli.workspace import paths
 from hai_server.db.reads import Reads
-from hai_server.services.errors import Forbidden, Invalid, NotFound
+from hai_server.services.errors import Forbidden, Invalid, NotFound, TooLarge
 from hai_server.services.tasks import Caller
 from hai_server.services.wsfd import READ_CHUNK, Owner
 from hai_server.services.wsfiles import WorkspaceStore
+
+MAX_BUNDLE_BYTES = 16 << 20
 
 
 def _checked(rule: Any, *args: Any) -> Any:
@@ -172,6 +175,32 @@ class WorkspaceService:
                 os.close(fd)
 
         return size - offset, chunks()
+
+    async def read_many(self, caller: Caller, name: str, body: Any) -> bytes:
+        """Small files whole, many in one answer: ``<sha256> <size>\n<bytes>`` per path, in
+        the order asked; at most MAX_BUNDLE_BYTES in all (the client asks for bigger ones
+        one by one)."""
+        user, ws = await self._existing(caller, name)
+        wanted = body.get("paths") if isinstance(body, dict) else None
+        if not isinstance(wanted, list) or len(wanted) > 5000:
+            raise Invalid("expected {'paths': [...]} with at most 5000 paths")
+        checked = [_checked(paths.rel_path, p) for p in wanted]
+        return await asyncio.to_thread(self._bundle, user, ws, checked)
+
+    def _bundle(self, user: str, ws: str, wanted: list[str]) -> bytes:
+        out: list[bytes] = []
+        total = 0
+        for path in wanted:
+            fd, size = self.store.open_file(user, ws, path)
+            try:
+                total += size
+                if total > MAX_BUNDLE_BYTES:
+                    raise TooLarge(f"a bundle holds at most {MAX_BUNDLE_BYTES} bytes")
+                data = os.pread(fd, size, 0)
+            finally:
+                os.close(fd)
+            out += [f"{hashlib.sha256(data).hexdigest()} {len(data)}\n".encode(), data]
+        return b"".join(out)
 
     async def remove(self, caller: Caller, name: str) -> dict[str, Any]:
         user, ws = await self._existing(caller, name)

@@ -278,3 +278,27 @@ def test_small_files_travel_in_bundles(served: Any) -> None:
     ):
         r = root.client.post("/api/v1/uploads", content=bad, headers=headers)
         assert r.status_code == 422 and words in r.json()["message"], (bad, r.text)
+
+
+def test_small_files_come_back_in_bundles(served: Any) -> None:
+    root, bob, _ws = served
+    root.ok("POST", "/api/v1/workspaces/proj")
+    files = {"a": b"one", "d/b": os.urandom(3000), "e": b""}
+    assert commit(root, "proj", files).status_code == 200
+    r = root.call("POST", "/api/v1/workspaces/proj/files", {"paths": ["d/b", "a", "e"]})
+    assert r.status_code == 200, r.text
+    expected = b"".join(
+        f"{hashlib.sha256(files[p]).hexdigest()} {len(files[p])}\n".encode() + files[p]
+        for p in ("d/b", "a", "e")
+    )
+    assert r.content == expected
+    for body, code, words in (
+        ({"paths": ["../x"]}, 422, "'..' part"),
+        ({"paths": ["/etc/passwd"]}, 422, "absolute"),
+        ({"paths": ["nope"]}, 404, "no file 'nope'"),
+        ({"paths": "a"}, 422, "expected {'paths'"),
+    ):
+        r = root.call("POST", "/api/v1/workspaces/proj/files", body)
+        assert r.status_code == code and words in r.json()["message"], (body, r.text)
+    r = bob.call("POST", "/api/v1/workspaces/proj/files", {"paths": ["a"]})
+    assert r.status_code == 404 and r.json()["message"] == "no workspace proj"
