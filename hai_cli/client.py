@@ -53,22 +53,61 @@ class Client:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=timeout or self._timeout)
 
-    def _headers(self, body: bytes | None) -> dict[str, str]:
+    def _headers(self, body: bytes | None, ctype: str = "application/json") -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = ctype
         return headers
 
-    def request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
-    ) -> Any:
+    def get_bytes(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> bytes:
+        """A binary answer whole, on the kept-alive connection: GET, or POST of ``body``."""
         target = self._target(path, params)
         payload = json.dumps(body).encode() if body is not None else None
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = self._connection()
             try:
-                self._conn.request(method, target, body=payload, headers=self._headers(payload))
+                self._conn.request("GET" if body is None else "POST", target, body=payload,
+                                   headers=self._headers(payload))  # fmt: skip
+                resp = self._conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if attempt:
+                    raise ConnectionFailed(
+                        f"cannot reach the server at {self.url}: {exc}"
+                    ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise ConnectionFailed(
+                    f"cannot reach the server at {self.url}: {_why(exc)}"
+                ) from None
+        if resp.status >= 400:
+            _decode(resp.status, resp.getheader("content-type", ""), data)
+        return data
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+    ) -> Any:
+        """One call; ``body`` goes as JSON, ``raw`` as application/octet-stream."""
+        target = self._target(path, params)
+        payload = (
+            raw if raw is not None else json.dumps(body).encode() if body is not None else None
+        )
+        ctype = "application/octet-stream" if raw is not None else "application/json"
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = self._connection()
+            try:
+                headers = self._headers(payload, ctype)
+                self._conn.request(method, target, body=payload, headers=headers)
                 resp = self._conn.getresponse()
                 data = resp.read()
                 break

@@ -12,6 +12,8 @@ file                       meaning                                           wri
 ``control/whole_life_state``  a 64-bit integer kept across restarts           the task
 ``control/checkpoint.<rank>`` when this rank last saved (report_checkpoint)   the task
 ``control/listening.<rank>``  this rank polls for the notice (first poll)     the task
+``control/heartbeat.<rank>``  "<now> <last output>": the rank's pulse          rankrun
+``control/watchdog_s``     the watchdog time set from code (seconds)          the task
 ``rank<R>/pid``            the process group of the rank's command            rankrun
 ``rank<R>/exit_code``      the command's exit code (128 + signal if killed)   rankrun
 =========================  ================================================  =========
@@ -32,6 +34,8 @@ WHOLE_LIFE_STATE = "whole_life_state"
 ACK = "ack."
 CHECKPOINT = "checkpoint."
 LISTENING = "listening."  # a rank that never polls cannot hear a notice: no grace is waited
+HEARTBEAT = "heartbeat."  # "<wall time now> <wall time of the command's last output>"
+WATCHDOG_S = "watchdog_s"  # set_watchdog_time(): plain integer seconds
 PID = "pid"
 EXIT_CODE = "exit_code"
 TMP = ".tmp."  # temporary files of write_atomic: never read as data
@@ -85,6 +89,23 @@ def listening_file(control_dir: Path, rank: int) -> str:
     return os.path.join(control_dir, f"{LISTENING}{rank}")
 
 
+def heartbeat_file(control_dir: Path, rank: int) -> str:
+    return os.path.join(control_dir, f"{HEARTBEAT}{rank}")
+
+
+def write_heartbeat(control_dir: Path, rank: int, now: float, output_at: float) -> None:
+    write_atomic(heartbeat_file(control_dir, rank), f"{now:.3f} {output_at:.3f}\n")
+
+
+def read_heartbeat(path: Path) -> tuple[float, float] | None:
+    """(time of the pulse, time of the last output), or None for a missing or bad file."""
+    parts = (read_text(path) or "").split()
+    try:
+        return (float(parts[0]), float(parts[1])) if len(parts) == 2 else None
+    except ValueError:
+        return None
+
+
 def give_notice(control_dir: Path, deadline: float) -> None:
     """Create ``suspend`` once (a later call keeps the first deadline)."""
     path = os.path.join(control_dir, SUSPEND)
@@ -98,7 +119,14 @@ class ControlState:
     """What the ranks said through the control directory (a plain class: the rank wrapper
     imports this module, and ``dataclasses`` alone would add ~10 ms to every rank's start)."""
 
-    __slots__ = ("acked", "last_checkpoint_at", "listening", "whole_life_state")
+    __slots__ = (
+        "acked",
+        "last_checkpoint_at",
+        "listening",
+        "pulses",
+        "watchdog_s",
+        "whole_life_state",
+    )
 
     def __init__(
         self,
@@ -106,11 +134,15 @@ class ControlState:
         whole_life_state: int | None,
         last_checkpoint_at: float | None,
         listening: frozenset[int] = frozenset(),
+        pulses: dict[int, tuple[float, float]] | None = None,
+        watchdog_s: int | None = None,
     ) -> None:
         self.acked = acked
         self.whole_life_state = whole_life_state
         self.last_checkpoint_at = last_checkpoint_at
         self.listening = listening
+        self.pulses = pulses or {}  # rank -> (heartbeat at, last output at)
+        self.watchdog_s = watchdog_s  # from set_watchdog_time(), when the task called it
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ControlState) and all(
@@ -128,9 +160,11 @@ def _rank_suffix(name: str, prefix: str) -> int | None:
 
 
 def read_control(control_dir: Path) -> ControlState:
-    """Acks, listening ranks, the whole-life state and the latest checkpoint time (missing
-    dir: nothing said)."""
+    """Acks, listening ranks, heartbeats, the whole-life state, the watchdog time set from
+    code and the latest checkpoint time (missing dir: nothing said)."""
     acked: set[int] = set()
+    pulses: dict[int, tuple[float, float]] = {}
+    watchdog_s: int | None = None
     listening: set[int] = set()
     state: int | None = None
     checkpoint: float | None = None
@@ -151,6 +185,16 @@ def read_control(control_dir: Path) -> ControlState:
             value = read_float(os.path.join(control_dir, name))
             if value is not None and (checkpoint is None or value > checkpoint):
                 checkpoint = value
+        elif name.startswith(HEARTBEAT):
+            rank = _rank_suffix(name, HEARTBEAT)
+            pulse = read_heartbeat(os.path.join(control_dir, name))
+            if rank is not None and pulse is not None:
+                pulses[rank] = pulse
         elif name == WHOLE_LIFE_STATE:
             state = read_int(os.path.join(control_dir, name))
-    return ControlState(frozenset(acked), state, checkpoint, frozenset(listening))
+        elif name == WATCHDOG_S:
+            value = read_int(os.path.join(control_dir, name))
+            watchdog_s = value if value is not None and value >= 0 else None
+    return ControlState(
+        frozenset(acked), state, checkpoint, frozenset(listening), pulses, watchdog_s
+    )

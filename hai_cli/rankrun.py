@@ -9,6 +9,11 @@ The wrapper every backend uses to start the user's command. It
   ``[YYYY-mm-dd HH:MM:SS.ffffff] `` (lines longer than 64 KiB are split),
 * writes ``DIR/pid`` (the group id) at start and ``DIR/exit_code`` at the end,
 * forwards SIGTERM and SIGINT to the child's group, and exits with the child's code,
+* heartbeats (when ``HAI_CONTROL_DIR`` is set): every ``HAI_HEARTBEAT_S`` seconds (default 5)
+  a thread writes ``control/heartbeat.<RANK>`` = "<now> <time of CMD's last output>". The
+  pulse says this wrapper and its node are alive whatever CMD does; the second number is
+  what the hang watchdog reads (a pulse that goes on while the output stops: a hung
+  command; a pulse that stops: a dead node or wrapper),
 * activates the task's haienv when the launch named one (``HF_ENV_NAME``, ``VIRTUAL_ENV``):
   PATH, PYTHONPATH and the environment's variables from its metadata (about a millisecond);
   an environment that is gone fails the rank with exit code 127 and says so in its log.
@@ -27,17 +32,52 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from hai_cli import control, proctree
 
 _MAX_LINE = 65536
+DEFAULT_HEARTBEAT_S = 5.0
 
 
 def _stamp() -> bytes:
     return _dt.datetime.now().strftime("[%Y-%m-%d %H:%M:%S.%f] ").encode()
 
 
-def _copy_lines(src: int, log_path: str) -> None:
+class _Pulse:
+    """The heartbeat thread of one rank: ``output_at`` is moved by the copy loop."""
+
+    def __init__(self, control_dir: str, rank: int, interval_s: float) -> None:
+        self.control_dir = control_dir
+        self.rank = rank
+        self.interval_s = interval_s
+        self.output_at = time.time()  # the silence is counted from the start
+        self.done = threading.Event()
+
+    def beat(self) -> None:
+        with contextlib.suppress(OSError):
+            control.write_heartbeat(self.control_dir, self.rank, time.time(), self.output_at)
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval_s):
+            self.beat()
+
+
+def _pulse_from_env() -> _Pulse | None:
+    directory = os.environ.get("HAI_CONTROL_DIR")
+    if not directory:
+        return None
+    try:
+        rank = int(os.environ.get("RANK", "0"))
+        interval = float(os.environ.get("HAI_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
+    except ValueError:
+        return None
+    if not 0.05 <= interval <= 3600:
+        interval = DEFAULT_HEARTBEAT_S
+    return _Pulse(directory, rank, interval)
+
+
+def _copy_lines(src: int, log_path: str, pulse: _Pulse | None = None) -> None:
     """Copy bytes from ``src`` to the log, stamping the start of each line."""
     with open(log_path, "ab", buffering=0) as out:
         pending = b""
@@ -45,6 +85,8 @@ def _copy_lines(src: int, log_path: str) -> None:
             chunk = os.read(src, 65536)
             if not chunk:
                 break
+            if pulse is not None:
+                pulse.output_at = time.time()
             pending += chunk
             lines = pending.split(b"\n")
             pending = lines.pop()
@@ -103,15 +145,21 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    pulse = _pulse_from_env()
+    if pulse is not None:
+        pulse.beat()
+        threading.Thread(target=pulse.run, name="heartbeat", daemon=True).start()
     # the log is copied in a thread: a process CMD left behind may hold the pipe open, and the
     # rank's end must not wait for it
-    copier = threading.Thread(target=_copy_lines, args=(read_fd, log_path), daemon=True)
+    copier = threading.Thread(target=_copy_lines, args=(read_fd, log_path, pulse), daemon=True)
     copier.start()
     code = child.wait()
     proctree.kill_tree()  # the rank is over: nothing it started outlives it
     copier.join(timeout=5)
     if not copier.is_alive():
         os.close(read_fd)
+    if pulse is not None:
+        pulse.done.set()
     if code < 0:
         code = 128 - code  # killed by a signal: shell convention 128 + signum
     control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), f"{code}\n")

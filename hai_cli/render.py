@@ -73,6 +73,10 @@ def task_detail(t: dict[str, Any]) -> None:
             fields.insert(1, ("why", t["detail"]))
     if t.get("exit_code") is not None:
         fields.append(("exit code", str(t["exit_code"])))
+    if t.get("watchdog_s") is not None:
+        fields.append(("watchdog", "off" if not t["watchdog_s"] else f"{t['watchdog_s']} s"))
+    if t.get("hung_at"):
+        fields.append(("hung", f"since {clock(t['hung_at'])}: rank 0 silent (hai-cli why)"))
     if t.get("suspend_deadline"):
         fields.append(
             (

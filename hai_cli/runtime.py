@@ -140,6 +140,19 @@ def report_checkpoint() -> None:
         control.write_atomic(control.checkpoint_file(directory, _rank()), f"{time.time():.6f}\n")
 
 
+def set_watchdog_time(seconds: int) -> None:
+    """Let rank 0 stay silent ``seconds`` before the platform calls the task hung (0: off).
+    Overrides ``--watchdog`` for this attempt (``control/watchdog_s``, read by the platform)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise TypeError("the watchdog time must be a whole number of seconds")
+    if seconds < 0:
+        raise ValueError("the watchdog time must be >= 0 seconds (0: off)")
+    _local_state["watchdog_s"] = seconds
+    directory = _control_dir()
+    if directory is not None:
+        control.write_atomic(os.path.join(directory, control.WATCHDOG_S), f"{seconds}\n")
+
+
 def rehearse_suspend(after_s: float) -> None:
     """Outside the platform, make receive_suspend_command() turn true after ``after_s``."""
     global _rehearsal_deadline
@@ -154,6 +167,7 @@ __all__ = [
     "rehearse_suspend",
     "report_checkpoint",
     "restart_count",
+    "set_watchdog_time",
     "set_whole_life_state",
     "suspend_deadline",
 ]

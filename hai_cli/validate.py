@@ -28,6 +28,7 @@ MAX_PATH_BYTES = 4095  # Linux PATH_MAX, less the NUL
 MAX_IMAGE = 512
 MAX_NODES = 10000
 MAX_SUSPEND_AFTER_S = 366 * 86400.0
+MAX_WATCHDOG_S = 30 * 86400  # the hang watchdog's limit per task (0: off)
 KINDS = ("python", "bash", "exec")
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")

@@ -25,6 +25,7 @@ from hai_server.api.openapi import document_errors
 from hai_server.api.storage import StorageController
 from hai_server.api.system import healthz, metrics, nodes, whoami
 from hai_server.api.tasks import TaskController
+from hai_server.api.workspaces import UploadController, WorkspaceController
 from hai_server.backends.base import Backend, BackendError
 from hai_server.cluster.attach import attach
 from hai_server.cluster.logbus import bus_factory
@@ -48,11 +49,18 @@ from hai_server.services.storage import StorageService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
+from hai_server.services.workspaces import WorkspaceService
+from hai_server.services.wsfiles import Limits, WorkspaceStore
 from hai_server.settings import Settings
 
 log = logging.getLogger("hai.server")
 SHUTDOWN_STEP_S = 5.0
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a submission's limits (hai_cli.validate) with JSON escapes
+
+
+def _limits(settings: Settings) -> Limits:
+    ws = settings.workspace
+    return Limits(ws.max_file_bytes, ws.max_workspace_bytes, ws.max_files, MAX_BODY_BYTES)
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -67,7 +75,12 @@ def make_backend(settings: Settings) -> Backend:
     nodes = local_nodes(loc.nodes, loc.gpus_per_node, loc.group, loc.zone)
     if jup.local_node and jup.groups:
         nodes.append(jupyter_node(jup.groups[0], loc.zone, jup.local_cpus, jup.local_memory_gib))
-    return LocalBackend(settings.runs_dir, nodes, python=loc.python or sys.executable)
+    return LocalBackend(
+        settings.runs_dir,
+        nodes,
+        python=loc.python or sys.executable,
+        heartbeat_s=settings.scheduler.heartbeat_s,
+    )
 
 
 def make_culler(settings: Settings, sessions: Any, backend: Backend, wake: Any) -> Culler:
@@ -200,6 +213,10 @@ def create_app(
             jupyter=jupyter,
             storage=storage,
             images=images,
+            workspaces=WorkspaceService(
+                WorkspaceStore(settings.resolved_workspaces_root, _limits(settings)),
+                reads,
+            ),
         )
         app.state.reconciler = reconciler  # for tests and benchmarks that drive ticks
         await reconciler.tick()  # nodes known before the first request
@@ -251,8 +268,8 @@ def create_app(
 
     handlers: list[Any] = [
         TaskController, AdminController, EnvironmentController, JupyterController,
-        StorageController, healthz,
-        metrics, whoami, nodes,
+        StorageController, WorkspaceController, UploadController, healthz, metrics, whoami,
+        nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:

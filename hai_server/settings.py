@@ -55,6 +55,28 @@ class SchedulerSettings(BaseModel):
             raise ValueError("default_quota must be 0-1000000 or 'unlimited'")
         return value
 
+    watchdog_s: float = Field(
+        1800.0,
+        ge=0,
+        le=30 * 86400,
+        description="hang watchdog: seconds rank 0 may print nothing before the task is "
+        "called hung (per task: --watchdog S; from code: set_watchdog_time; 0: off)",
+    )
+    watchdog_action: Literal["notify", "stop", "restart"] = Field(
+        "notify",
+        description="what a hang does besides its event: notify (shown in status, TUI, "
+        "Studio, why), stop the task, or restart it from its checkpoint (requeue)",
+    )
+    heartbeat_s: float = Field(
+        5.0, ge=0.05, le=3600, description="every rank's wrapper beats this often"
+    )
+    heartbeat_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="a running rank without a heartbeat this long: its node is dead "
+        "(requeued like a node failure), never a hang",
+    )
+
     def policy_config(self) -> PolicyConfig:
         """The policy's configuration: the one place settings become a PolicyConfig."""
         return PolicyConfig(
@@ -153,6 +175,16 @@ class StudioSettings(BaseModel):
     )
 
 
+class WorkspaceSettings(BaseModel):
+    """Workspace sync (``hai-cli workspace``): limits of what a user may store."""
+
+    max_file_bytes: int = Field(4 << 30, ge=1, description="largest file a push may send")
+    max_workspace_bytes: int = Field(
+        50 << 30, ge=1, description="one workspace's total (and a user's uploads waiting)"
+    )
+    max_files: int = Field(200_000, ge=1, description="files in one workspace")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HAI_", env_nested_delimiter="__", extra="ignore")
 
@@ -171,6 +203,12 @@ class Settings(BaseSettings):
         description="the haienv root: {envs_root}/{user}/{name} (default: {home}/envs; a "
         "cluster names a directory on the shared storage, mounted in pods at the same path)",
     )
+    workspaces_root: Path | None = Field(
+        None,
+        description="workspace sync: {workspaces_root}/{user}/{name} (default: "
+        "the Jupyter workspace, {home}/workspace; a cluster names a directory on the shared "
+        "storage)",
+    )
     config_file: Path | None = None
     embedded: bool = False
     metrics_public: bool = False  # /metrics without a token (e.g. a scraper inside the cluster)
@@ -180,6 +218,7 @@ class Settings(BaseSettings):
     kubernetes: KubernetesConfig = KubernetesConfig()
     studio: StudioSettings = StudioSettings()
     jupyter: JupyterSettings = JupyterSettings()
+    workspace: WorkspaceSettings = WorkspaceSettings()
 
     @field_validator("home", mode="after")
     @classmethod
@@ -222,6 +261,11 @@ class Settings(BaseSettings):
         return self.jupyter.workspace or self.home / "workspace"
 
     @property
+    def resolved_workspaces_root(self) -> Path:
+        """One root for workspace sync ({root}/{user}/NAME) and Jupyter ({root}/{user}/jupyter)."""
+        return self.workspaces_root or self.resolved_workspace
+
+    @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
@@ -255,6 +299,7 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         "log_dir",
         "workers",
         "envs_root",
+        "workspaces_root",
     ):
         if key in server:
             out[key] = server[key]
@@ -275,6 +320,8 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         out["kubernetes"] = data["kubernetes"]
     if "scheduler" in data:
         out["scheduler"] = data["scheduler"]
+    if "workspace" in data:
+        out["workspace"] = data["workspace"]
     if "launcher" in data and "local" in data["launcher"]:
         out["local"] = data["launcher"]["local"]
     dist = data.get("experiment", {}).get("log", {}).get("dist")

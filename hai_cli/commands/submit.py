@@ -89,6 +89,7 @@ def submit(
     image: str | None,
     environments: list[str] | None = None,
     inherit: bool = True,
+    watchdog: int | None = None,
 ) -> None:
     ui.checked(check.program_path, file)
     path = Path(file).expanduser()
@@ -100,6 +101,8 @@ def submit(
         ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
     if suspend_after is not None and suspend_after < 0:
         ui.die("--suspend-after must be >= 0 seconds", ui.EXIT_USAGE)
+    if watchdog is not None:
+        ui.checked(check.whole, "--watchdog", watchdog, 0, check.MAX_WATCHDOG_S)
     pairs, named = split_env_options(env)
     env_map = ui.checked(check.env, parse_env([*(environments or []), *pairs]))
     haienv = choose_haienv(named, inherit, os.environ)
@@ -113,6 +116,12 @@ def submit(
     ui.checked(check.workdir, os.getcwd())
     with ui.errors():
         client = ui.connect()
+        workdir, script = os.getcwd(), str(path.absolute())
+        from hai_cli.commands.workspace import push_before_submit
+
+        mirrored = push_before_submit(client, workdir, str(path))
+        if mirrored is not None:  # in a workspace: the task runs in the cluster's copy
+            workdir, script = mirrored
         # the embedded server runs ranks here, with this interpreter; a remote one its own;
         # in a haienv, the environment's (first on the rank's PATH)
         if haienv is not None:
@@ -120,8 +129,8 @@ def submit(
         else:
             python = sys.executable if client.source == "embedded" else "python3"
         body: dict[str, Any] = {
-            "argv": build_argv(kind, str(path.absolute()), args, python),
-            "workdir": os.getcwd(),
+            "argv": build_argv(kind, script, args, python),
+            "workdir": workdir,
             "nodes": nodes,
             "priority": priority,
             "group": group,
@@ -131,6 +140,8 @@ def submit(
             "suspend_after": suspend_after,
             "image": image,
         }
+        if watchdog is not None:
+            body["watchdog_s"] = watchdog
         if haienv is not None:
             body["haienv"], body["haienv_owner"] = haienv
         task = client.submit(body)
@@ -225,6 +236,12 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             "--image",
             help="a built-in image (hai-cli images list; default: the one with your highest "
             "quota) or a registry reference; the Kubernetes backend only",
+        watchdog: int = typer.Option(
+            None,
+            "--watchdog",
+            metavar="SECONDS",
+            help="hang watchdog: rank 0 silent this long is a hang (default: the server's, "
+            "30 min; 0: off)",
         ),
     ) -> None:
         submit(
@@ -242,6 +259,7 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             image=image,
             environments=environments,
             inherit=not no_inherit,
+            watchdog=watchdog,
         )
 
 
@@ -257,6 +275,7 @@ VALUE_OPTIONS = {
     "--environments",
     "--env",
     "--suspend-after",
+    "--watchdog",
     "-i",
     "--image",
 }

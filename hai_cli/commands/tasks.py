@@ -72,7 +72,7 @@ def waiting_note(task: dict) -> str:
         reason = task.get("reason") or "-"
         pos = task.get("position")
         return f"{reason} #{pos}" if pos else reason
-    if task["state"] == "suspending":
+    if task["state"] in ("suspending", "running"):  # running: "hung" (the watchdog)
         return task.get("reason") or ""
     if task["state"] in ("failed", "stopped") and task.get("exit_code") not in (None, 0):
         return f"exit {task['exit_code']}"

@@ -108,6 +108,8 @@ def waiting(task: dict[str, Any], short: bool = False) -> str:
         return f"#{pos} {reason}" if pos else reason
     if state == "suspending":
         return task.get("reason") or "suspending"
+    if state == "running" and task.get("reason"):
+        return str(task["reason"])  # "hung": the watchdog found it silent
     if state in ("failed", "stopped") and task.get("exit_code") not in (None, 0):
         return f"exit {task['exit_code']}"
     if task.get("stop_requested") and state not in FINISHED:

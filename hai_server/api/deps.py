@@ -26,6 +26,7 @@ from hai_server.services.storage import StorageService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import Caller, TaskService
 from hai_server.services.why import WhyService
+from hai_server.services.workspaces import WorkspaceService
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Services:
     jupyter: JupyterService
     storage: StorageService
     images: ImageService
+    workspaces: WorkspaceService
 
 
 def _services(state: State) -> Services:
@@ -96,6 +98,10 @@ def provide_storage(state: State) -> StorageService:
     return _services(state).storage
 
 
+def provide_workspaces(state: State) -> WorkspaceService:
+    return _services(state).workspaces
+
+
 async def provide_caller(request: Request, state: State) -> Caller:
     """The authenticated caller (401 without a valid bearer token)."""
     return await _services(state).auth.caller(request.headers.get("authorization", ""))
@@ -128,4 +134,5 @@ DEPENDENCIES = {
     "jupyter": Provide(provide_jupyter, sync_to_thread=False),
     "storage": Provide(provide_storage, sync_to_thread=False),
     "images": Provide(provide_images, sync_to_thread=False),
+    "workspaces": Provide(provide_workspaces, sync_to_thread=False),
 }

@@ -88,6 +88,16 @@ class RankObservation:
 
 
 @dataclass(frozen=True, slots=True)
+class RankPulse:
+    """A rank's heartbeat (``hai_cli.rankrun``): when its wrapper last beat, and when the
+    rank's command last printed (both wall-clock epoch seconds)."""
+
+    rank: int
+    heartbeat_at: float
+    output_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptObservation:
     task_id: int
     attempt: int
@@ -98,6 +108,9 @@ class AttemptObservation:
     errors: tuple[str, ...] = ()
     # ranks that have polled for the suspend notice in this attempt; None: cannot tell
     listening: frozenset[int] | None = None
+    # the ranks' heartbeats (a rank not yet beating is absent); None: the backend cannot tell
+    pulses: tuple[RankPulse, ...] | None = None
+    watchdog_s: int | None = None  # set from code (set_watchdog_time), when the task did
 
     @property
     def key(self) -> tuple[int, int]:

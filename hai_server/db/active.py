@@ -39,6 +39,8 @@ DRAFT_COLUMNS = (
     m.Task.last_checkpoint_at,
     m.Task.retry_at,
     m.Task.start_failures,
+    m.Task.watchdog_s,
+    m.Task.hung_at,
 )
 # ... and what building an attempt needs besides
 LAUNCH_COLUMNS = (

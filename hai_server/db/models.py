@@ -127,6 +127,10 @@ class Task(Base):
     # the haienv the ranks run in ({envs root}/{owner}/{name}); both None: none
     haienv_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     haienv_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the hang watchdog: seconds of silence allowed (None: the platform's default; 0: off),
+    # and when it found the current attempt hung (None: not hung)
+    watchdog_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hung_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     # Every ORM UPDATE of a task is guarded: "... WHERE id = ? AND version = ?" and bumps the
     # version; a write that finds the row changed since it was read raises StaleDataError and

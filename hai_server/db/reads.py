@@ -119,6 +119,14 @@ class Reads:
             found = await c.execute(select(m.User.id).where(m.User.name == name))
             return found.scalar_one_or_none()
 
+    async def user_identity(self, user_id: int) -> tuple[int | None, int | None]:
+        """(uid, gid) of a user (None where unknown)."""
+        async with self._engine.connect() as c:
+            row = (
+                await c.execute(select(m.User.uid, m.User.gid).where(m.User.id == user_id))
+            ).first()
+        return (row.uid, row.gid) if row is not None else (None, None)
+
     async def task(self, task_id: int) -> Row[Any] | None:
         async with self._engine.connect() as c:
             return (await c.execute(_TASK, {"tid": task_id})).first()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-HEAD = "0011"
+HEAD = "0012"
 
 
 class SchemaTooNew(RuntimeError):

@@ -19,6 +19,7 @@ from hai_server.domain.changes import AttemptWrite, Call, ChangeSet, write_of
 from hai_server.domain.draft import Draft
 from hai_server.domain.transition import Event, transition
 from hai_server.reconciler.judge import TaskView, judge
+from hai_server.reconciler.watchdog import WatchdogPolicy, watch
 
 Key = tuple[int, int]
 
@@ -26,6 +27,7 @@ SUSPEND_TEXT = {
     "user": "suspend requested by the user",
     "rehearsal": "suspend rehearsal (--suspend-after)",
     "node_failure": "a node of this task failed",
+    "watchdog": "the watchdog found the task hung; restarting it from its last checkpoint",
 }
 
 
@@ -76,14 +78,17 @@ def judge_active(
     observations: Mapping[Key, AttemptObservation],
     now: float,
     grace_s: float,
+    watchdog: WatchdogPolicy | None = None,
 ) -> ChangeSet:
-    """The change set of the active tasks ``rows`` given the backend's ``observations``."""
+    """The change set of the active tasks ``rows`` given the backend's ``observations``
+    (``watchdog``: the hang watchdog's policy; None: off)."""
     out = ChangeSet()
     known: set[Key] = set()
     for row in rows:
         key = (row.id, row.restart_count)
         known.add(key)
-        _judge_one(Draft(row._mapping), observations.get(key), ranks.get(row.id), now, grace_s, out)
+        t = Draft(row._mapping)
+        _judge_one(t, observations.get(key), ranks.get(row.id), now, grace_s, out, watchdog)
     for key, obs in observations.items():
         if key not in known:  # the backend runs an attempt the record does not hold
             out.calls.append(Call("terminate", *key))
@@ -99,6 +104,7 @@ def _judge_one(
     now: float,
     grace_s: float,
     out: ChangeSet,
+    watchdog: WatchdogPolicy | None = None,
 ) -> None:
     key = (t.id, t.restart_count)
     # what was under way before this tick is repeated whatever happens to the write
@@ -143,6 +149,9 @@ def _judge_one(
     if v.terminate and t.terminate_sent_at is None and t.state in st.ACTIVE:
         t.terminate_sent_at = now
         calls.append(Call("terminate", *key))
+    quiet = v.new_state is None and not v.terminate and not v.begin_suspend and not v.events
+    if watchdog is not None and obs is not None and quiet:
+        calls.extend(_watch(t, obs, now, grace_s, watchdog))
     write = write_of(t, attempt=attempt, calls=tuple(calls))
     if write is not None:
         out.writes.append(write)
@@ -151,6 +160,47 @@ def _judge_one(
             out.calls.append(Call("notify", *key, deadline=t.suspend_deadline))
         if was_terminating:
             out.calls.append(Call("terminate", *key))
+
+
+def _watch(
+    t: Draft, obs: AttemptObservation, now: float, grace_s: float, policy: WatchdogPolicy
+) -> list[Call]:
+    """The hang watchdog on a running task nothing else happens to (see watchdog.py): its
+    event, its action, and the calls they need."""
+    if t.state != st.RUNNING or t.stop_requested or t.terminate_sent_at is not None:
+        return []
+    w = watch(
+        running=[(r.rank, r.node) for r in obs.ranks if r.state == "running"],
+        pulses=obs.pulses,
+        started_at=t.started_at or now,
+        hung_at=t.hung_at,
+        task_s=t.watchdog_s,
+        code_s=obs.watchdog_s,
+        now=now,
+        policy=policy,
+    )
+    if w.event is not None and w.kind in ("hung", "resumed"):
+        t.record(Event(t.id, now, *w.event))
+    key = (t.id, t.restart_count)
+    if w.kind == "resumed":
+        t.hung_at = None
+    elif w.kind == "hung":
+        t.hung_at = now
+        if w.action == "stop":
+            t.stop_requested = True
+            t.terminate_sent_at = now
+            return [Call("terminate", *key)]
+        if w.action == "restart":
+            notice = begin_suspend(t, "watchdog", None, now, grace_s)
+            t.terminate_sent_at = now  # a hung process cannot save: stop it at once
+            return [notice, Call("terminate", *key)]
+    elif w.kind == "dead":
+        assert w.event is not None
+        t.record(Event(t.id, now, *w.event))
+        notice = begin_suspend(t, "node_failure", None, now, grace_s)
+        t.terminate_sent_at = now
+        return [notice, Call("terminate", *key)]
+    return []
 
 
 def requeue_suspended(rows: Sequence[Any], now: float) -> ChangeSet:

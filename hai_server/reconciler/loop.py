@@ -35,6 +35,7 @@ from hai_server.reconciler.active import judge_active, requeue_suspended
 from hai_server.reconciler.effects import Effects
 from hai_server.reconciler.jupyter import plan_with_containers
 from hai_server.reconciler.schedule import holds_to_write, plan_changes
+from hai_server.reconciler.watchdog import WatchdogPolicy
 from hai_server.settings import SchedulerSettings
 
 log = logging.getLogger("hai.reconciler")
@@ -64,6 +65,9 @@ class Reconciler:
         self._backend = backend
         self._settings = settings
         self._config = settings.policy_config()
+        self._watchdog = WatchdogPolicy(
+            settings.watchdog_s, settings.watchdog_action, settings.heartbeat_timeout_s
+        )
         self._log_root = log_root
         self._envs_root = envs_root  # haienv root: tasks' environments are under it
         self._clock = clock
@@ -150,7 +154,9 @@ class Reconciler:
         # judge the active attempts, requeue the suspended tasks
         async with self._sessions() as s:
             active, ranks = await rows.active_rows(s)
-        changes = judge_active(active, ranks, observations, now, self._settings.grace_s)
+        changes = judge_active(
+            active, ranks, observations, now, self._settings.grace_s, self._watchdog
+        )
         changed = await self._apply(changes)
         async with self._sessions() as s:  # including the ones suspended just now
             suspended = await rows.suspended_rows(s)

@@ -46,3 +46,8 @@ class Conflict(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    code = "too_large"

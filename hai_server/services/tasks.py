@@ -69,6 +69,7 @@ EnvKey = Annotated[str, msgspec.Meta(pattern=ENV_KEY_RE)]
 EnvValue = Annotated[str, msgspec.Meta(max_length=check.MAX_ENV_VALUE_BYTES)]
 Env = Annotated[dict[EnvKey, EnvValue], msgspec.Meta(max_length=check.MAX_ENV)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=check.MAX_SUSPEND_AFTER_S)]
+WatchdogSeconds = Annotated[int, msgspec.Meta(ge=0, le=check.MAX_WATCHDOG_S)]
 Image = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=check.MAX_IMAGE, pattern=IMAGE_RE),
@@ -95,6 +96,8 @@ class SubmitRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     kind: Literal["python", "bash", "exec"] = "python"
     suspend_after: Seconds | None = None
     image: Image | None = None
+    # the hang watchdog: seconds rank 0 may stay silent (None: the server's default; 0: off)
+    watchdog_s: WatchdogSeconds | None = None
     # NAME or NAME[owner]: the ranks run in that environment; the owner, when NAME has none
     # (default: the caller). Checked by EnvironmentService.check, whose messages are precise.
     haienv: EnvName | None = None
@@ -187,6 +190,7 @@ class TaskService:
             "env": env,
             "submitted_at": time.time(),
             "suspend_after": req.suspend_after,
+            "watchdog_s": req.watchdog_s,
             "options": options,
             "haienv_name": env_name,
             "haienv_owner": env_owner,
@@ -230,6 +234,8 @@ class TaskService:
             check.env(req.env)
             if req.suspend_after is not None:
                 check.seconds("suspend_after", req.suspend_after, check.MAX_SUSPEND_AFTER_S)
+            if req.watchdog_s is not None:
+                check.whole("watchdog_s", req.watchdog_s, 0, check.MAX_WATCHDOG_S)
             check.kind(req.kind)
             if req.image is not None:
                 check.image(req.image)
@@ -395,6 +401,7 @@ def _default_name(argv: list[str]) -> str:
 def task_json(t: Any) -> dict[str, Any]:
     """The stable task record of the API and of ``hai-cli --json`` (documented in the README)."""
     queued = t.state == lc.QUEUED
+    hung = hung_since(t)
     return {
         "id": t.id,
         "name": t.name,
@@ -408,7 +415,7 @@ def task_json(t: Any) -> dict[str, Any]:
         "restart_count": t.restart_count,
         "reason": (t.reason or None)
         if queued
-        else (t.suspend_reason or None if t.state == lc.SUSPENDING else None),
+        else (t.suspend_reason or None if t.state == lc.SUSPENDING else "hung" if hung else None),
         "position": t.position if queued else None,
         "detail": t.detail or None,
         "kind": t.kind,
@@ -426,7 +433,17 @@ def task_json(t: Any) -> dict[str, Any]:
         "environment": f"{t.haienv_name}[{t.haienv_owner}]" if t.haienv_name else None,
         "image": (t.options or {}).get("image"),
         "train_environment": (t.options or {}).get("environment"),
+        "watchdog_s": t.watchdog_s,
+        "hung_at": hung,
     }
+
+
+def hung_since(t: Any) -> float | None:
+    """When the watchdog found the running attempt hung (None: not hung, or not running)."""
+    hung_at = getattr(t, "hung_at", None)
+    if t.state != lc.RUNNING or hung_at is None or hung_at < (t.started_at or 0.0):
+        return None
+    return float(hung_at)
 
 
 def attempt_json(a: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from hai_cli.scheduler.model import PolicyConfig
 from hai_server.db.session import Sessions
 from hai_server.db.snapshot import load_snapshot
 from hai_server.domain import states as lc
-from hai_server.services.tasks import Caller, TaskService
+from hai_server.services.tasks import Caller, TaskService, hung_since
 
 
 class WhyService:
@@ -43,7 +43,18 @@ class WhyService:
                 "lines": [],
             }
         data = dataclasses.asdict(exp)
-        return base | data | {"summary": exp.rule, "lines": explanation_lines(data)}
+        out = base | data | {"summary": exp.rule, "lines": explanation_lines(data)}
+        if hung_since(task) is not None:
+            out["hung"] = await self._hang(caller, task_id)
+            out["summary"] = f"hung: {out['hung']}"
+            out["lines"].insert(0, f"watchdog: {out['hung']}")
+        return out
+
+    async def _hang(self, caller: Caller, task_id: int) -> str:
+        """The watchdog's own words about the current hang (its latest event)."""
+        events = (await self._tasks.get(caller, task_id))["events"]
+        said = [e["message"] for e in events if e["kind"] == "watchdog"]
+        return said[-1] if said else "the watchdog found rank 0 silent"
 
 
 def explanation_lines(e: dict[str, Any]) -> list[str]:

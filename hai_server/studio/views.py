@@ -59,7 +59,7 @@ def waiting_note(t: dict[str, Any]) -> str:
             reason = "held"
         pos = t.get("position")
         return f"{reason} #{pos}" if pos else reason
-    if t["state"] == "suspending":
+    if t["state"] in ("suspending", "running"):  # running: "hung" (the watchdog)
         return t.get("reason") or ""
     if t["state"] in ("failed", "stopped") and t.get("exit_code") not in (None, 0):
         return f"exit {t['exit_code']}"

@@ -152,3 +152,49 @@ def test_children_left_in_the_group_are_killed_when_the_command_exits(tmp_path) 
     assert p.wait(30) == 4
     child = int(re.search(r"child (\d+)", (tmp_path / "rank.log").read_text()).group(1))
     assert _wait_gone(child)
+
+
+def test_heartbeat_goes_on_while_the_command_is_silent(tmp_path) -> None:
+    """The pulse (wrapper alive) moves on; the last-output time stays where the command
+    stopped printing: what tells a hung command from a dead node."""
+    from hai_cli import control
+
+    ctl = tmp_path / "control"
+    ctl.mkdir()
+    env = {**os.environ, "HAI_CONTROL_DIR": str(ctl), "RANK": "2", "HAI_HEARTBEAT_S": "0.1"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hai_cli.rankrun", "--log", str(tmp_path / "rank.log"),
+         "--status-dir", str(tmp_path / "st"), "--",
+         sys.executable, "-c", "import time; print('hi', flush=True); time.sleep(1.5)"],
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 20
+        while "hi" not in _read(tmp_path / "rank.log") and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.8)
+        said = control.read_control(ctl)
+        beat_at, output_at = said.pulses[2]
+        assert time.time() - beat_at < 0.6, "the pulse goes on"
+        assert beat_at - output_at > 0.5, "the output time stays at the last line"
+    finally:
+        assert p.wait(30) == 0
+    assert list(said.pulses) == [2]
+
+
+def test_no_heartbeat_outside_a_task(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HAI_CONTROL_DIR"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hai_cli.rankrun", "--log", str(tmp_path / "rank.log"),
+         "--status-dir", str(tmp_path / "st"), "--", "true"],
+        env=env,
+    )  # fmt: skip
+    assert p.wait(30) == 0
+    assert sorted(os.listdir(tmp_path / "st")) == ["exit_code", "pid"]
+
+
+def _read(path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

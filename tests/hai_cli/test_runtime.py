@@ -76,3 +76,28 @@ def test_receive_suspend_command_is_cheap(control) -> None:
     assert runtime.receive_suspend_command()
     (control / "suspend").unlink()
     assert not runtime.receive_suspend_command()
+
+
+def test_set_watchdog_time_writes_the_control_file(control) -> None:
+    from hai_cli import control as ctl
+
+    runtime.set_watchdog_time(120)
+    assert ctl.read_control(control).watchdog_s == 120
+    runtime.set_watchdog_time(0)  # off
+    assert (control / "watchdog_s").read_text() == "0\n"
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError), ("9", TypeError)):
+        with pytest.raises(error):
+            runtime.set_watchdog_time(bad)  # type: ignore[arg-type]
+    assert ctl.read_control(control).watchdog_s == 0
+
+
+def test_a_bad_watchdog_file_is_no_value(tmp_path) -> None:
+    from hai_cli import control as ctl
+
+    for text in ("-5\n", "abc\n", "\x00\n", ""):
+        (tmp_path / "watchdog_s").write_text(text)
+        assert ctl.read_control(tmp_path).watchdog_s is None
+    (tmp_path / "heartbeat.0").write_text("1 2 3\n")
+    (tmp_path / "heartbeat.x").write_text("1 2\n")
+    (tmp_path / "heartbeat.1").write_text("10.5 9\n")
+    assert ctl.read_control(tmp_path).pulses == {1: (10.5, 9.0)}

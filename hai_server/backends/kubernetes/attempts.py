@@ -11,6 +11,7 @@ from hai_server.backends.base import (
     BackendError,
     NodeState,
     RankObservation,
+    RankPulse,
 )
 from hai_server.backends.kubernetes import render as r
 from hai_server.backends.kubernetes.config import KubernetesConfig
@@ -132,6 +133,8 @@ def observe_attempt(
         last_checkpoint_at=files.last_checkpoint_at,
         errors=errors,
         listening=files.listening,
+        pulses=tuple(RankPulse(r, *files.pulses[r]) for r in sorted(files.pulses)),
+        watchdog_s=files.watchdog_s,
     )
 
 

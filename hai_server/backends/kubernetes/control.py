@@ -6,6 +6,8 @@ Layout (the same as the local backend's, so the task SDK cannot tell them apart)
     {shared}/{run_subdir}/{task}/{attempt}/control/ack.<rank>         <- go_suspend()
     {shared}/{run_subdir}/{task}/{attempt}/control/whole_life_state   <- set_whole_life_state()
     {shared}/{run_subdir}/{task}/{attempt}/control/checkpoint.<rank>  <- report_checkpoint()
+    {shared}/{run_subdir}/{task}/{attempt}/control/heartbeat.<rank>   <- hai_cli.rankrun (pulse)
+    {shared}/{run_subdir}/{task}/{attempt}/control/watchdog_s         <- set_watchdog_time()
     {shared}/{run_subdir}/{task}/{attempt}/rank<R>/{pid,exit_code}    <- hai_cli.rankrun
 
 Pods mount the attempt directory at ``pod_run_dir``; the server reads and writes the same
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hai_cli import control
 
@@ -29,6 +31,8 @@ class ControlFiles:
     last_checkpoint_at: float | None
     exit_codes: dict[int, int]
     listening: frozenset[int] = frozenset()
+    pulses: dict[int, tuple[float, float]] = field(default_factory=dict)
+    watchdog_s: int | None = None
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -59,5 +63,11 @@ def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
         if code is not None:
             codes[rank] = code
     return ControlFiles(
-        said.acked, said.whole_life_state, said.last_checkpoint_at, codes, said.listening
+        said.acked,
+        said.whole_life_state,
+        said.last_checkpoint_at,
+        codes,
+        said.listening,
+        said.pulses,
+        said.watchdog_s,
     )

@@ -33,6 +33,7 @@ from hai_server.backends.base import (
     Capabilities,
     NodeState,
     RankObservation,
+    RankPulse,
 )
 from hai_server.backends.local.identity import (
     check_reachable,
@@ -74,7 +75,9 @@ class LocalBackend(Backend):
         *,
         python: str = sys.executable,
         base_env: dict[str, str] | None = None,
+        heartbeat_s: float = 5.0,
     ) -> None:
+        self._heartbeat_s = heartbeat_s
         self._runs = runs_dir
         self._nodes = nodes
         self._python = python
@@ -170,6 +173,7 @@ class LocalBackend(Backend):
                     "MASTER_PORT": str(master_port),
                     "HAI_CONTROL_DIR": str(att.control),
                     "HAI_LOG_DIR": spec.log_dir,
+                    "HAI_HEARTBEAT_S": f"{self._heartbeat_s:g}",
                 }
             )
             if identity is not None:
@@ -299,13 +303,16 @@ class LocalBackend(Backend):
             said.whole_life_state,
             said.last_checkpoint_at,
             listening=said.listening,
+            pulses=tuple(RankPulse(r, *said.pulses[r]) for r in sorted(said.pulses)),
+            watchdog_s=said.watchdog_s,
         )
 
     def _scan(self) -> tuple[object, ...]:
         parts: list[object] = []
         for key, att in sorted(self._attempts.items()):
             try:
-                names = tuple(sorted(os.listdir(att.control)))
+                # heartbeats rewrite their files: their temporary names are no change
+                names = tuple(sorted(n for n in os.listdir(att.control) if control.TMP not in n))
             except OSError:
                 names = ()
             done = tuple((att.rank_dir(r) / control.EXIT_CODE).exists() for r, _ in att.ranks)
