@@ -236,6 +236,7 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             "--image",
             help="a built-in image (hai-cli images list; default: the one with your highest "
             "quota) or a registry reference; the Kubernetes backend only",
+        ),
         watchdog: int = typer.Option(
             None,
             "--watchdog",
