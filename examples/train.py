@@ -2,9 +2,10 @@
 
 Pure Python (no torch needed). Run it anywhere:
 
-    python examples/train.py --steps 30                    # on your laptop
+    hai-cli python examples/train.py --steps 30            # here (= python examples/train.py)
     hai-cli python examples/train.py --steps 30 -- -f      # on the platform, following its log
-    hai-cli python examples/train.py -- --suspend-after 2 -f   # rehearse a suspend
+    hai-cli python examples/train.py ++ --suspend_seconds 2    # rehearse a suspend here
+    hai-cli python examples/train.py --steps 300 -- --suspend-after 2 -f   # ... on the platform
 
 Each step "trains" for --step-time seconds. When the platform asks it to suspend, it saves
 its step to a checkpoint file, records it as its whole-life state, and calls go_suspend();

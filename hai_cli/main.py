@@ -10,12 +10,12 @@ def main() -> None:
         from hai_cli.commands.venv import run
 
         sys.exit(run(sys.argv[2:]))
-    from hai_cli.argv import MissingValue, reorder
+    from hai_cli.argv import BadSeparator, MissingValue, reorder
     from hai_cli.commands.submit import VALUE_OPTIONS
 
     try:
         sys.argv[1:] = reorder(sys.argv[1:], VALUE_OPTIONS)
-    except MissingValue as exc:
+    except (MissingValue, BadSeparator) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     from hai_cli.app import app
