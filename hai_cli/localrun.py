@@ -136,9 +136,7 @@ def simulate(
             _say(f"cannot start {argv[0]!r}: {exc.strerror}")
             return 127
         try:
-            return _supervise(
-                child, control_dir, started, suspend_seconds, grace_s, resume_hint
-            )
+            return _supervise(child, control_dir, started, suspend_seconds, grace_s, resume_hint)
         except KeyboardInterrupt:
             _stop(child)
             return 130

@@ -66,7 +66,7 @@ def test_no_separator_runs_the_script_here_with_its_exit_code(work: tuple) -> No
 
 def test_bash_and_exec_run_here_too(work: tuple) -> None:
     script = work[0] / "run.sh"
-    script.write_text("#!/bin/sh\necho \"args:$*\"\nexit 3\n")
+    script.write_text('#!/bin/sh\necho "args:$*"\nexit 3\n')
     assert cli(work, "bash", "run.sh", "a", "b").stdout == "args:a b\n"
     script.chmod(0o755)
     res = cli(work, "exec", "./run.sh", "c")
