@@ -131,12 +131,14 @@ class Client:
         all_users: bool = False,
         limit: int = 50,
         offset: int = 0,
+        name: str | None = None,
     ) -> dict[str, Any]:
         params = {
             "state": ",".join(states) if states else None,
             "all": all_users or None,
             "limit": limit,
             "offset": offset,
+            "name": name,
         }
         return self.request("GET", "/api/v1/tasks", params=params)
 

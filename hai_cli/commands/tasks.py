@@ -58,6 +58,20 @@ def follow_until_done(
     return outcome_code(task)
 
 
+TASK_HELP = "a task id, a task name (yours: the alive one, else the latest) or an experiment file"
+
+
+def resolve(client: Client, text: str) -> int:
+    """The id a TASK argument names (hai_cli/taskref.py); a clear error and exit otherwise."""
+    from hai_cli.taskref import RefError
+    from hai_cli.taskref import resolve as find
+
+    try:
+        return find(client, text)
+    except RefError as exc:
+        ui.die(str(exc), exc.code)
+
+
 def waiting_note(task: dict) -> str:
     if task["state"] == "queued":
         reason = task.get("reason") or "-"
@@ -145,11 +159,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("status", help="Details of one task: state, ranks, attempts, events.")
     def status_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         with ui.errors():
-            task = ui.connect().task(task_id)
+            client = ui.connect()
+            task = client.task(resolve(client, task_ref))
         if as_json:
             ui.print_json(task)
             return
@@ -159,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("logs", help="Print a rank's log; -f follows it until the task ends.")
     def logs_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         follow: bool = typer.Option(
             False, "-f", "--follow", help="keep printing new lines until the task ends"
         ),
@@ -171,6 +186,7 @@ def register(app: typer.Typer) -> None:
             ui.checked(check.whole, "--attempt", attempt, 0, check.MAX_INT32)
         with ui.errors():
             client = ui.connect()
+            task_id = resolve(client, task_ref)
             if follow:
                 raise typer.Exit(
                     follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False)
@@ -193,11 +209,12 @@ def register(app: typer.Typer) -> None:
         "why", help="Explain why a task waits (or runs): rule, quota, tasks ahead, preemption."
     )
     def why_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         with ui.errors():
-            why = ui.connect().why(task_id)
+            client = ui.connect()
+            why = client.why(resolve(client, task_ref))
         if as_json:
             ui.print_json(why)
             return
@@ -219,11 +236,12 @@ SHOW_EACH = 20  # more changed tasks than this: one summary line
 def _register_action(app: typer.Typer, verb: str, text: str) -> None:
     @app.command(
         verb,
-        help=f"{text} Many at once, server-side in one transaction: give several IDs or "
-        "filters (like scancel's): --state, --name (a glob), --group, --user (admins), --all.",
+        help=f"{text} TASK is an id, a task name or an experiment file. Many at once, "
+        "server-side in one transaction: give several TASKs or filters (like scancel's): "
+        "--state, --name (a glob), --group, --user (admins), --all.",
     )
     def _cmd(
-        task_ids: list[int] = typer.Argument(None, metavar="[ID]...", show_default=False),
+        task_refs: list[str] = typer.Argument(None, metavar="[TASK]...", show_default=False),
         states: list[str] = typer.Option(
             None,
             "--state",
@@ -245,8 +263,14 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
     ) -> None:
         wanted = [s for part in states or () for s in part.split(",") if s]
+        task_ids: list[int] = []
+        client: Client | None = None
+        if task_refs:
+            with ui.errors():
+                client = ui.connect()
+                task_ids = [resolve(client, ref) for ref in task_refs]
         selection = {
-            "ids": list(task_ids or ()), "states": wanted, "name": name, "group": group,
+            "ids": task_ids, "states": wanted, "name": name, "group": group,
             "user": user, "all_users": all_users, "all": all_mine, "dry_run": dry_run,
         }  # fmt: skip
         if not (task_ids or wanted or name or group or user or all_users or all_mine):
@@ -256,7 +280,7 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
                 ui.EXIT_USAGE,
             )
         with ui.errors():
-            answer = ui.connect().bulk(verb, selection)
+            answer = (client or ui.connect()).bulk(verb, selection)
         ids_only = selection["ids"] and not (
             wanted or name or group or user or all_users or all_mine or dry_run
         )

@@ -33,10 +33,16 @@ class TaskController(Controller):
         all_users: bool = Parameter(query="all", default=False),
         limit: int = Parameter(default=50, ge=1, le=MAX_PAGE),
         offset: int = Parameter(default=0, ge=0, le=MAX_INT32),
+        name: str | None = Parameter(default=None, max_length=255),
     ) -> dict[str, Any]:
         states = [s for s in (states_q or "").split(",") if s]
         return await tasks.list(
-            caller, states=states or None, all_users=all_users, limit=limit, offset=offset
+            caller,
+            states=states or None,
+            all_users=all_users,
+            limit=limit,
+            offset=offset,
+            name=name,
         )
 
     @post("/actions/{verb:str}", status_code=200)

@@ -203,9 +203,11 @@ class TaskService:
         offset: int = 0,
         group: str | None = None,
         search: str | None = None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """A page of tasks, newest first. ``group``: only that node group; ``search``: a name
-        containing it (case-insensitive) or, all digits, that id as well."""
+        containing it (case-insensitive) or, all digits, that id as well; ``name``: exactly
+        that name (how the CLI finds a task by name)."""
         if all_users and not caller.admin:
             raise Forbidden("only admins may list every user's tasks")
         if not 1 <= limit <= MAX_PAGE:
@@ -231,6 +233,10 @@ class TaskService:
             if search.isascii() and search.isdigit() and int(search) <= MAX_ID:
                 match = or_(match, m.Task.id == int(search))
             filters.append(match)
+        if name is not None:
+            if "\x00" in name or len(name) > 255:
+                raise Invalid("a task name is at most 255 characters, without NUL")
+            filters.append(m.Task.name == name)
         rows, total = await self._reads.task_page(filters, limit, offset)
         return {
             "tasks": [task_json(t) for t in rows],

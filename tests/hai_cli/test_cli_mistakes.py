@@ -70,10 +70,12 @@ OFFLINE = [
     (["server", "start", "--port", "70000"], 2, "--port must be between 1 and 65535, got 70000"),
     (["list"], 4, "cannot reach the server at http://127.0.0.1:1"),
     (["status", "3"], 4, "cannot reach the server"),
+    (["status", "some-name"], 4, "cannot reach the server"),
+    (["status", "a\x07b"], 2, "task name contains the control or formatting character U+0007"),
+    (["logs", "x" * 300], 2, "task name is 300 characters long; at most 255"),
 ]
 # click's own usage errors: exit 2, the last line says what is wrong
 USAGE = [
-    (["status", "abc"], "Error: Invalid value for 'ID': 'abc' is not a valid int"),
     (
         ["list", "--limit", "ten"],
         "Error: Invalid value for '-l' / '--limit': 'ten' is not a valid int",
