@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hai_cli.commands import admin, cluster, server, simulate, submit, tasks, tui, venv
+from hai_cli.commands import admin, cluster, experiment, server, simulate, submit, tasks, tui, venv
 
 app = typer.Typer(
     name="hai-cli",
@@ -18,5 +18,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (submit, tasks, cluster, server, simulate, admin, tui, venv):
+for module in (submit, experiment, tasks, cluster, server, simulate, admin, tui, venv):
     module.register(app)

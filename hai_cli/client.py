@@ -145,6 +145,9 @@ class Client:
     def task(self, task_id: int) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/tasks/{task_id}")
 
+    def submission(self, task_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/tasks/{task_id}/submission")
+
     def why(self, task_id: int) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/tasks/{task_id}/why")
 

@@ -76,15 +76,18 @@ def _fail(node: yaml.Node, source: str, key: str, message: str) -> ExperimentErr
     return ExperimentError(f"{_where(node, source)}: key {key!r} {message}")
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, source: str, key: str) -> Any:
     """The value PyYAML's safe loader gives this scalar (int, float, bool, str, None)."""
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise _fail(node, source, key, f"has a tag this format does not take: {node.tag}") from None
 
 
 def _string(node: yaml.Node, source: str, key: str) -> str:
     if not isinstance(node, yaml.ScalarNode):
         raise _fail(node, source, key, "must be a string")
-    value = _scalar(node)
+    value = _scalar(node, source, key)
     if isinstance(value, bool) or value is None or isinstance(value, list | dict):
         raise _fail(node, source, key, "must be a string")
     text = node.value if isinstance(value, int | float) else value
@@ -94,7 +97,7 @@ def _string(node: yaml.Node, source: str, key: str) -> str:
 
 
 def _number(node: yaml.Node, source: str, key: str, whole: bool) -> Any:
-    value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
+    value = _scalar(node, source, key) if isinstance(node, yaml.ScalarNode) else None
     ok = int if whole else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok):
         raise _fail(node, source, key, f"must be a {'whole number' if whole else 'number'}")
@@ -186,7 +189,7 @@ def _value(key: str, node: yaml.Node, source: str) -> Any:
                 )
             out[name] = float(_number(v, source, f"options.{name}", whole=False))
         return out
-    if isinstance(node, yaml.ScalarNode) and _scalar(node) is None:
+    if isinstance(node, yaml.ScalarNode) and _scalar(node, source, key) is None:
         raise _fail(node, source, key, "has no value")
     return _string(node, source, key)
 
@@ -238,4 +241,6 @@ def dump(exp: Experiment) -> str:
         doc["environment"] = dict(exp.environment)
     if exp.suspend_after is not None:
         doc["options"] = {"suspend_after": exp.suspend_after}
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)
+    return yaml.safe_dump(
+        doc, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None
+    )

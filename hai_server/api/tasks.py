@@ -56,6 +56,11 @@ class TaskController(Controller):
     async def get_task(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:
         return await tasks.get(caller, task_id)
 
+    @get("/{task_id:int}/submission")
+    async def submission(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:
+        """The request body that submits this task again (what ``hai-cli describe`` prints)."""
+        return await tasks.submission(caller, task_id)
+
     @post("/{task_id:int}/stop", status_code=200)
     async def stop(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:
         return await tasks.stop(caller, task_id)

@@ -323,6 +323,11 @@ class TaskService:
             "missing": missing,
         }
 
+    async def submission(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        """The request body that submits this task again (``hai-cli describe``): the caller's
+        own variables included, so only who may see the task gets it (else 404)."""
+        return submission_json(await self.check_access(caller, task_id))
+
     async def check_access(self, caller: Caller, task_id: int) -> Any:
         """The task's row (read-only) if the caller may see it; else NotFound."""
         _check_id(task_id)
@@ -382,6 +387,25 @@ def task_json(t: Any) -> dict[str, Any]:
         "suspend_deadline": t.suspend_deadline if t.state == lc.SUSPENDING else None,
         "last_checkpoint_at": t.last_checkpoint_at,
         "environment": f"{t.haienv_name}[{t.haienv_owner}]" if t.haienv_name else None,
+    }
+
+
+def submission_json(t: Any) -> dict[str, Any]:
+    """A task as the SubmitRequest that created it (its fields, by the same names)."""
+    options = t.options or {}
+    return {
+        "argv": list(t.argv),
+        "workdir": t.workdir,
+        "name": t.name,
+        "nodes": t.nodes,
+        "priority": priority_name(t.priority),
+        "group": t.group,
+        "env": dict(t.env or {}),
+        "kind": t.kind,
+        "suspend_after": t.suspend_after,
+        "image": options.get("image"),
+        "haienv": t.haienv_name,
+        "haienv_owner": t.haienv_owner,
     }
 
 
