@@ -197,7 +197,11 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(text)
 
     for verb, text in (
-        ("stop", "Stop a task (its ranks get SIGTERM, then SIGKILL)."),
+        (
+            "stop",
+            "Stop a task (its ranks get SIGTERM, then SIGKILL); it ends as stopped, or as "
+            "succeeded / failed with --succeeded / --failed.",
+        ),
         ("suspend", "Ask a running task to checkpoint and go back to the queue."),
         ("resume", "Put a stopped, failed or suspended task back in the queue."),
         ("hold", "Keep a waiting task from starting (it keeps its place); release undoes it."),
@@ -261,7 +265,17 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             False, "--dry-run", help="say what would change; change nothing"
         ),
         as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
+        succeeded: bool = typer.Option(
+            False, "--succeeded", hidden=verb != "stop", help="the task ends as succeeded"
+        ),
+        failed: bool = typer.Option(
+            False, "--failed", hidden=verb != "stop", help="the task ends as failed"
+        ),
     ) -> None:
+        if (succeeded or failed) and verb != "stop":
+            ui.die(f"--succeeded and --failed go with stop, not {verb}", ui.EXIT_USAGE)
+        if succeeded and failed:
+            ui.die("give --succeeded or --failed, not both", ui.EXIT_USAGE)
         wanted = [s for part in states or () for s in part.split(",") if s]
         task_ids: list[int] = []
         client: Client | None = None
@@ -273,6 +287,8 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             "ids": task_ids, "states": wanted, "name": name, "group": group,
             "user": user, "all_users": all_users, "all": all_mine, "dry_run": dry_run,
         }  # fmt: skip
+        if succeeded or failed:
+            selection["outcome"] = "succeeded" if succeeded else "failed"
         if not (task_ids or wanted or name or group or user or all_users or all_mine):
             ui.die(
                 f"say which tasks to {verb}: IDs, a filter (--state, --name, --group, --user) "
@@ -325,7 +341,9 @@ def _report(verb: str, answer: dict[str, Any], quiet: bool = False) -> None:
 
 def _after(verb: str, task: dict) -> str:
     if verb == "stop":
-        return "stopped" if task["state"] == "stopped" else "stopping"
+        if task["state"] in ("stopped", "succeeded", "failed"):
+            return task["state"]
+        return "stopping"
     if verb == "suspend":
         return "suspend requested; it gets the notice and goes back to the queue"
     if verb == "hold":

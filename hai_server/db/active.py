@@ -38,6 +38,7 @@ DRAFT_COLUMNS = (
     m.Task.last_checkpoint_at,
     m.Task.retry_at,
     m.Task.start_failures,
+    m.Task.options,  # stop_outcome: how a stopped task ends (stop --succeeded / --failed)
 )
 # ... and what building an attempt needs besides
 LAUNCH_COLUMNS = (
@@ -47,7 +48,6 @@ LAUNCH_COLUMNS = (
     m.Task.argv,
     m.Task.workdir,
     m.Task.env,
-    m.Task.options,
     m.Task.haienv_name,
     m.Task.haienv_owner,
     m.User.uid,

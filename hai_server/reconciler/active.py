@@ -41,6 +41,7 @@ def view(t: Any, now: float) -> TaskView:
         terminate_sent=t.terminate_sent_at is not None,
         suspend_after=t.suspend_after,
         failure_code=t.exit_code if t.state != st.SUSPENDING else None,
+        stop_outcome=(getattr(t, "options", None) or {}).get("stop_outcome", st.STOPPED),
     )
 
 

@@ -307,7 +307,7 @@ class TaskService:
         try:
             async with self._sessions.begin() as s:
                 missing = await act_all(
-                    s, caller, verb, filters, wanted, changed, skipped, task_json
+                    s, caller, verb, filters, wanted, changed, skipped, task_json, sel.outcome
                 )
                 if sel.dry_run:
                     raise DryRun  # roll the transaction back: nothing changes
