@@ -18,5 +18,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from hai_cli.version import version
+
+        typer.echo(version())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    _show: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    """HAI Platform: submit and watch training tasks on a time-sharing GPU cluster."""
+
+
 for module in (submit, experiment, tasks, cluster, server, simulate, admin, tui, venv):
     module.register(app)

@@ -121,6 +121,9 @@ class Client:
     def whoami(self) -> dict[str, Any]:
         return self.request("GET", "/api/v1/whoami")
 
+    def my_quota(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/whoami/quota")
+
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/api/v1/tasks", body=body)
 

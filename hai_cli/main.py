@@ -6,6 +6,11 @@ import sys
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):  # answered without loading the commands
+        from hai_cli.version import version
+
+        sys.stdout.write(version() + "\n")
+        sys.exit(0)
     if sys.argv[1:2] in (["venv"], ["haienv"]):  # the haienv command: no Typer needed
         from hai_cli.commands.venv import run
 

@@ -19,7 +19,7 @@ from hai_server.api.deps import DEPENDENCIES, Services
 from hai_server.api.environments import EnvironmentController
 from hai_server.api.errors import HANDLERS
 from hai_server.api.openapi import document_errors
-from hai_server.api.system import healthz, metrics, nodes, whoami
+from hai_server.api.system import healthz, metrics, my_quota, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.backends.base import Backend, BackendError
 from hai_server.cluster.attach import attach
@@ -177,7 +177,7 @@ def create_app(
                     log.exception("error during shutdown")
 
     handlers: list[Any] = [
-        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, nodes
+        TaskController, AdminController, EnvironmentController, healthz, metrics, whoami, my_quota, nodes
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:

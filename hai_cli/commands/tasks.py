@@ -144,18 +144,32 @@ def register(app: typer.Typer) -> None:
         all_users: bool = typer.Option(False, "-a", "--all", help="every user's tasks (admins)"),
         limit: int = typer.Option(50, "-l", "--limit", help="at most this many (1-1000)"),
         offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
+        page: int = typer.Option(None, "-p", "--page", help="page number, from 1 (the original's)"),
+        page_size: int = typer.Option(
+            None, "-ps", "--page-size", help="tasks per page with -p (1-1000; default --limit)"
+        ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
+        if page_size is not None:
+            limit = ui.checked(check.whole, "--page-size", page_size, 1, 1000)
         ui.checked(check.whole, "--limit", limit, 1, 1000)
         ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
+        if page is not None:
+            if offset:
+                ui.die("give --page or --offset, not both", ui.EXIT_USAGE)
+            ui.checked(check.whole, "--page", page, 1, check.MAX_INT32 // limit)
+            offset = (page - 1) * limit
         with ui.errors():
-            page = ui.connect().list_tasks(
+            found = ui.connect().list_tasks(
                 states=state or None, all_users=all_users, limit=limit, offset=offset
             )
         if as_json:
-            ui.print_json(page)
+            ui.print_json(found)
             return
-        print_task_list(page["tasks"], page["total"], offset, all_users)
+        print_task_list(found["tasks"], found["total"], offset, all_users)
+        if page is not None:
+            pages = max(1, -(-found["total"] // limit))
+            typer.echo(f"page {page} of {pages}")
 
     @app.command("status", help="Details of one task: state, ranks, attempts, events.")
     def status_cmd(
