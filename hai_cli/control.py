@@ -12,6 +12,8 @@ file                       meaning                                           wri
 ``control/whole_life_state``  a 64-bit integer kept across restarts           the task
 ``control/checkpoint.<rank>`` when this rank last saved (report_checkpoint)   the task
 ``control/listening.<rank>``  this rank polls for the notice (first poll)     the task
+``control/watchdog_s``     the task's watchdog time (set_watchdog_time)       the task
+``control/priority``       the priority the task asks for (set_priority)      the task
 ``rank<R>/pid``            the process group of the rank's command            rankrun
 ``rank<R>/exit_code``      the command's exit code (128 + signal if killed)   rankrun
 =========================  ================================================  =========
@@ -32,6 +34,8 @@ WHOLE_LIFE_STATE = "whole_life_state"
 ACK = "ack."
 CHECKPOINT = "checkpoint."
 LISTENING = "listening."  # a rank that never polls cannot hear a notice: no grace is waited
+WATCHDOG = "watchdog_s"  # seconds of log silence before the watchdog acts (set_watchdog_time)
+PRIORITY = "priority"  # a priority value the task asks for (set_priority)
 PID = "pid"
 EXIT_CODE = "exit_code"
 TMP = ".tmp."  # temporary files of write_atomic: never read as data
@@ -98,7 +102,7 @@ class ControlState:
     """What the ranks said through the control directory (a plain class: the rank wrapper
     imports this module, and ``dataclasses`` alone would add ~10 ms to every rank's start)."""
 
-    __slots__ = ("acked", "last_checkpoint_at", "listening", "whole_life_state")
+    __slots__ = ("acked", "last_checkpoint_at", "listening", "priority", "whole_life_state")
 
     def __init__(
         self,
@@ -106,11 +110,13 @@ class ControlState:
         whole_life_state: int | None,
         last_checkpoint_at: float | None,
         listening: frozenset[int] = frozenset(),
+        priority: int | None = None,
     ) -> None:
         self.acked = acked
         self.whole_life_state = whole_life_state
         self.last_checkpoint_at = last_checkpoint_at
         self.listening = listening
+        self.priority = priority
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ControlState) and all(
@@ -133,6 +139,7 @@ def read_control(control_dir: Path) -> ControlState:
     acked: set[int] = set()
     listening: set[int] = set()
     state: int | None = None
+    priority: int | None = None
     checkpoint: float | None = None
     try:
         names = os.listdir(control_dir)
@@ -153,4 +160,6 @@ def read_control(control_dir: Path) -> ControlState:
                 checkpoint = value
         elif name == WHOLE_LIFE_STATE:
             state = read_int(os.path.join(control_dir, name))
-    return ControlState(frozenset(acked), state, checkpoint, frozenset(listening))
+        elif name == PRIORITY:
+            priority = read_int(os.path.join(control_dir, name))
+    return ControlState(frozenset(acked), state, checkpoint, frozenset(listening), priority)

@@ -93,6 +93,7 @@ class AttemptObservation:
     errors: tuple[str, ...] = ()
     # ranks that have polled for the suspend notice in this attempt; None: cannot tell
     listening: frozenset[int] | None = None
+    priority: int | None = None  # what the task asked for with set_priority()
 
     @property
     def key(self) -> tuple[int, int]:

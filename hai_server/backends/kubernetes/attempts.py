@@ -126,4 +126,5 @@ def observe_attempt(
         last_checkpoint_at=files.last_checkpoint_at,
         errors=errors,
         listening=files.listening,
+        priority=files.priority,
     )

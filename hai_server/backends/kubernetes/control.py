@@ -29,6 +29,7 @@ class ControlFiles:
     last_checkpoint_at: float | None
     exit_codes: dict[int, int]
     listening: frozenset[int] = frozenset()
+    priority: int | None = None
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -59,5 +60,6 @@ def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
         if code is not None:
             codes[rank] = code
     return ControlFiles(
-        said.acked, said.whole_life_state, said.last_checkpoint_at, codes, said.listening
-    )
+        said.acked, said.whole_life_state, said.last_checkpoint_at, codes, said.listening,
+        said.priority,
+    )  # fmt: skip

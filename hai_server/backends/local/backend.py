@@ -286,6 +286,7 @@ class LocalBackend(Backend):
             said.whole_life_state,
             said.last_checkpoint_at,
             listening=said.listening,
+            priority=said.priority,
         )
 
     def _scan(self) -> tuple[object, ...]:
