@@ -2,9 +2,10 @@
 
 Pure Python (no torch needed). Run it anywhere:
 
-    python examples/train.py --steps 30                    # on your laptop
+    hai-cli python examples/train.py --steps 30            # here (= python examples/train.py)
     hai-cli python examples/train.py --steps 30 -- -f      # on the platform, following its log
-    hai-cli python examples/train.py -- --suspend-after 2 -f   # rehearse a suspend
+    hai-cli python examples/train.py ++ --suspend_seconds 2    # rehearse a suspend here
+    hai-cli python examples/train.py --steps 300 -- --suspend-after 2 -f   # ... on the platform
 
 Each step "trains" for --step-time seconds. When the platform asks it to suspend, it saves
 its step to a checkpoint file, records it as its whole-life state, and calls go_suspend();
@@ -50,11 +51,12 @@ def main() -> None:
     parser.add_argument("--save-every", type=int, default=0, help="also checkpoint every N steps")
     args = parser.parse_args()
 
+    rank = int(os.environ.get("RANK", "0"))
     path = checkpoint_path(args.ckpt_dir)
     state = load(path)
     print(
         f"start: step={state['step']} restart_count={runtime.restart_count()} "
-        f"whole_life_state={runtime.get_whole_life_state()} rank={os.environ.get('RANK', '0')}",
+        f"whole_life_state={runtime.get_whole_life_state()} rank={rank}",
         flush=True,
     )
     while state["step"] < args.steps:
@@ -63,14 +65,17 @@ def main() -> None:
         state["loss"] = round(state["loss"] * 0.95, 6)
         print(f"step {state['step']} loss {state['loss']}", flush=True)
         if args.save_every and state["step"] % args.save_every == 0:
-            save(path, state)
+            if rank == 0:
+                save(path, state)
             runtime.report_checkpoint()
         if runtime.receive_suspend_command():
-            save(path, state)
+            if rank == 0:  # every rank has the same state: one of them writes it
+                save(path, state)
             runtime.set_whole_life_state(state["step"])
             print(f"suspend notice: saved step {state['step']}; going to suspend", flush=True)
             runtime.go_suspend()
-    save(path, state)
+    if rank == 0:
+        save(path, state)
     print(f"done: final_step={state['step']} loss={state['loss']}", flush=True)
 
 

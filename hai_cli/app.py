@@ -7,6 +7,7 @@ import typer
 from hai_cli.commands import (
     admin,
     cluster,
+    experiment,
     images,
     jupyter,
     server,
@@ -16,6 +17,7 @@ from hai_cli.commands import (
     tasks,
     tui,
     venv,
+    workspace,
 )
 
 app = typer.Typer(
@@ -30,17 +32,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from hai_cli.version import version
+
+        typer.echo(version())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    _show: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    """HAI Platform: submit and watch training tasks on a time-sharing GPU cluster."""
+
+
 for module in (
-    submit,
-    tasks,
-    cluster,
-    server,
-    simulate,
-    admin,
-    storage,
-    images,
-    tui,
-    venv,
-    jupyter,
-):
+    submit, experiment, tasks, cluster, server, simulate, admin, storage, images, tui, venv,
+    jupyter, workspace,
+):  # fmt: skip
     module.register(app)

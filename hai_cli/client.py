@@ -164,6 +164,9 @@ class Client:
     def whoami(self) -> dict[str, Any]:
         return self.request("GET", "/api/v1/whoami")
 
+    def my_quota(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/whoami/quota")
+
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/api/v1/tasks", body=body)
 
@@ -174,17 +177,22 @@ class Client:
         all_users: bool = False,
         limit: int = 50,
         offset: int = 0,
+        name: str | None = None,
     ) -> dict[str, Any]:
         params = {
             "state": ",".join(states) if states else None,
             "all": all_users or None,
             "limit": limit,
             "offset": offset,
+            "name": name,
         }
         return self.request("GET", "/api/v1/tasks", params=params)
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/tasks/{task_id}")
+
+    def submission(self, task_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/tasks/{task_id}/submission")
 
     def why(self, task_id: int) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/tasks/{task_id}/why")

@@ -14,6 +14,7 @@ file                       meaning                                           wri
 ``control/listening.<rank>``  this rank polls for the notice (first poll)     the task
 ``control/heartbeat.<rank>``  "<now> <last output>": the rank's pulse          rankrun
 ``control/watchdog_s``     the watchdog time set from code (seconds)          the task
+``control/priority``       the priority the task asks for (set_priority)      the task
 ``rank<R>/pid``            the process group of the rank's command            rankrun
 ``rank<R>/exit_code``      the command's exit code (128 + signal if killed)   rankrun
 =========================  ================================================  =========
@@ -36,6 +37,7 @@ CHECKPOINT = "checkpoint."
 LISTENING = "listening."  # a rank that never polls cannot hear a notice: no grace is waited
 HEARTBEAT = "heartbeat."  # "<wall time now> <wall time of the command's last output>"
 WATCHDOG_S = "watchdog_s"  # set_watchdog_time(): plain integer seconds
+PRIORITY = "priority"  # a priority value the task asks for (set_priority)
 PID = "pid"
 EXIT_CODE = "exit_code"
 TMP = ".tmp."  # temporary files of write_atomic: never read as data
@@ -123,6 +125,7 @@ class ControlState:
         "acked",
         "last_checkpoint_at",
         "listening",
+        "priority",
         "pulses",
         "watchdog_s",
         "whole_life_state",
@@ -136,6 +139,7 @@ class ControlState:
         listening: frozenset[int] = frozenset(),
         pulses: dict[int, tuple[float, float]] | None = None,
         watchdog_s: int | None = None,
+        priority: int | None = None,
     ) -> None:
         self.acked = acked
         self.whole_life_state = whole_life_state
@@ -143,6 +147,7 @@ class ControlState:
         self.listening = listening
         self.pulses = pulses or {}  # rank -> (heartbeat at, last output at)
         self.watchdog_s = watchdog_s  # from set_watchdog_time(), when the task called it
+        self.priority = priority
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ControlState) and all(
@@ -167,6 +172,7 @@ def read_control(control_dir: Path) -> ControlState:
     watchdog_s: int | None = None
     listening: set[int] = set()
     state: int | None = None
+    priority: int | None = None
     checkpoint: float | None = None
     try:
         names = os.listdir(control_dir)
@@ -195,6 +201,9 @@ def read_control(control_dir: Path) -> ControlState:
         elif name == WATCHDOG_S:
             value = read_int(os.path.join(control_dir, name))
             watchdog_s = value if value is not None and value >= 0 else None
+        elif name == PRIORITY:
+            priority = read_int(os.path.join(control_dir, name))
     return ControlState(
-        frozenset(acked), state, checkpoint, frozenset(listening), pulses, watchdog_s
-    )
+        frozenset(acked), state, checkpoint, frozenset(listening), pulses, watchdog_s,
+        priority,
+    )  # fmt: skip

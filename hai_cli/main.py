@@ -6,16 +6,21 @@ import sys
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):  # answered without loading the commands
+        from hai_cli.version import version
+
+        sys.stdout.write(version() + "\n")
+        sys.exit(0)
     if sys.argv[1:2] in (["venv"], ["haienv"]):  # the haienv command: no Typer needed
         from hai_cli.commands.venv import run
 
         sys.exit(run(sys.argv[2:]))
-    from hai_cli.argv import MissingValue, reorder
+    from hai_cli.argv import BadSeparator, MissingValue, reorder
     from hai_cli.commands.submit import VALUE_OPTIONS
 
     try:
         sys.argv[1:] = reorder(sys.argv[1:], VALUE_OPTIONS)
-    except MissingValue as exc:
+    except (MissingValue, BadSeparator) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     from hai_cli.app import app

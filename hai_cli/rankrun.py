@@ -14,6 +14,8 @@ The wrapper every backend uses to start the user's command. It
   pulse says this wrapper and its node are alive whatever CMD does; the second number is
   what the hang watchdog reads (a pulse that goes on while the output stops: a hung
   command; a pulse that stops: a dead node or wrapper),
+* gives CMD the original platform's variable names next to ours (``MASTER_IP``,
+  ``MARSV2_RANK``, ``MARSV2_WHOLE_LIFE_STATE``, ...: hai_cli/marsv2.py), on every backend,
 * activates the task's haienv when the launch named one (``HF_ENV_NAME``, ``VIRTUAL_ENV``):
   PATH, PYTHONPATH and the environment's variables from its metadata (about a millisecond);
   an environment that is gone fails the rank with exit code 127 and says so in its log.
@@ -35,6 +37,7 @@ import threading
 import time
 
 from hai_cli import control, proctree
+from hai_cli.marsv2 import original_env
 
 _MAX_LINE = 65536
 DEFAULT_HEARTBEAT_S = 5.0
@@ -110,7 +113,7 @@ def _fail(log_path: str, status_dir: str, message: str) -> int:
 def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     os.makedirs(status_dir, exist_ok=True)
-    env = None  # None: this environment (no haienv)
+    env: dict[str, str] | None = None  # None: this environment (no haienv)
     if os.environ.get("HF_ENV_NAME") and os.environ.get("VIRTUAL_ENV"):
         # only a task in a haienv pays for importing the activation
         from hai_cli.haienv import activation
@@ -120,12 +123,14 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
             env = activation.rank_environ(os.environ)
         except HaienvError as exc:
             return _fail(log_path, status_dir, f"cannot activate haienv: {exc}")
+    env = dict(os.environ if env is None else env)
+    env.update(original_env(env, log_path))
     proctree.become_subreaper()  # orphans of CMD's tree come back to us, setsid or not
     read_fd, write_fd = os.pipe()
     try:
         child = subprocess.Popen(
             cmd,
-            env=env,  # None: this environment (no haienv)
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=write_fd,
             stderr=write_fd,

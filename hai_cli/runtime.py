@@ -62,14 +62,36 @@ def _listen(directory: str) -> None:
         control.write_atomic(control.listening_file(directory, _rank()), f"{time.time():.6f}\n")
 
 
-def receive_suspend_command() -> bool:
+class PlatformUnreachable(RuntimeError):
+    """``receive_suspend_command(raise_exception=True)`` could not ask the platform."""
+
+
+def receive_suspend_command(timeout: float = 500, raise_exception: bool = False) -> bool:
     """True once the platform has asked this task to suspend. Cheap enough for every step
-    (one stat() call; the first call also says this rank listens)."""
+    (one stat() call; the first call also says this rank listens).
+
+    ``timeout`` (milliseconds) and ``raise_exception`` are the original SDK's: the answer
+    never waits here (it is one file's existence), so ``timeout`` only has to be a number
+    >= 0; with ``raise_exception`` a control channel that cannot be read (its directory gone
+    or unreadable) raises PlatformUnreachable instead of answering False.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+        raise ValueError(f"timeout must be a number of milliseconds >= 0, got {timeout!r}")
     directory = _control_dir()
     if directory is None:
         return _rehearsal_deadline is not None and time.time() >= _rehearsal_deadline
     _listen(directory)
-    return os.path.exists(os.path.join(directory, control.SUSPEND))
+    try:
+        os.stat(os.path.join(directory, control.SUSPEND))
+    except FileNotFoundError:
+        if raise_exception and not os.access(directory, os.R_OK | os.X_OK):
+            raise PlatformUnreachable(f"cannot read the control channel {directory}") from None
+        return False
+    except OSError as exc:
+        if raise_exception:
+            raise PlatformUnreachable(f"cannot read the control channel: {exc}") from None
+        return False
+    return True
 
 
 def suspend_deadline() -> float | None:
@@ -153,6 +175,31 @@ def set_watchdog_time(seconds: int) -> None:
         control.write_atomic(os.path.join(directory, control.WATCHDOG_S), f"{seconds}\n")
 
 
+def get_watchdog_time() -> int | None:
+    """The value last given to set_watchdog_time(), or None (the platform's default)."""
+    if "watchdog_s" in _local_state:
+        return _local_state["watchdog_s"]
+    directory = _control_dir()
+    return (
+        None if directory is None else control.read_int(os.path.join(directory, control.WATCHDOG_S))
+    )
+
+
+def set_priority(priority: int | str) -> None:
+    """Ask the platform to schedule this task at ``priority`` from now on (a level name such
+    as ``"LOW"``, or its number); it runs on at its current level and is scheduled at the new
+    one the next time it waits (after a suspend). The event log records the change."""
+    from hai_cli.scheduler.model import parse_priority
+
+    if isinstance(priority, bool) or not isinstance(priority, int | str):
+        raise TypeError("priority must be a level name or its number")
+    value = parse_priority(priority)  # ValueError names the valid levels
+    _local_state["priority"] = value
+    directory = _control_dir()
+    if directory is not None:
+        control.write_atomic(os.path.join(directory, control.PRIORITY), f"{value}\n")
+
+
 def rehearse_suspend(after_s: float) -> None:
     """Outside the platform, make receive_suspend_command() turn true after ``after_s``."""
     global _rehearsal_deadline
@@ -160,6 +207,8 @@ def rehearse_suspend(after_s: float) -> None:
 
 
 __all__ = [
+    "PlatformUnreachable",
+    "get_watchdog_time",
     "get_whole_life_state",
     "go_suspend",
     "in_task",
@@ -167,6 +216,7 @@ __all__ = [
     "rehearse_suspend",
     "report_checkpoint",
     "restart_count",
+    "set_priority",
     "set_watchdog_time",
     "set_whole_life_state",
     "suspend_deadline",

@@ -23,7 +23,7 @@ from hai_server.api.jupyter import JupyterController
 from hai_server.api.jupyter_proxy import JupyterProxy
 from hai_server.api.openapi import document_errors
 from hai_server.api.storage import StorageController
-from hai_server.api.system import healthz, metrics, nodes, whoami
+from hai_server.api.system import healthz, metrics, my_quota, nodes, whoami
 from hai_server.api.tasks import TaskController
 from hai_server.api.workspaces import UploadController, WorkspaceController
 from hai_server.backends.base import Backend, BackendError
@@ -269,7 +269,7 @@ def create_app(
     handlers: list[Any] = [
         TaskController, AdminController, EnvironmentController, JupyterController,
         StorageController, WorkspaceController, UploadController, healthz, metrics, whoami,
-        nodes,
+        my_quota, nodes,
     ]  # fmt: skip
     extra: dict[str, Any] = {}
     if settings.studio.enabled:

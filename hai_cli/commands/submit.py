@@ -12,12 +12,21 @@ import typer
 
 from hai_cli import ui
 from hai_cli import validate as check
+from hai_cli.argv import LOCAL, SIMULATE
 
 HELP = {
-    "python": "Submit a Python script as a task: hai-cli python train.py --lr 0.1 -- -n 2 -p HIGH",
-    "bash": "Submit a shell script as a task: hai-cli bash run.sh ARGS -- -n 1",
-    "exec": "Submit an executable as a task: hai-cli exec ./train ARGS -- -n 1",
+    "python": "Run a Python script here, or submit it as a task: "
+    "hai-cli python train.py --lr 0.1 -- -n 2 -p HIGH",
+    "bash": "Run a shell script here, or submit it as a task: hai-cli bash run.sh ARGS -- -n 1",
+    "exec": "Run an executable here, or submit it as a task: hai-cli exec ./train ARGS -- -n 1",
 }
+SEPARATORS = (
+    "No separator runs FILE here, in the foreground (the SDK in local mode; the exit code is "
+    "the script's). `-- OPTIONS` submits it with the platform's options (they may also come "
+    "before FILE). `++ [--suspend_seconds S] [--life_state N]` runs it here as rank 0 of a "
+    "task: the ranks' variables, the control channel, a suspend notice after S seconds and "
+    "the initial whole-life state N."
+)
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -73,6 +82,54 @@ def build_argv(kind: str, file: str, args: list[str], python: str) -> list[str]:
     return [file, *args]
 
 
+def check_file(file: str) -> Path:
+    ui.checked(check.program_path, file)
+    path = Path(file).expanduser()
+    if not path.exists():
+        ui.die(f"no such file: {file}", ui.EXIT_USAGE)
+    if not path.is_file():
+        ui.die(f"not a file: {file}", ui.EXIT_USAGE)
+    return path
+
+
+def run_here(
+    kind: str,
+    file: str,
+    args: list[str],
+    *,
+    simulate: bool,
+    suspend_seconds: float | None,
+    life_state: int,
+) -> None:
+    """No separator (exec the script in the foreground) or ``++`` (a simulated rank 0)."""
+    from hai_cli import localrun
+
+    path = check_file(file)
+    if kind == "exec" and not os.access(path, os.X_OK):
+        ui.die(f"not executable: {file} (chmod +x it, or use hai-cli bash)", ui.EXIT_USAGE)
+    python = "python" if os.environ.get("HF_ENV_NAME") else sys.executable
+    argv = build_argv(kind, file if kind != "exec" else str(path.absolute()), args, python)
+    if not simulate:
+        try:
+            localrun.exec_here(argv, os.environ)
+        except OSError as exc:
+            ui.die(f"cannot run {argv[0]!r}: {exc.strerror}", ui.EXIT_FAILED)
+    if suspend_seconds is not None:
+        ui.checked(check.seconds, "--suspend_seconds", suspend_seconds, 86400 * 365)
+    ui.checked(check.whole, "--life_state", life_state, -(2**63), 2**63 - 1)
+    import shlex
+
+    code = localrun.simulate(
+        argv,
+        os.environ,
+        name=_clean_name(path.name),
+        life_state=life_state,
+        suspend_seconds=suspend_seconds,
+        resume_hint=shlex.join(["hai-cli", kind, file, *args]),
+    )
+    raise typer.Exit(code)
+
+
 def submit(
     kind: str,
     file: str,
@@ -91,12 +148,7 @@ def submit(
     inherit: bool = True,
     watchdog: int | None = None,
 ) -> None:
-    ui.checked(check.program_path, file)
-    path = Path(file).expanduser()
-    if not path.exists():
-        ui.die(f"no such file: {file}", ui.EXIT_USAGE)
-    if not path.is_file():
-        ui.die(f"not a file: {file}", ui.EXIT_USAGE)
+    path = check_file(file)
     if nodes < 1:
         ui.die(f"--nodes must be at least 1, got {nodes}", ui.EXIT_USAGE)
     if suspend_after is not None and suspend_after < 0:
@@ -177,8 +229,7 @@ def register(app: typer.Typer) -> None:
 def _register_one(app: typer.Typer, kind: str) -> None:
     @app.command(
         kind,
-        help=HELP[kind] + "\n\nThe script's own arguments come right after FILE; the platform's "
-        "options come after `--` (or before FILE).",
+        help=HELP[kind] + "\n\n" + SEPARATORS,
         context_settings={"allow_interspersed_args": False},
     )
     def _cmd(
@@ -244,7 +295,20 @@ def _register_one(app: typer.Typer, kind: str) -> None:
             help="hang watchdog: rank 0 silent this long is a hang (default: the server's, "
             "30 min; 0: off)",
         ),
+        local: bool = typer.Option(False, LOCAL, hidden=True),
+        simulate: bool = typer.Option(False, SIMULATE, hidden=True),
+        suspend_seconds: float = typer.Option(None, "--suspend_seconds", hidden=True),
+        life_state: int = typer.Option(0, "--life_state", hidden=True),
     ) -> None:
+        if local or simulate:
+            run_here(
+                kind,
+                file,
+                list(args or []),
+                simulate=simulate,
+                suspend_seconds=suspend_seconds,
+                life_state=life_state,
+            )
         submit(
             kind,
             file,

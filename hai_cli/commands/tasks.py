@@ -67,6 +67,20 @@ def follow_until_done(
     return outcome_code(task)
 
 
+TASK_HELP = "a task id, a task name (yours: the alive one, else the latest) or an experiment file"
+
+
+def resolve(client: Client, text: str) -> int:
+    """The id a TASK argument names (hai_cli/taskref.py); a clear error and exit otherwise."""
+    from hai_cli.taskref import RefError
+    from hai_cli.taskref import resolve as find
+
+    try:
+        return find(client, text)
+    except RefError as exc:
+        ui.die(str(exc), exc.code)
+
+
 def waiting_note(task: dict) -> str:
     if task["state"] == "queued":
         reason = task.get("reason") or "-"
@@ -139,26 +153,41 @@ def register(app: typer.Typer) -> None:
         all_users: bool = typer.Option(False, "-a", "--all", help="every user's tasks (admins)"),
         limit: int = typer.Option(50, "-l", "--limit", help="at most this many (1-1000)"),
         offset: int = typer.Option(0, "--offset", help="skip this many (paging)"),
+        page: int = typer.Option(None, "-p", "--page", help="page number, from 1 (the original's)"),
+        page_size: int = typer.Option(
+            None, "-ps", "--page-size", help="tasks per page with -p (1-1000; default --limit)"
+        ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
+        if page_size is not None:
+            limit = ui.checked(check.whole, "--page-size", page_size, 1, 1000)
         ui.checked(check.whole, "--limit", limit, 1, 1000)
         ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
+        if page is not None:
+            if offset:
+                ui.die("give --page or --offset, not both", ui.EXIT_USAGE)
+            ui.checked(check.whole, "--page", page, 1, check.MAX_INT32 // limit)
+            offset = (page - 1) * limit
         with ui.errors():
-            page = ui.connect().list_tasks(
+            found = ui.connect().list_tasks(
                 states=state or None, all_users=all_users, limit=limit, offset=offset
             )
         if as_json:
-            ui.print_json(page)
+            ui.print_json(found)
             return
-        print_task_list(page["tasks"], page["total"], offset, all_users)
+        print_task_list(found["tasks"], found["total"], offset, all_users)
+        if page is not None:
+            pages = max(1, -(-found["total"] // limit))
+            typer.echo(f"page {page} of {pages}")
 
     @app.command("status", help="Details of one task: state, ranks, attempts, events.")
     def status_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         with ui.errors():
-            task = ui.connect().task(task_id)
+            client = ui.connect()
+            task = client.task(resolve(client, task_ref))
         if as_json:
             ui.print_json(task)
             return
@@ -168,7 +197,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("logs", help="Print a rank's log; -f follows it until the task ends.")
     def logs_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         follow: bool = typer.Option(
             False, "-f", "--follow", help="keep printing new lines until the task ends"
         ),
@@ -180,6 +209,7 @@ def register(app: typer.Typer) -> None:
             ui.checked(check.whole, "--attempt", attempt, 0, check.MAX_INT32)
         with ui.errors():
             client = ui.connect()
+            task_id = resolve(client, task_ref)
             if follow:
                 raise typer.Exit(
                     follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False)
@@ -190,7 +220,11 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(text)
 
     for verb, text in (
-        ("stop", "Stop a task (its ranks get SIGTERM, then SIGKILL)."),
+        (
+            "stop",
+            "Stop a task (its ranks get SIGTERM, then SIGKILL); it ends as stopped, or as "
+            "succeeded / failed with --succeeded / --failed.",
+        ),
         ("suspend", "Ask a running task to checkpoint and go back to the queue."),
         ("resume", "Put a stopped, failed or suspended task back in the queue."),
         ("hold", "Keep a waiting task from starting (it keeps its place); release undoes it."),
@@ -202,11 +236,12 @@ def register(app: typer.Typer) -> None:
         "why", help="Explain why a task waits (or runs): rule, quota, tasks ahead, preemption."
     )
     def why_cmd(
-        task_id: int = typer.Argument(..., metavar="ID"),
+        task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         with ui.errors():
-            why = ui.connect().why(task_id)
+            client = ui.connect()
+            why = client.why(resolve(client, task_ref))
         if as_json:
             ui.print_json(why)
             return
@@ -228,11 +263,12 @@ SHOW_EACH = 20  # more changed tasks than this: one summary line
 def _register_action(app: typer.Typer, verb: str, text: str) -> None:
     @app.command(
         verb,
-        help=f"{text} Many at once, server-side in one transaction: give several IDs or "
-        "filters (like scancel's): --state, --name (a glob), --group, --user (admins), --all.",
+        help=f"{text} TASK is an id, a task name or an experiment file. Many at once, "
+        "server-side in one transaction: give several TASKs or filters (like scancel's): "
+        "--state, --name (a glob), --group, --user (admins), --all.",
     )
     def _cmd(
-        task_ids: list[int] = typer.Argument(None, metavar="[ID]...", show_default=False),
+        task_refs: list[str] = typer.Argument(None, metavar="[TASK]...", show_default=False),
         states: list[str] = typer.Option(
             None,
             "--state",
@@ -252,12 +288,30 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
             False, "--dry-run", help="say what would change; change nothing"
         ),
         as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
+        succeeded: bool = typer.Option(
+            False, "--succeeded", hidden=verb != "stop", help="the task ends as succeeded"
+        ),
+        failed: bool = typer.Option(
+            False, "--failed", hidden=verb != "stop", help="the task ends as failed"
+        ),
     ) -> None:
+        if (succeeded or failed) and verb != "stop":
+            ui.die(f"--succeeded and --failed go with stop, not {verb}", ui.EXIT_USAGE)
+        if succeeded and failed:
+            ui.die("give --succeeded or --failed, not both", ui.EXIT_USAGE)
         wanted = [s for part in states or () for s in part.split(",") if s]
+        task_ids: list[int] = []
+        client: Client | None = None
+        if task_refs:
+            with ui.errors():
+                client = ui.connect()
+                task_ids = [resolve(client, ref) for ref in task_refs]
         selection = {
-            "ids": list(task_ids or ()), "states": wanted, "name": name, "group": group,
+            "ids": task_ids, "states": wanted, "name": name, "group": group,
             "user": user, "all_users": all_users, "all": all_mine, "dry_run": dry_run,
         }  # fmt: skip
+        if succeeded or failed:
+            selection["outcome"] = "succeeded" if succeeded else "failed"
         if not (task_ids or wanted or name or group or user or all_users or all_mine):
             ui.die(
                 f"say which tasks to {verb}: IDs, a filter (--state, --name, --group, --user) "
@@ -265,7 +319,7 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
                 ui.EXIT_USAGE,
             )
         with ui.errors():
-            answer = ui.connect().bulk(verb, selection)
+            answer = (client or ui.connect()).bulk(verb, selection)
         ids_only = selection["ids"] and not (
             wanted or name or group or user or all_users or all_mine or dry_run
         )
@@ -310,7 +364,9 @@ def _report(verb: str, answer: dict[str, Any], quiet: bool = False) -> None:
 
 def _after(verb: str, task: dict) -> str:
     if verb == "stop":
-        return "stopped" if task["state"] == "stopped" else "stopping"
+        if task["state"] in ("stopped", "succeeded", "failed"):
+            return task["state"]
+        return "stopping"
     if verb == "suspend":
         return "suspend requested; it gets the notice and goes back to the queue"
     if verb == "hold":

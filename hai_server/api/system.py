@@ -8,6 +8,7 @@ from litestar import MediaType, Response, get
 
 from hai_server.services.errors import Unauthorized
 from hai_server.services.nodes import NodeService
+from hai_server.services.overview import OverviewService
 from hai_server.services.system import SystemService
 from hai_server.services.tasks import Caller
 
@@ -33,6 +34,12 @@ async def metrics(system: SystemService, viewer: Caller | None) -> str:
 @get("/api/v1/whoami")
 async def whoami(caller: Caller) -> dict[str, Any]:
     return {"user": caller.name, "role": caller.role}
+
+
+@get("/api/v1/whoami/quota")
+async def my_quota(caller: Caller, overview: OverviewService) -> dict[str, Any]:
+    """The caller's quota rows (group, priority, limit) with the nodes in use under each."""
+    return {"quota": await overview.quota_use(caller)}
 
 
 @get("/api/v1/nodes")

@@ -33,10 +33,16 @@ class TaskController(Controller):
         all_users: bool = Parameter(query="all", default=False),
         limit: int = Parameter(default=50, ge=1, le=MAX_PAGE),
         offset: int = Parameter(default=0, ge=0, le=MAX_INT32),
+        name: str | None = Parameter(default=None, max_length=255),
     ) -> dict[str, Any]:
         states = [s for s in (states_q or "").split(",") if s]
         return await tasks.list(
-            caller, states=states or None, all_users=all_users, limit=limit, offset=offset
+            caller,
+            states=states or None,
+            all_users=all_users,
+            limit=limit,
+            offset=offset,
+            name=name,
         )
 
     @post("/actions/{verb:str}", status_code=200)
@@ -49,6 +55,11 @@ class TaskController(Controller):
     @get("/{task_id:int}")
     async def get_task(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:
         return await tasks.get(caller, task_id)
+
+    @get("/{task_id:int}/submission")
+    async def submission(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:
+        """The request body that submits this task again (what ``hai-cli describe`` prints)."""
+        return await tasks.submission(caller, task_id)
 
     @post("/{task_id:int}/stop", status_code=200)
     async def stop(self, caller: Caller, tasks: TaskService, task_id: int) -> dict[str, Any]:

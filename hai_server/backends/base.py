@@ -111,6 +111,7 @@ class AttemptObservation:
     # the ranks' heartbeats (a rank not yet beating is absent); None: the backend cannot tell
     pulses: tuple[RankPulse, ...] | None = None
     watchdog_s: int | None = None  # set from code (set_watchdog_time), when the task did
+    priority: int | None = None  # what the task asked for with set_priority()
 
     @property
     def key(self) -> tuple[int, int]:

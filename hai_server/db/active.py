@@ -41,6 +41,7 @@ DRAFT_COLUMNS = (
     m.Task.start_failures,
     m.Task.watchdog_s,
     m.Task.hung_at,
+    m.Task.options,  # stop_outcome: how a stopped task ends (stop --succeeded / --failed)
 )
 # ... and what building an attempt needs besides
 LAUNCH_COLUMNS = (
@@ -52,7 +53,6 @@ LAUNCH_COLUMNS = (
     m.Task.argv,
     m.Task.workdir,
     m.Task.env,
-    m.Task.options,
     m.Task.haienv_name,
     m.Task.haienv_owner,
     m.Task.group,

@@ -22,11 +22,11 @@ UNFINISHED = frozenset({QUEUED, STARTING, RUNNING, SUSPENDING, SUSPENDED})
 
 # from-state -> states it may move to
 TRANSITIONS: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({STARTING, STOPPED}),
+    QUEUED: frozenset({STARTING, STOPPED, SUCCEEDED, FAILED}),  # stop --succeeded/--failed
     STARTING: frozenset({RUNNING, SUCCEEDED, FAILED, STOPPED, SUSPENDING, SUSPENDED, QUEUED}),
     RUNNING: frozenset({SUCCEEDED, FAILED, STOPPED, SUSPENDING, SUSPENDED}),
     SUSPENDING: frozenset({SUSPENDED, SUCCEEDED, FAILED, STOPPED}),
-    SUSPENDED: frozenset({QUEUED, STOPPED}),
+    SUSPENDED: frozenset({QUEUED, STOPPED, SUCCEEDED, FAILED}),
     SUCCEEDED: frozenset(),
     FAILED: frozenset({QUEUED}),  # resume
     STOPPED: frozenset({QUEUED}),  # resume

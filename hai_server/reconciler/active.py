@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hai_cli.scheduler.model import AUTO, PRIORITY_NAMES, priority_name
 from hai_server.backends.base import AttemptObservation
 from hai_server.domain import states as st
 from hai_server.domain.changes import AttemptWrite, Call, ChangeSet, write_of
@@ -20,6 +21,12 @@ from hai_server.domain.draft import Draft
 from hai_server.domain.transition import Event, transition
 from hai_server.reconciler.judge import TaskView, judge
 from hai_server.reconciler.watchdog import WatchdogPolicy, watch
+
+
+def valid_level(value: int) -> bool:
+    """A priority a task may ask for (a file a task writes is not trusted)."""
+    return value == AUTO or value in PRIORITY_NAMES
+
 
 Key = tuple[int, int]
 
@@ -43,6 +50,7 @@ def view(t: Any, now: float) -> TaskView:
         terminate_sent=t.terminate_sent_at is not None,
         suspend_after=t.suspend_after,
         failure_code=t.exit_code if t.state != st.SUSPENDING else None,
+        stop_outcome=(getattr(t, "options", None) or {}).get("stop_outcome", st.STOPPED),
     )
 
 
@@ -121,6 +129,13 @@ def _judge_one(
             t.whole_life_state = obs.whole_life_state
         if obs.last_checkpoint_at is not None:
             t.last_checkpoint_at = obs.last_checkpoint_at
+        if obs.priority is not None and obs.priority != t.priority and valid_level(obs.priority):
+            t.record(
+                Event(t.id, now, "priority",
+                      f"the task set its priority to {priority_name(obs.priority)} "
+                      f"(was {priority_name(t.priority)}); it applies when it next waits")
+            )  # fmt: skip
+            t.priority = obs.priority
     if v.failure_code is not None:
         t.exit_code = v.failure_code
     notes = list(v.events)

@@ -25,6 +25,7 @@ class TaskView:
     terminate_sent: bool = False
     suspend_after: float | None = None
     failure_code: int | None = None  # first non-zero exit already seen
+    stop_outcome: str = lc.STOPPED  # what a stopped task ends as (stop --succeeded/--failed)
 
 
 @dataclass(slots=True)
@@ -41,11 +42,14 @@ class Verdict:
 def judge(view: TaskView, obs: AttemptObservation | None, now: float) -> Verdict:
     v = Verdict()
     if obs is None:
-        v.new_state = lc.STOPPED if view.stop_requested else lc.SUSPENDED
+        v.new_state = view.stop_outcome if view.stop_requested else lc.SUSPENDED
         v.outcome = "lost"
         v.events.append(("lost", "the backend no longer knows this attempt; requeueing"))
         if view.stop_requested:
-            v.events[-1] = ("stopped", "the backend no longer knows this attempt; stopped")
+            v.events[-1] = (
+                view.stop_outcome,
+                f"the backend no longer knows this attempt; {view.stop_outcome}",
+            )
         return v
 
     ranks = obs.ranks
@@ -146,9 +150,11 @@ def _finished(view: TaskView, obs: AttemptObservation, v: Verdict) -> Verdict:
     acked = bool(obs.suspend_acked)
     first_bad = next((codes[r] for r in sorted(codes) if codes[r] not in (0, None)), None)
     if view.stop_requested:
-        v.new_state, v.outcome = lc.STOPPED, "stopped"
-        v.exit_code = first_bad if first_bad is not None else 0
-        v.events.append(("stopped", "stopped by request"))
+        end = view.stop_outcome
+        v.new_state, v.outcome = end, end
+        v.exit_code = first_bad if first_bad is not None and end != lc.SUCCEEDED else 0
+        marked = "" if end == lc.STOPPED else f"; marked {end}"
+        v.events.append((end, f"stopped by request{marked}"))
     elif view.failure_code is not None:
         v.new_state, v.outcome, v.exit_code = lc.FAILED, "failed", view.failure_code
         v.events.append(("failed", f"failed with exit code {view.failure_code}"))

@@ -32,10 +32,16 @@ class Refused(Exception):
         self.reason = reason
 
 
-def act(t: Any, verb: str, who: str, now: float) -> list[Event]:
-    """Apply ``verb`` to task ``t`` (changed in place); the events to record."""
+OUTCOMES = (lc.SUCCEEDED, lc.FAILED)  # stop --succeeded / --failed (the original's)
+
+
+def act(t: Any, verb: str, who: str, now: float, outcome: str | None = None) -> list[Event]:
+    """Apply ``verb`` to task ``t`` (changed in place); the events to record. ``outcome``
+    (stop only): the state the stopped task ends in instead of ``stopped``."""
+    if outcome is not None and (verb != "stop" or outcome not in OUTCOMES):
+        raise ValueError(f"outcome {outcome!r}: only stop takes one, succeeded or failed")
     if verb == "stop":
-        return _stop(t, who, now)
+        return _stop(t, who, now, outcome)
     if verb == "suspend":
         return _suspend(t)
     if verb == "resume":
@@ -45,18 +51,24 @@ def act(t: Any, verb: str, who: str, now: float) -> list[Event]:
     raise ValueError(f"unknown verb {verb!r}")
 
 
-def _stop(t: Any, who: str, now: float) -> list[Event]:
+def _stop(t: Any, who: str, now: float, outcome: str | None) -> list[Event]:
+    end = outcome or lc.STOPPED
+    marked = f"; it ends as {end}" if outcome else ""
     if t.state in (lc.QUEUED, lc.SUSPENDED):
         return [
             transition(
-                t, lc.STOPPED, now=now, kind="stopped", message=f"stopped by {who} while waiting"
+                t, end, now=now, kind=end, message=f"stopped by {who} while waiting{marked}",
+                exit_code=None if end != lc.SUCCEEDED else 0,
             )
-        ]
+        ]  # fmt: skip
     if t.state in lc.ACTIVE:
-        if t.stop_requested:
+        options = dict(getattr(t, "options", None) or {})
+        if t.stop_requested and options.get("stop_outcome", lc.STOPPED) == end:
             return []
         t.stop_requested = True
-        return [event(t, now, "stop", f"stop requested by {who}")]
+        options["stop_outcome"] = end
+        t.options = options
+        return [event(t, now, "stop", f"stop requested by {who}{marked}")]
     raise Refused(f"is already {t.state}")
 
 

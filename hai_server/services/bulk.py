@@ -14,7 +14,7 @@ from hai_server.db import models as m
 from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
 from hai_server.domain import states as lc
-from hai_server.services.actions import APPLIES_TO, VERBS, Refused, act
+from hai_server.services.actions import APPLIES_TO, OUTCOMES, VERBS, Refused, act
 from hai_server.services.errors import Forbidden, Invalid, NotFound
 
 MAX_BULK_IDS = 100_000
@@ -40,12 +40,13 @@ class Selection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     all_users: bool = False
     all: bool = False
     dry_run: bool = False
+    outcome: str | None = None  # stop only: succeeded or failed instead of stopped
 
 
 async def act_all(
     s: Any, caller: Any, verb: str, filters: list[Any], wanted: set[int],
     changed: list[dict[str, Any]], skipped: list[dict[str, Any]],
-    shape: Callable[[Any], dict[str, Any]] | None = None,
+    shape: Callable[[Any], dict[str, Any]] | None = None, outcome: str | None = None,
 ) -> list[int]:  # fmt: skip
     """Act on every visible task ``filters`` pick; ``changed`` gets each as ``shape`` shows
     it (default: :func:`brief`), ``skipped`` the refused ones; returns the ids not found."""
@@ -58,7 +59,7 @@ async def act_all(
             continue  # someone else's task named by id: reported missing, not shown
         seen.add(t.id)
         try:
-            events = act(t, verb, caller.name, now)
+            events = act(t, verb, caller.name, now, outcome)
         except Refused as exc:
             skipped.append({**brief(t), "reason": f"task {t.id} {exc.reason}"})
             continue
@@ -74,6 +75,8 @@ async def selection_filters(
     """The WHERE clauses that pick the tasks of ``sel``, and the ids it names."""
     if verb not in VERBS:
         raise NotFound(f"no action {verb!r}; use one of {', '.join(VERBS)}")
+    if sel.outcome is not None and (verb != "stop" or sel.outcome not in OUTCOMES):
+        raise Invalid(f"outcome {sel.outcome!r}: only stop takes one, succeeded or failed")
     if len(sel.ids) > MAX_BULK_IDS:
         raise Invalid(f"at most {MAX_BULK_IDS} ids in one request, got {len(sel.ids)}")
     wanted = set(sel.ids)

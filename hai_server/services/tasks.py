@@ -257,9 +257,11 @@ class TaskService:
         offset: int = 0,
         group: str | None = None,
         search: str | None = None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """A page of tasks, newest first. ``group``: only that node group; ``search``: a name
-        containing it (case-insensitive) or, all digits, that id as well."""
+        containing it (case-insensitive) or, all digits, that id as well; ``name``: exactly
+        that name (how the CLI finds a task by name)."""
         if all_users and not caller.admin:
             raise Forbidden("only admins may list every user's tasks")
         if not 1 <= limit <= MAX_PAGE:
@@ -285,6 +287,10 @@ class TaskService:
             if search.isascii() and search.isdigit() and int(search) <= MAX_ID:
                 match = or_(match, m.Task.id == int(search))
             filters.append(match)
+        if name is not None:
+            if "\x00" in name or len(name) > 255:
+                raise Invalid("a task name is at most 255 characters, without NUL")
+            filters.append(m.Task.name == name)
         rows, total = await self._reads.task_page(filters, limit, offset)
         return {
             "tasks": [task_json(t) for t in rows],
@@ -355,7 +361,7 @@ class TaskService:
         try:
             async with self._sessions.begin() as s:
                 missing = await act_all(
-                    s, caller, verb, filters, wanted, changed, skipped, task_json
+                    s, caller, verb, filters, wanted, changed, skipped, task_json, sel.outcome
                 )
                 if sel.dry_run:
                     raise DryRun  # roll the transaction back: nothing changes
@@ -370,6 +376,11 @@ class TaskService:
             "skipped": skipped,
             "missing": missing,
         }
+
+    async def submission(self, caller: Caller, task_id: int) -> dict[str, Any]:
+        """The request body that submits this task again (``hai-cli describe``): the caller's
+        own variables included, so only who may see the task gets it (else 404)."""
+        return submission_json(await self.check_access(caller, task_id))
 
     async def check_access(self, caller: Caller, task_id: int) -> Any:
         """The task's row (read-only) if the caller may see it; else NotFound."""
@@ -444,6 +455,25 @@ def hung_since(t: Any) -> float | None:
     if t.state != lc.RUNNING or hung_at is None or hung_at < (t.started_at or 0.0):
         return None
     return float(hung_at)
+
+
+def submission_json(t: Any) -> dict[str, Any]:
+    """A task as the SubmitRequest that created it (its fields, by the same names)."""
+    options = t.options or {}
+    return {
+        "argv": list(t.argv),
+        "workdir": t.workdir,
+        "name": t.name,
+        "nodes": t.nodes,
+        "priority": priority_name(t.priority),
+        "group": t.group,
+        "env": dict(t.env or {}),
+        "kind": t.kind,
+        "suspend_after": t.suspend_after,
+        "image": options.get("environment") or options.get("image"),  # -i NAME or a ref
+        "haienv": t.haienv_name,
+        "haienv_owner": t.haienv_owner,
+    }
 
 
 def attempt_json(a: Any) -> dict[str, Any]:

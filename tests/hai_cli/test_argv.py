@@ -33,8 +33,58 @@ def test_options_before_file_keep_working() -> None:
     ]
 
 
-def test_no_double_dash_means_all_args_belong_to_the_script() -> None:
-    assert r("bash", "run.sh", "-n", "5") == ["bash", "--", "run.sh", "-n", "5"]
+def test_no_separator_runs_here_with_every_arg_for_the_script() -> None:
+    assert r("bash", "run.sh", "-n", "5") == ["bash", "--local", "--", "run.sh", "-n", "5"]
+
+
+SEPARATOR_TABLE = [
+    # (command line, what Click sees)
+    (("python", "t.py"), ["python", "--local", "--", "t.py"]),
+    (("python", "t.py", "--lr", "1"), ["python", "--local", "--", "t.py", "--lr", "1"]),
+    (("exec", "./a", "x", "+", "-"), ["exec", "--local", "--", "./a", "x", "+", "-"]),
+    (("python", "t.py", "--"), ["python", "--", "t.py"]),
+    (("python", "t.py", "a", "--", "-n", "2"), ["python", "-n", "2", "--", "t.py", "a"]),
+    (("python", "t.py", "++"), ["python", "--simulate", "--", "t.py"]),
+    (
+        ("python", "t.py", "--lr", "1", "++", "--suspend_seconds", "30", "--life_state", "5"),
+        ["python", "--simulate", "--suspend_seconds", "30", "--life_state", "5", "--", "t.py",
+         "--lr", "1"],
+    ),
+    (
+        ("python", "t.py", "++", "-ss", "2.5", "-ls=7", "--suspend-seconds=1"),
+        ["python", "--simulate", "--suspend_seconds", "2.5", "--life_state", "7",
+         "--suspend_seconds", "1", "--", "t.py"],
+    ),
+    # the first separator decides; what follows `++` is never the platform's
+    (("python", "t.py", "++", "--life_state", "--"), ["python", "--simulate", "--life_state", "--",
+                                                      "--", "t.py"]),
+    # options before FILE are the platform's: they mean a submission
+    (("python", "-n", "2", "t.py", "x"), ["python", "-n", "2", "--", "t.py", "x"]),
+]  # fmt: skip
+
+
+def test_separators_table() -> None:
+    for argv, expected in SEPARATOR_TABLE:
+        assert r(*argv) == expected, argv
+
+
+def test_what_plus_plus_cannot_take_is_named() -> None:
+    import re
+
+    import pytest
+
+    from hai_cli.argv import BadSeparator, MissingValue
+
+    for argv, message in (
+        (("python", "t.py", "++", "-n", "2"), "unknown option after ++: '-n'"),
+        (("python", "t.py", "++", "--", "-n"), "unknown option after ++: '--'"),
+        (("python", "t.py", "++", "30"), "unknown option after ++: '30'"),
+        (("python", "-p", "HIGH", "t.py", "++"), "platform options (-p) submit a task"),
+    ):
+        with pytest.raises(BadSeparator, match=re.escape(message)):
+            r(*argv)
+    with pytest.raises(MissingValue, match="option -ss needs a value"):
+        r("python", "t.py", "++", "-ss")
 
 
 def test_second_double_dash_goes_to_the_script() -> None:

@@ -101,3 +101,54 @@ def test_a_bad_watchdog_file_is_no_value(tmp_path) -> None:
     (tmp_path / "heartbeat.x").write_text("1 2\n")
     (tmp_path / "heartbeat.1").write_text("10.5 9\n")
     assert ctl.read_control(tmp_path).pulses == {1: (10.5, 9.0)}
+
+
+def test_the_original_sdk_arguments_and_setters(control) -> None:
+    """receive_suspend_command(timeout=, raise_exception=), set_watchdog_time, set_priority."""
+    assert runtime.receive_suspend_command(timeout=500, raise_exception=True) is False
+    (control / "suspend").write_text(f"{time.time() + 30}\n")
+    assert runtime.receive_suspend_command(timeout=0, raise_exception=True) is True
+    for bad in (-1, float("nan"), "500", True):
+        with pytest.raises(ValueError, match="timeout must be a number of milliseconds"):
+            runtime.receive_suspend_command(timeout=bad)  # type: ignore[arg-type]
+    runtime.set_watchdog_time(600)
+    assert (control / "watchdog_s").read_text() == "600\n"
+    assert runtime.get_watchdog_time() == 600
+    runtime.set_priority("below_normal")
+    assert (control / "priority").read_text() == "5\n"
+    runtime.set_priority(40)
+    assert (control / "priority").read_text() == "40\n"
+    runtime.set_priority("AUTO")
+    assert (control / "priority").read_text() == "-1\n"
+    with pytest.raises(ValueError, match="unknown priority"):
+        runtime.set_priority("URGENT")
+    with pytest.raises(ValueError):
+        runtime.set_priority(41)
+    with pytest.raises(TypeError):
+        runtime.set_priority(None)  # type: ignore[arg-type]
+    from hai_cli.control import read_control
+
+    assert read_control(control).priority == -1
+
+
+def test_raise_exception_when_the_channel_is_gone(control) -> None:
+    os.rmdir(control)
+    assert runtime.receive_suspend_command() is False
+    with pytest.raises(runtime.PlatformUnreachable, match="cannot read the control channel"):
+        runtime.receive_suspend_command(raise_exception=True)
+    control.mkdir()
+
+
+def test_the_original_import_path_is_the_sdk() -> None:
+    code = (
+        "from hfai.client import receive_suspend_command, go_suspend, set_whole_life_state, "
+        "get_whole_life_state, set_watchdog_time, set_priority, EXP_PRIORITY\n"
+        "from hai_cli import runtime\n"
+        "assert go_suspend is runtime.go_suspend and EXP_PRIORITY.HIGH == 30\n"
+        "print(get_whole_life_state(), receive_suspend_command(timeout=1))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAI_", "PYTHONPATH"))}
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=False
+    )
+    assert (res.returncode, res.stdout) == (0, "0 False\n"), res.stderr

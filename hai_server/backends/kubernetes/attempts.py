@@ -135,6 +135,7 @@ def observe_attempt(
         listening=files.listening,
         pulses=tuple(RankPulse(r, *files.pulses[r]) for r in sorted(files.pulses)),
         watchdog_s=files.watchdog_s,
+        priority=files.priority,
     )
 
 

@@ -33,6 +33,7 @@ class ControlFiles:
     listening: frozenset[int] = frozenset()
     pulses: dict[int, tuple[float, float]] = field(default_factory=dict)
     watchdog_s: int | None = None
+    priority: int | None = None
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -70,4 +71,5 @@ def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
         said.listening,
         said.pulses,
         said.watchdog_s,
+        said.priority,
     )

@@ -305,6 +305,7 @@ class LocalBackend(Backend):
             listening=said.listening,
             pulses=tuple(RankPulse(r, *said.pulses[r]) for r in sorted(said.pulses)),
             watchdog_s=said.watchdog_s,
+            priority=said.priority,
         )
 
     def _scan(self) -> tuple[object, ...]:

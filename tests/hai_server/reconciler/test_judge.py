@@ -126,3 +126,20 @@ def test_stop_request_and_rehearsal() -> None:
         ).begin_suspend
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "exit_code"), [("stopped", 143), ("succeeded", 0), ("failed", 143)]
+)
+def test_a_stopped_task_ends_as_the_stop_asked(outcome: str, exit_code: int) -> None:
+    """stop --succeeded / --failed (the original's): the ranks are stopped as for any stop."""
+    running = judge(view(stop_requested=True, stop_outcome=outcome), obs(("running", None)), 101)
+    assert running.terminate and running.new_state is None
+    done = judge(
+        view(stop_requested=True, terminate_sent=True, stop_outcome=outcome),
+        obs(("exited", 143)),
+        102,
+    )
+    assert (done.new_state, done.outcome, done.exit_code) == (outcome, outcome, exit_code)
+    lost = judge(view(stop_requested=True, stop_outcome=outcome), None, 102)
+    assert lost.new_state == outcome
