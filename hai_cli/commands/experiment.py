@@ -4,17 +4,21 @@ submits the task again (hai_cli/experiment.py has the schema)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hai_cli import ui
 from hai_cli.commands.tasks import TASK_HELP, resolve
-from hai_cli.experiment import Experiment, ExperimentError, dump, load
+
+if TYPE_CHECKING:  # PyYAML costs tens of ms: every other command would pay it at start
+    from hai_cli.experiment import Experiment
 
 
 def from_submission(body: dict[str, Any]) -> Experiment:
     """The experiment that resubmits a task (GET /api/v1/tasks/{id}/submission)."""
+    from hai_cli.experiment import Experiment
+
     argv, kind = list(body["argv"]), body["kind"]
     if kind == "python" and len(argv) >= 3 and argv[1] == "-u":
         script, args = argv[2], argv[3:]
@@ -62,6 +66,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the created task as JSON"),
     ) -> None:
         from hai_cli.commands.submit import submit
+        from hai_cli.experiment import ExperimentError, load
 
         try:
             exp = load(path)
@@ -102,4 +107,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             ui.print_json(body)
             return
+        from hai_cli.experiment import dump
+
         typer.echo(dump(from_submission(body)), nl=False)

@@ -93,3 +93,13 @@ def test_dump_then_parse_is_the_same_experiment(
         priority=priority, env="e[o]", image="i:1", environment=environment, suspend_after=2.5,
     )  # fmt: skip
     assert parse(dump(exp)) == exp
+
+
+def test_other_commands_do_not_pay_for_yaml() -> None:
+    """PyYAML is imported by run/describe only: hai-cli list's budget is tens of ms."""
+    import subprocess
+    import sys
+
+    code = "import sys, hai_cli.app; print('yaml' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
