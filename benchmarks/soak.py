@@ -91,6 +91,17 @@ class Load:
             return None
 
 
+def _runs(marker: Path) -> collections.Counter[tuple[str, str]]:
+    """(start|done, task id) -> how many times rank 0 of any attempt wrote it."""
+    runs: collections.Counter[tuple[str, str]] = collections.Counter()
+    if marker.exists():
+        for line in marker.read_text().splitlines():
+            kind, tid, _attempt, rank = line.split()
+            if rank == "0":  # one line per attempt: rank 0's
+                runs[(kind, tid)] += 1
+    return runs
+
+
 def rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -118,8 +129,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate", type=float, default=2.0, help="submissions per second")
+    ap.add_argument("--faults", default="server,redis,rank", help="which faults, comma-separated")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
+    kinds = tuple(k for k in args.faults.split(",") if k in ("server", "redis", "rank"))
+    if not kinds:
+        ap.error("--faults: name server, redis and/or rank")
     import pgserver
 
     work = Path(tempfile.mkdtemp(prefix="hai-soak-"))
@@ -167,7 +182,7 @@ def main() -> None:
                 load.call("GET", "/api/v1/tasks?limit=50")
                 next_status = time.time() + 1
             if time.time() >= next_fault:
-                kind = rnd.choice(("server", "redis", "rank"))
+                kind = rnd.choice(kinds)
                 if kind == "server":
                     current["rss_end_kib"] = rss_kib(current["pid"])
                     servers.append(current)
@@ -190,7 +205,11 @@ def main() -> None:
                 print(f"  {time.strftime('%H:%M:%S')} fault: {kind}", flush=True)
                 next_fault = time.time() + rnd.uniform(20, 60)
             time.sleep(max(0.0, 1 / args.rate - 0.01))
-        # drain: no more submissions or faults; every task must reach an end
+        # drain: no more submissions or faults. What is still waiting is stopped (on an
+        # overloaded cluster LOW tasks wait for as long as higher ones keep coming: that is
+        # the policy, not a loss); every task must then reach an end
+        waiting = load.call("POST", "/api/v1/tasks/actions/stop", {"states": ["queued"]})
+        stopped_waiting = len((waiting or {}).get("changed", []))
         drain_end = time.time() + 600
         final: dict[int, dict[str, Any]] = {}
         while time.time() < drain_end:
@@ -216,6 +235,17 @@ def main() -> None:
             for tid in submitted
             if final.get(tid, {}).get("state") in TERMINAL
         }
+        runs = _runs(marker)
+        duplicated = [
+            tid
+            for tid, t in final.items()
+            if runs[("done", str(tid))] > 1 or runs[("start", str(tid))] > t["restart_count"] + 1
+        ]
+        for tid in duplicated[:5]:  # why: the events of the task
+            detail = load.call("GET", f"/api/v1/tasks/{tid}") or {}
+            print(f"task {tid} ran more often than its attempts:")
+            for ev in detail.get("events", []):
+                print(f"    {ev['at']:.3f} {ev['kind']}: {ev['message']}")
     finally:
         server.stop()
         for pid in rank_pids(home):
@@ -223,22 +253,12 @@ def main() -> None:
                 os.killpg(pid, signal.SIGKILL)
         redis.stop()
         pg.cleanup()
-    runs: collections.Counter[tuple[str, str]] = collections.Counter()
-    if marker.exists():
-        for line in marker.read_text().splitlines():
-            kind, tid, _attempt, rank = line.split()
-            if rank == "0":  # one line per attempt: rank 0's
-                runs[(kind, tid)] += 1
     finished = collections.Counter(states.values())
     lost = [tid for tid in submitted if tid not in states]
-    duplicated = [
-        tid
-        for tid, t in final.items()
-        if runs[("done", str(tid))] > 1 or runs[("start", str(tid))] > t["restart_count"] + 1
-    ]
     five = {k: v for k, v in load.codes.items() if k.startswith("5")}
     print(f"tasks submitted     {len(submitted)}")
     print(f"tasks finished      {sum(finished.values())}  {dict(finished)}")
+    print(f"  of which stopped while waiting when the load ended: {stopped_waiting}")
     print(f"tasks lost          {len(lost)}  {lost[:20]}")
     print(f"tasks duplicated    {len(duplicated)}  {duplicated[:20]}")
     print(f"faults              {dict(faults)}")
@@ -257,6 +277,7 @@ def main() -> None:
                 "submitted": len(submitted),
                 "finished": sum(finished.values()),
                 "by_state": dict(finished),
+                "stopped_waiting": stopped_waiting,
                 "lost": len(lost),
                 "duplicated": len(duplicated),
                 "faults": dict(faults),

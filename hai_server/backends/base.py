@@ -85,6 +85,10 @@ class RankObservation:
     exit_code: int | None = None
     message: str = ""
     endpoint: str = ""  # HOST:PORT a service of the rank answers at (Jupyter containers)
+    # the rank had exited before the backend began stopping it (local backend: its exit file
+    # is older than the attempt's kill mark): an exit code 0 then means it finished its work,
+    # not that it saved on our SIGTERM. False also when the backend cannot tell.
+    before_stop: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,10 @@ def _finished(view: TaskView, obs: AttemptObservation, v: Verdict) -> Verdict:
         v.new_state, v.outcome, v.exit_code = lc.FAILED, "failed", view.failure_code
         v.events.append(("failed", f"failed with exit code {view.failure_code}"))
     elif view.state == lc.SUSPENDING:
-        if all_zero and not acked and not view.terminate_sent:
+        # exit 0 after our SIGTERM may be a task that saved on it (resume it later); exit 0
+        # before the SIGTERM reached any rank is a task that finished its work: never rerun it
+        on_its_own = not view.terminate_sent or all(r.before_stop for r in obs.ranks)
+        if all_zero and not acked and on_its_own:
             v.new_state, v.outcome, v.exit_code = lc.SUCCEEDED, "succeeded", 0
             v.events.append(("succeeded", "finished during the suspend grace period"))
         elif (

@@ -264,7 +264,9 @@ class LocalBackend(Backend):
         rank_dir = att.rank_dir(rank)
         code = read_int(rank_dir / control.EXIT_CODE)
         if code is not None:
-            return RankObservation(rank, node, "exited", code)
+            return RankObservation(
+                rank, node, "exited", code, before_stop=_exited_before_stop(att, rank_dir)
+            )
         proc = att.procs.get(rank)
         wrapper_alive = (
             proc.poll() is None
@@ -374,3 +376,16 @@ def local_nodes(count: int, gpus_per_node: int | None, group: str, zone: str) ->
         NodeState(name=f"local-{i}", group=group, zone=zone, gpus=gpus, gpu_first=i * gpus)
         for i in range(count)
     ]
+
+
+def _exited_before_stop(att: _Attempt, rank_dir: Path) -> bool:
+    """The rank's exit file is older than the attempt's kill mark (written just before the
+    SIGTERM): it ended on its own, before any stop signal could reach it."""
+    try:
+        kill_mark = (att.directory / "kill_at").stat().st_mtime
+    except OSError:
+        return False  # never stopped: nothing to tell apart
+    try:
+        return (rank_dir / control.EXIT_CODE).stat().st_mtime < kill_mark
+    except OSError:
+        return False

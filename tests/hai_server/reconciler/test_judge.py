@@ -143,3 +143,30 @@ def test_a_stopped_task_ends_as_the_stop_asked(outcome: str, exit_code: int) -> 
     assert (done.new_state, done.outcome, done.exit_code) == (outcome, outcome, exit_code)
     lost = judge(view(stop_requested=True, stop_outcome=outcome), None, 102)
     assert lost.new_state == outcome
+
+
+def _exited(code: int, before_stop: bool) -> RankObservation:
+    return RankObservation(0, "n0", "exited", code, before_stop=before_stop)
+
+
+@pytest.mark.parametrize(
+    ("code", "before_stop", "state"),
+    [
+        # finished its work before the SIGTERM reached it: done, never run again (soak found
+        # deaf victims that finished in the ~0.2 s between the verdict and the signal rerun)
+        (0, True, "succeeded"),
+        # exit 0 after our SIGTERM: it saved on the signal; resume it later
+        (0, False, "suspended"),
+        (143, False, "suspended"),
+        (137, True, "suspended"),  # a kill code is ours whatever the clock says
+    ],
+)
+def test_a_victim_that_ended_before_the_stop_reached_it(
+    code: int, before_stop: bool, state: str
+) -> None:
+    v = judge(
+        view("suspending", terminate_sent=True, suspend_deadline=200),
+        AttemptObservation(1, 0, (_exited(code, before_stop),), frozenset()),
+        101,
+    )
+    assert v.new_state == state, v
