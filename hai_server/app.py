@@ -46,7 +46,7 @@ from hai_server.services.logs import LogService, PodLog
 from hai_server.services.nodes import NodeService
 from hai_server.services.overview import OverviewService, run_sampler
 from hai_server.services.storage import StorageService
-from hai_server.services.system import SystemService
+from hai_server.services.system import SystemService, installation_id
 from hai_server.services.tasks import TaskService
 from hai_server.services.why import WhyService
 from hai_server.services.workspaces import WorkspaceService
@@ -206,6 +206,7 @@ def create_app(
                 logs=logfan.health,
                 metrics=metrics,
                 metrics_public=settings.metrics_public,
+                installation=installation_id(settings.installation_file),
             ),
             auth=AuthService(reads, callers),
             overview=overview,

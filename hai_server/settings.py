@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     config_file: Path | None = None
     embedded: bool = False
     metrics_public: bool = False  # /metrics without a token (e.g. a scraper inside the cluster)
+    # hai-up's installation marker (installation.json): /healthz tells admins which
+    # installation this server belongs to, so hai-up knows it reached the one it started
+    installation_file: Path | None = None
     recover_admin: bool = False  # hai-server --recover-admin (hai-cli server recover) only
     scheduler: SchedulerSettings = SchedulerSettings()
     local: LocalSettings = LocalSettings()

@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, UpError
@@ -99,3 +100,19 @@ def claim(root: Path, wanted: Installation) -> Installation:
     except OSError as exc:
         raise UpError(f"cannot record the installation in {path}: {exc}", EXIT_CONFIG) from None
     return mine
+
+
+def answered_by(health: dict[str, Any] | None, wanted_id: str) -> str:
+    """Who answered a health check made with the admin token (pure): ``down`` (no answer
+    yet), ``ours`` (this installation; anything when ``wanted_id`` is empty), ``other`` (a
+    server of another installation on the same address: never call that healthy), or
+    ``unverified`` (a server that does not say: it did not take our admin token, so it is not
+    ours either; waited for like ``down``)."""
+    if health is None:
+        return "down"
+    if not wanted_id:
+        return "ours"
+    found = health.get("installation")
+    if found == wanted_id:
+        return "ours"
+    return "unverified" if found is None else "other"

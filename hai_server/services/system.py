@@ -6,8 +6,10 @@ returning plain dicts, so this module imports none of them.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -34,7 +36,9 @@ class SystemService:
         metrics: Metrics | None = None,
         metrics_public: bool = False,
         clock: Callable[[], float] = time.time,
+        installation: str = "",
     ) -> None:
+        self._installation = installation
         self.metrics_public = metrics_public
         self._metrics = metrics or Metrics(reconciler, logs)
         self._clock = clock
@@ -45,6 +49,8 @@ class SystemService:
     async def health(self) -> tuple[dict[str, Any], int]:
         """The health document and its HTTP status (503 when this replica cannot serve)."""
         body: dict[str, Any] = {"status": "ok", "backend": self._backend, "mode": self._mode}
+        if self._installation:
+            body["installation"] = self._installation
         try:
             async with self._sessions() as s:
                 await s.execute(text("SELECT 1"))
@@ -105,3 +111,15 @@ class SystemService:
             oldest_queued_s={g: max(0.0, now - t) for g, t in oldest if t is not None},
         )
         return self._metrics.render(snapshot).decode()
+
+
+def installation_id(path: Path | None) -> str:
+    """The ``id`` in hai-up's installation marker, "" when there is none or it is unreadable."""
+    if path is None:
+        return ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else ""

@@ -36,7 +36,7 @@ from hai_up.drain import Api, active_count, drain, drained_nodes, undrain
 from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.files import write_files
 from hai_up.images import ImageSpec, Progress, ensure_images
-from hai_up.installation import Installation, check_owner, claim, read_marker
+from hai_up.installation import Installation, answered_by, check_owner, claim, read_marker
 from hai_up.preflight import (
     check_kubeconfig,
     check_mount_sources,
@@ -235,14 +235,27 @@ def _logs_tail(docker: DockerClient, container: Any, lines: int = 20) -> str:
 
 
 def _wait_healthy(
-    docker: DockerClient, cfg: UpConfig, urls: dict[str, str], progress: Progress
+    docker: DockerClient,
+    cfg: UpConfig,
+    urls: dict[str, str],
+    progress: Progress,
+    installation: str = "",
 ) -> None:
+    """Wait until every server answers /healthz as part of ``installation`` (its id)."""
     start = time.monotonic()
     pending = dict(urls)
     last_report = 0.0
     while pending:
         for name, url in list(pending.items()):
-            if healthz(url) is not None:
+            who = answered_by(healthz(url, token=cfg.admin_token), installation)
+            if who == "other":
+                raise UpError(
+                    f"{name}: the server answering at {url} belongs to another installation "
+                    "(its /healthz names another id): a platform of another project or path "
+                    "holds this address; stop it or change SERVER_PORT",
+                    1,
+                )
+            if who == "ours":
                 progress.say(f"{name}: healthy at {url} after {time.monotonic() - start:.1f} s")
                 del pending[name]
         if not pending:
@@ -371,7 +384,7 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
     changed = sorted(n for n in COMPOSE_FILES if running and previous.get(n) != files.get(n))
     # -- from here on the running deployment is touched
     prepare_shared_storage(cfg, host_dirs(cfg))
-    claim(root, me)
+    mine = claim(root, me)
     recreate = verb == "upgrade"  # upgrade rolls the servers even on an unchanged config
     if running and (recreate or built or "docker-compose.yaml" in changed):
         old_doc = _parse_compose(previous) if "docker-compose.yaml" in previous else compose
@@ -385,7 +398,7 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
     start = time.monotonic()
     try:
         _compose_up(project, cfg, progress, recreate=recreate)
-        _wait_healthy(docker, cfg, server_urls(compose), progress)
+        _wait_healthy(docker, cfg, server_urls(compose), progress, mine.id)
     except UpError as exc:
         if running:
             raise UpError(

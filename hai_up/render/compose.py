@@ -20,6 +20,8 @@ from hai_up.render.yamlout import dump
 Service = dict[str, Any]
 CONFIG_LABEL = "hai.config-digest"
 
+INSTALLATION_IN_CONTAINER = "/etc/hai/installation.json"  # hai-up's marker, read-only
+
 
 def host_dirs(cfg: UpConfig) -> dict[str, Path]:
     """Directories under HAI_PLATFORM_PATH that ``run`` creates before starting."""
@@ -58,6 +60,7 @@ def environment(cfg: UpConfig) -> dict[str, str]:
         "HAI_HOME": HOME,
         "HAI_ADMIN_TOKEN": cfg.admin_token,
         "HAI_ADMIN_USER": cfg.admin_user,
+        "HAI_INSTALLATION_FILE": INSTALLATION_IN_CONTAINER,
     }
 
 
@@ -92,6 +95,7 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
         f"{dirs['home']}:{HOME}",
         f"{root / 'init.sql'}:/etc/hai/init.sql:ro",
         f"{root / 'override.toml'}:/etc/hai/override.toml:ro",
+        f"{root / 'installation.json'}:{INSTALLATION_IN_CONTAINER}:ro",
         f"{dirs['workspace']}:{dirs['workspace']}",
     ]
     if cfg.hai_backend == "kubernetes":

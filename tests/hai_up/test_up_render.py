@@ -295,6 +295,7 @@ def test_compose_servers_env_and_mounts() -> None:
         f"{root}/home:/var/lib/hai",
         f"{root}/init.sql:/etc/hai/init.sql:ro",
         f"{root}/override.toml:/etc/hai/override.toml:ro",
+        f"{root}/installation.json:/etc/hai/installation.json:ro",
         f"{root}/workspace:{root}/workspace",
         f"{root}/kubeconfig/config:/etc/hai/kubeconfig:ro",
     ]
