@@ -132,7 +132,7 @@ def _expected(caller: str, method: str, path: str) -> set[int] | None:
         return {200}  # a bulk action answers for what it picked (only the caller's tasks)
     if path.startswith("/api/v1/environments/"):
         return None  # anyone may ask which tasks use an environment (its existence is public)
-    if path.startswith(("/api/v1/workspaces", "/api/v1/uploads/")):
+    if path.startswith(("/api/v1/workspaces", "/api/v1/uploads")):
         return None  # the caller's own workspaces (another user's: test_workspaces_api.py)
     if "{task_id}" in path or path.startswith("/api/v1/jupyter/{name}"):
         return {404}  # the admin's task or container: not theirs, not even said to exist
