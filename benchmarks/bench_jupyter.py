@@ -85,7 +85,7 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit((home / "server.log").read_text()[-3000:])
                 time.sleep(0.1)
-            user = c.get("/api/v1/whoami").json()["name"]
+            user = c.get("/api/v1/whoami").json()["user"]
             # warm-up: one container started and deleted (page cache, JupyterLab's first run)
             c.post("/api/v1/jupyter", json={"name": "warm"}).raise_for_status()
             wait_answering(c, "warm", user)
