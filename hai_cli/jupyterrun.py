@@ -89,11 +89,12 @@ def write_kernels(data_dir: Path, kernels: list[dict[str, Any]]) -> None:
 
 
 def lab_argv(
-    python: str, port: int, base_url: str, root: str, default_kernel: str | None
-) -> list[str]:
+    python: str, port: int, base_url: str, root: str, default_kernel: str | None,
+    ip: str = "127.0.0.1",
+) -> list[str]:  # fmt: skip
     argv = [
         python, "-m", "jupyterlab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--ServerApp.ip={ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--ServerApp.base_url={base_url}", f"--ServerApp.root_dir={root}",
         # the platform's proxy sends requests with the Host it was reached at
         "--ServerApp.allow_remote_access=True",

@@ -325,6 +325,8 @@ def toml_to_settings(data: dict[str, Any]) -> dict[str, Any]:
         out["scheduler"] = data["scheduler"]
     if "workspace" in data:
         out["workspace"] = data["workspace"]
+    if "jupyter" in data:  # [jupyter]: groups (JUPYTER_GROUP), workspace, cull, ...
+        out["jupyter"] = data["jupyter"]
     if "launcher" in data and "local" in data["launcher"]:
         out["local"] = data["launcher"]["local"]
     dist = data.get("experiment", {}).get("log", {}).get("dist")

@@ -296,6 +296,11 @@ class HaiTui(App):
     def action_nodes(self) -> None:
         self.push_screen(NodesScreen())
 
+    def action_jupyter(self) -> None:
+        from hai_cli.tui.jupyter import JupyterScreen
+
+        self.push_screen(JupyterScreen())
+
     # -- actions -------------------------------------------------------------------------
     def action_task_action(self, verb: str) -> None:
         task = self.selected_task()

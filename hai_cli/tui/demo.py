@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hai_cli.client import ApiError, ConnectionFailed
+from hai_cli.tui.demo_jupyter import DemoJupyter, demo_boxes
 
 NOW = 1_800_000_000.0
 USERS = ("alice", "bob", "carol", "dave")
@@ -101,7 +102,7 @@ def make_nodes(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return nodes
 
 
-class DemoClient:
+class DemoClient(DemoJupyter):
     """Answers like ``Client`` from memory; counts calls so tests can see what happened."""
 
     def __init__(self, count: int = 12, *, user: str = "alice", role: str = "admin") -> None:
@@ -111,6 +112,8 @@ class DemoClient:
         self.role = role
         self.down = False
         self.bad_token = False
+        self.boxes = demo_boxes(user, NOW)
+        self.jupyter_calls: list[tuple[str, ...]] = []
         self.actions: list[tuple[int, str]] = []
         self.submitted: list[dict[str, Any]] = []
         self.log_lines = 40

@@ -27,6 +27,7 @@ HELP = """\
   l  logs of the selected task: r rank, a attempt, / search,
      n/N next/previous match, G end (follows again), esc back
   n  nodes: usage per group, health, which tasks hold each node
+  j  Jupyter containers: c create, x stop, s start, d delete, l logs, o URL
   ?  this help          q  quit
 """
 

@@ -34,6 +34,7 @@ class MainScreen(Screen):
         Binding("o", "sort_next", "Sort", show=False),
         Binding("l", "app.logs", "Logs"),
         Binding("n", "app.nodes", "Nodes"),
+        Binding("j", "app.jupyter", "Jupyter", show=False),  # ? lists it
         Binding("x", "app.task_action('stop')", "Stop"),
         Binding("p", "app.task_action('suspend')", "Suspend"),
         Binding("u", "app.task_action('resume')", "Resume"),

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
@@ -32,6 +33,8 @@ from hai_server.services.jupyter import JupyterService, Route
 from hai_server.services.tasks import Caller
 
 COOKIE = "hai_jupyter"
+ROUTE_TTL_S = 2.0
+MAX_ROUTES = 10_000
 HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailers", b"transfer-encoding", b"upgrade", b"host", b"authorization", b"cookie",
@@ -55,6 +58,23 @@ class JupyterProxy:
         self._services = services
         self._reserved = frozenset(reserved)
         self._client: httpx.AsyncClient | None = None
+        # serving routes for ROUTE_TTL_S: a request costs no database read (a container that
+        # stops in the meantime answers 502 for at most that long, then 503)
+        self._routes: dict[tuple[str, str], tuple[float, Route]] = {}
+
+    async def _route(self, jupyter: JupyterService, user: str, name: str) -> Route | None:
+        now = time.monotonic()
+        hit = self._routes.get((user, name))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        route = await jupyter.route(user, name)
+        if route is not None and route.endpoint and route.state == "running":
+            if len(self._routes) > MAX_ROUTES:
+                self._routes.clear()
+            self._routes[(user, name)] = (now + ROUTE_TTL_S, route)
+        else:
+            self._routes.pop((user, name), None)
+        return route
 
     def _target(self, scope: dict[str, Any]) -> tuple[str, str, str] | None:
         if scope["type"] not in ("http", "websocket"):
@@ -73,7 +93,7 @@ class JupyterProxy:
         jupyter: JupyterService = services.jupyter
         user, name, _rest = target
         try:
-            route = await jupyter.route(user, name)
+            route = await self._route(jupyter, user, name)
             if route is None:
                 raise Denied(404, f"no container {user}/{name}")
             cookie = await self._authorize(scope, route, services)
@@ -161,6 +181,7 @@ class JupyterProxy:
                                                  content=bytes(body))  # fmt: skip
             upstream = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
+            self._routes.clear()  # look the container up again next time
             await _deny(scope, receive, send, Denied(502, f"JupyterLab is not answering: {exc}",
                                                       retry=True))  # fmt: skip
             return

@@ -49,3 +49,12 @@ def test_envs_root_from_toml_env_and_default(tmp_path, monkeypatch) -> None:
     assert Settings(home=tmp_path).resolved_envs_root == tmp_path / "envs"
     monkeypatch.setenv("HAI_ENVS_ROOT", "/shared/envs")
     assert str(Settings(home=tmp_path).resolved_envs_root) == "/shared/envs"
+
+
+def test_jupyter_section() -> None:
+    from hai_server.settings import Settings, toml_to_settings
+
+    got = toml_to_settings({"jupyter": {"groups": ["jup_a"], "cull": {"*": {"idle_s": 3600}}}})
+    s = Settings(**got)
+    assert s.jupyter.groups == ["jup_a"] and s.jupyter.cull["*"].idle_s == 3600
+    assert Settings().jupyter.cull == {}  # off by default

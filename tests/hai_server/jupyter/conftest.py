@@ -30,6 +30,35 @@ class Live:
     url: str
     home: Path
     app: Any
+    server: Any = None
+    thread: Any = None
+    settings: Any = None
+
+    def boot(self, settings: Any) -> None:
+        """Serve ``settings`` on a new port (the local backend adopts what runs already)."""
+        self.settings = settings
+        self.app = create_app(settings)
+        port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
+                           lifespan="on")
+        )  # fmt: skip
+        self.thread = threading.Thread(target=self.server.run, name="jupyter-live", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "did not start"
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def halt(self) -> None:
+        """Stop the server (its containers keep running, as ranks do)."""
+        self.server.should_exit = True
+        self.thread.join(30)
+
+    def restart(self) -> None:
+        self.halt()
+        self.boot(self.settings)
 
     def client(self, token: str | None = ADMIN_TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -72,18 +101,8 @@ def serve(home: Path, python: str | None = None, gpus: int = 0, **jupyter: Any) 
     settings.local.python = python
     settings.local.gpus_per_node = gpus
     settings.jupyter = JupyterSettings(local_cpus=4, local_memory_gib=8, **jupyter)
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="jupyter-live", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    live = Live(f"http://127.0.0.1:{port}", home, app)
+    live = Live("", home, None)
+    live.boot(settings)
     try:
         yield live
     finally:
@@ -96,8 +115,7 @@ def serve(home: Path, python: str | None = None, gpus: int = 0, **jupyter: Any) 
                 for t in c.get("/api/v1/tasks/", params={"all": True}).json()["tasks"]
             ):
                 time.sleep(0.1)
-        server.should_exit = True
-        thread.join(30)
+        live.halt()
         for pid_file in home.glob("runs/*/rank*/pid"):  # safety net: nothing left running
             with contextlib.suppress(ValueError, OSError):
                 os.killpg(int(pid_file.read_text()), signal.SIGKILL)

@@ -3,6 +3,7 @@ precise 4xx, and nothing stored. The fake backend: no container here may run a p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,10 @@ def test_over_quota_refused_at_once_with_limit_and_use(root: Api) -> None:
     assert len(bob.ok("GET", "/api/v1/jupyter")["containers"]) == 2
     # a stopped container no longer counts
     bob.ok("POST", "/api/v1/jupyter/a/stop")
+    deadline = time.monotonic() + 20
+    while bob.ok("GET", "/api/v1/jupyter/a")["state"] != "stopped":  # queued or running
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     bob.ok("POST", "/api/v1/jupyter", {"name": "c", "cpus": 0.1, "memory_gib": 0.1})
     for bad, why in [(1_000_000_000, "MMMMCCCQQ"), (-1, ">= 0")]:
         r = root.call("PUT", "/api/v1/admin/quotas",
