@@ -31,6 +31,7 @@ from hai_server.db.session import create_schema, ensure_admin, make_engine, make
 from hai_server.home import prepare_home
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
+from hai_server.services.admission import Admission
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
 from hai_server.services.images import ImageService
@@ -126,9 +127,12 @@ def create_app(
             settings.scheduler.default_group,
             reads,
             environments,
-            policy=reconciler.config,
-            workdir_check=storage.check_submit if restrict else None,
-            images=images,
+            Admission(
+                reads,
+                reconciler.config,
+                images,
+                workdir_check=storage.check_submit if restrict else None,
+            ),
         )
         overview = OverviewService(sessions, reconciler.config)
         app.state.services = Services(
