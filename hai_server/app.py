@@ -131,7 +131,7 @@ def create_app(
                 reads,
                 reconciler.config,
                 images,
-                workdir_check=storage.check_submit if restrict else None,
+                storage=storage if restrict else None,
             ),
         )
         overview = OverviewService(sessions, reconciler.config)

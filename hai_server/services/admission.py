@@ -5,22 +5,21 @@ ImageService) and, on a cluster's local backend, its working directory (the stor
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hai_cli.scheduler.admission import admit
 from hai_cli.scheduler.model import AUTO, PolicyConfig, Priority
 from hai_cli.scheduler.quota import EXTERNAL
+from hai_server.db.active import storage_row
 from hai_server.db.reads import Reads
+from hai_server.domain.storage import MountTask
 from hai_server.services.errors import QuotaRefused
 from hai_server.services.images import ImageService
 
 if TYPE_CHECKING:
+    from hai_server.services.storage import StorageService
     from hai_server.services.tasks import Caller, SubmitRequest
-
-# (caller, workdir, group, nodes, image) -> None or Invalid: the storage rows' workdir rule
-WorkdirCheck = Callable[["Caller", str, str, int, "str | None"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +39,14 @@ class Admission:
         reads: Reads,
         policy: PolicyConfig | None = None,
         images: ImageService | None = None,
-        workdir_check: WorkdirCheck | None = None,
+        storage: StorageService | None = None,
     ) -> None:
+        """``storage``: check working directories against the storage rows (a cluster's
+        local backend, where ranks run in the server's container)."""
         self._reads = reads
         self._policy = policy or PolicyConfig()
         self._images = images
-        self._workdir_check = workdir_check
+        self._storage = storage
 
     async def check(
         self, caller: Caller, req: SubmitRequest, group: str, priority: int | None
@@ -55,7 +56,9 @@ class Admission:
         outside the owner's mounts."""
         if priority is None:
             priority = AUTO if caller.role == EXTERNAL else Priority.NORMAL.value
-        rows, groups = await self._reads.quota_rows(caller.name, caller.role)
+        rows, groups, images, mounts = await self._reads.submit_context(
+            caller.name, caller.role, self._storage is not None
+        )
         refusal = admit(
             user=caller.name, role=caller.role, group=group, priority=priority,
             nodes=req.nodes, rows=rows, user_groups=groups, config=self._policy,
@@ -65,7 +68,7 @@ class Admission:
             raise QuotaRefused(refusal.message)
         out = Admitted(priority, list(req.argv), dict(req.env))
         if self._images is not None:
-            choice = await self._images.choose(caller, req.image, rows, groups)
+            choice = await self._images.choose(caller, req.image, rows, groups, images)
             out.env.clear()
             out.env.update({**choice.env, **req.env})  # the user's -e wins
             if choice.image:
@@ -76,6 +79,9 @@ class Admission:
                 out.argv[0] = choice.python
         elif req.image:
             out.options["image"] = req.image
-        if self._workdir_check is not None:
-            await self._workdir_check(caller, req.workdir, group, req.nodes, req.image)
+        if self._storage is not None and mounts:
+            task = MountTask(group=group, nodes=req.nodes, image=req.image or "",
+                             workdir=req.workdir)  # fmt: skip
+            storage_rows = [storage_row(r) for r in mounts]
+            await self._storage.check_workdir(caller, req.workdir, task, storage_rows, groups)
         return out
