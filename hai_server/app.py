@@ -37,6 +37,7 @@ from hai_server.metrics import Metrics
 from hai_server.reconciler.culler import Culler
 from hai_server.reconciler.loop import Reconciler
 from hai_server.services.admin import AdminService
+from hai_server.services.admission import Admission
 from hai_server.services.auth import AuthService
 from hai_server.services.environments import EnvironmentService
 from hai_server.services.images import ImageService
@@ -163,9 +164,12 @@ def create_app(
             settings.scheduler.default_group,
             reads,
             environments,
-            policy=reconciler.config,
-            workdir_check=storage.check_submit if restrict else None,
-            images=images,
+            Admission(
+                reads,
+                reconciler.config,
+                images,
+                storage=storage if restrict else None,
+            ),
         )
         overview = OverviewService(sessions, reconciler.config)
 

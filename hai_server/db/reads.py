@@ -68,6 +68,8 @@ _MY_GROUPS = select(m.UserGroup.group_name).where(m.UserGroup.user_name == bindp
 _MY_QUOTAS = select(m.Quota.principal, m.Quota.resource, m.Quota.quota, m.Quota.expires_at).where(
     m.Quota.principal.in_(bindparam("p", expanding=True))
 )
+_IMAGES = select(m.TrainEnvironment.__table__).order_by(m.TrainEnvironment.env_name)
+_STORAGE = select(m.Storage.__table__).where(m.Storage.active.is_(True)).order_by(m.Storage.id)
 _LATEST_LOG_ATTEMPT = _LOG_ATTEMPT.order_by(_A.c.number.desc()).limit(1)
 _NTH_LOG_ATTEMPT = _LOG_ATTEMPT.where(_A.c.number == bindparam("n"))
 _EVENTS = (
@@ -107,6 +109,22 @@ class Reads:
                 for r in await c.execute(_MY_QUOTAS, {"p": principals})
             ]
         return rows, groups
+
+    async def submit_context(
+        self, user: str, role: str, storage: bool
+    ) -> tuple[list[QuotaRow], tuple[str, ...], list[Row[Any]], list[Row[Any]]]:
+        """What admitting one submission reads, on one connection: the quota rows that may
+        apply to ``user`` and the user's groups (as :meth:`quota_rows`), the built-in images,
+        and (``storage``) the active storage rows."""
+        async with self._engine.connect() as c:
+            groups = tuple(sorted((await c.execute(_MY_GROUPS, {"u": user})).scalars()))
+            rows = [
+                QuotaRow(r.principal, r.resource, r.quota, r.expires_at)
+                for r in await c.execute(_MY_QUOTAS, {"p": [user, role, "public", *groups]})
+            ]
+            images = list((await c.execute(_IMAGES)).all())
+            mounts = list((await c.execute(_STORAGE)).all()) if storage else []
+        return rows, groups, images, mounts
 
     async def caller(self, token_hash: str) -> Row[Any] | None:
         """(id, name, role, active) of the live token's user, or None."""

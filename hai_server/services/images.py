@@ -71,9 +71,10 @@ class ImageService:
         requested: str | None,
         rows: list[QuotaRow],
         groups: tuple[str, ...],
+        image_rows: list[Any] | None = None,
     ) -> Choice:
         """The image of a submission; 403 (no quota) or 422 (unknown, backend cannot)."""
-        envs = await self.environments()
+        envs = await self.environments() if image_rows is None else [_env(r) for r in image_rows]
         try:
             return choose(requested, envs, self._quota(caller, rows, groups), self.backend)
         except ImageRefused as exc:

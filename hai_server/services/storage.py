@@ -149,13 +149,22 @@ class StorageService:
         await self.check_workdir(caller, workdir, task, rows)
 
     async def check_workdir(
-        self, caller: Caller, workdir: str, task: MountTask, rows: Sequence[StorageRow]
+        self,
+        caller: Caller,
+        workdir: str,
+        task: MountTask,
+        rows: Sequence[StorageRow],
+        groups: tuple[str, ...] | None = None,
     ) -> None:
         """422 unless ``workdir`` lies in one of the caller's directory mounts (no rows: no
-        restriction)."""
+        restriction). ``groups``: the caller's, when already read."""
         if not rows:
             return
-        mounts = mounts_for(await self._user(caller), rows, task)
+        if groups is None:
+            user = await self._user(caller)
+        else:
+            user = MountUser(caller.name, caller.role, groups)
+        mounts = mounts_for(user, rows, task)
         if covering_mount(workdir, mounts) is None:
             dirs = [x.mount_path for x in mounts if x.mount_type not in ("configmap", "File")]
             where = ", ".join(dirs[:5]) + (", ..." if len(dirs) > 5 else "") or "none"

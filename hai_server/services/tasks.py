@@ -14,8 +14,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
 
 from hai_cli import validate as check
-from hai_cli.scheduler.admission import admit
-from hai_cli.scheduler.model import AUTO, PolicyConfig, QuotaRow, parse_priority, priority_name
+from hai_cli.scheduler.model import parse_priority, priority_name
 from hai_server.db import models as m
 from hai_server.db.apply import add_event
 from hai_server.db.reads import Reads
@@ -23,14 +22,12 @@ from hai_server.db.session import Sessions
 from hai_server.db.submit import insert_task
 from hai_server.domain import states as lc
 from hai_server.services.actions import Refused, act
+from hai_server.services.admission import Admission
 from hai_server.services.bulk import DryRun, Selection, act_all, selection_filters
 from hai_server.services.environments import EnvironmentService
-from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound, QuotaRefused
-from hai_server.services.images import ImageService
+from hai_server.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
-# (caller, workdir, group, nodes, image) -> None or Invalid: the storage rows' workdir rule
-WorkdirCheck = Callable[["Caller", str, str, int, "str | None"], Awaitable[None]]
 MAX_PAGE = 1000
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL (a larger id is no task)
 
@@ -127,45 +124,26 @@ class TaskService:
         default_group: str = "default",
         reads: Reads | None = None,
         environments: EnvironmentService | None = None,
-        policy: PolicyConfig | None = None,
-        workdir_check: WorkdirCheck | None = None,
-        images: ImageService | None = None,
+        admission: Admission | None = None,
     ) -> None:
-        self._images = images
-        self._policy = policy or PolicyConfig()
-        self._workdir_check = workdir_check
         self._sessions = sessions
         self._wake = wake
         self._default_group = default_group
         self._reads = reads or Reads(sessions.kw["bind"])
+        self._admission = admission or Admission(self._reads)
         self._environments = environments
 
     # -- submit ------------------------------------------------------------------------
     async def submit(self, caller: Caller, req: SubmitRequest) -> dict[str, Any]:
         priority, group, name = self._validate(req)
-        if priority is None:
-            priority = AUTO if caller.role == "external" else 10  # NORMAL
         size = await self._reads.group_size(group)
         if size == 0:
             groups = await self._reads.groups()
             raise Invalid(f"unknown group {group!r}; known groups: {', '.join(groups) or 'none'}")
         if req.nodes > size:
             raise Invalid(f"the task asks for {req.nodes} nodes but group {group!r} has {size}")
-        rows, user_groups = await self._admit(caller, group, priority, req.nodes)
-        argv, env, options = list(req.argv), dict(req.env), {}
-        if self._images is not None:
-            choice = await self._images.choose(caller, req.image, rows, user_groups)
-            env = {**choice.env, **env}  # the user's -e wins over the environment's
-            if choice.image:
-                options["image"] = choice.image
-            if choice.environment:
-                options["environment"] = choice.environment
-            if choice.python and req.kind == "python" and argv[0] in ("python3", "python"):
-                argv[0] = choice.python
-        elif req.image:
-            options["image"] = req.image
-        if self._workdir_check is not None:
-            await self._workdir_check(caller, req.workdir, group, req.nodes, req.image)
+        admitted = await self._admission.check(caller, req, group, priority)
+        priority = admitted.priority
         env_name = env_owner = None
         if req.haienv is not None or req.haienv_owner is not None:
             if self._environments is None:
@@ -185,13 +163,13 @@ class TaskService:
             "state": lc.QUEUED,
             "reason": "new",
             "kind": req.kind,
-            "argv": argv,
+            "argv": admitted.argv,
             "workdir": req.workdir,
-            "env": env,
+            "env": admitted.env,
             "submitted_at": time.time(),
             "suspend_after": req.suspend_after,
             "watchdog_s": req.watchdog_s,
-            "options": options,
+            "options": admitted.options,
             "haienv_name": env_name,
             "haienv_owner": env_owner,
         }
@@ -203,27 +181,6 @@ class TaskService:
         task = await insert_task(self._reads.engine, values, message)
         self._wake()
         return task_json(task)
-
-    async def _admit(
-        self, caller: Caller, group: str, priority: int, nodes: int
-    ) -> tuple[list[QuotaRow], tuple[str, ...]]:
-        """Refuse (403) a submission the quota rows (or the caller's role) never let run;
-        return the rows and the caller's groups (the image's quota reads them too)."""
-        rows, groups = await self._reads.quota_rows(caller.name, caller.role)
-        refusal = admit(
-            user=caller.name,
-            role=caller.role,
-            group=group,
-            priority=priority,
-            nodes=nodes,
-            rows=rows,
-            user_groups=groups,
-            config=self._policy,
-            now=time.time(),
-        )
-        if refusal is not None:
-            raise QuotaRefused(refusal.message)
-        return rows, groups
 
     def _validate(self, req: SubmitRequest) -> tuple[int | None, str, str]:
         """Every field by the shared rules of hai_cli.validate (422 with the first problem)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import redis
 from sqlalchemy.engine import make_url
 
@@ -58,3 +61,26 @@ def test_jupyter_section() -> None:
     s = Settings(**got)
     assert s.jupyter.groups == ["jup_a"] and s.jupyter.cull["*"].idle_s == 3600
     assert Settings().jupyter.cull == {}  # off by default
+
+
+def test_no_quota_row_means_no_access_in_a_cluster_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import ValidationError
+
+    from hai_server.settings import Settings
+
+    monkeypatch.delenv("HAI_SCHEDULER__DEFAULT_QUOTA", raising=False)
+    cluster, embedded = Settings(home=tmp_path), Settings(home=tmp_path, embedded=True)
+    assert cluster.scheduler.default_quota == 0
+    assert cluster.scheduler.policy_config().default_quota == 0
+    assert embedded.scheduler.default_quota == "unlimited"
+    assert embedded.scheduler.policy_config().default_quota is None
+    monkeypatch.setenv("HAI_SCHEDULER__DEFAULT_QUOTA", "unlimited")
+    assert Settings(home=tmp_path).scheduler.policy_config().default_quota is None
+    monkeypatch.setenv("HAI_SCHEDULER__DEFAULT_QUOTA", "3")
+    assert Settings(home=tmp_path).scheduler.policy_config().default_quota == 3
+    for bad in ("lots", "-1", "99999999"):
+        monkeypatch.setenv("HAI_SCHEDULER__DEFAULT_QUOTA", bad)
+        with pytest.raises(ValidationError):
+            Settings(home=tmp_path)
