@@ -105,6 +105,7 @@ def test_rendered_files_run_a_local_platform(pg_url: str, redis_url: str, open_t
         assert sorted((n["name"], n["group"]) for n in nodes["nodes"]) == [
             ("local-0", "training"),
             ("local-1", "training"),
+            ("local-jupyter", "jupyter"),  # the local backend serves Jupyter containers too
         ]
     finally:
         server.stop()
