@@ -6,7 +6,8 @@ fails the test, so the table (and this test) follow the README.
 Two blocks are not run, each for a stated reason (SKIPPED); the install command's prefix is
 checked as text (it installs what running needs only) and the rest of that line runs, with
 this checkout's venv standing in for the one it would create. The embedded server runs on
-its default database (SQLite), as a reader's would.
+its default database (SQLite), as a reader's would. Command synopses with placeholders (the
+workspace and Jupyter sections) are ```text blocks, not commands to paste: they are not run.
 """
 
 from __future__ import annotations

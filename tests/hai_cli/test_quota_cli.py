@@ -46,7 +46,7 @@ def test_cli_refuses_what_can_never_run_and_follow_shows_the_wait(
         assert r.returncode == 0, r.stderr
         token = re.search(r"(hai_\S+)", r.stdout).group(1)  # type: ignore[union-attr]
 
-        r = cli(server.url, token, work, "python", "nap.py", "0")
+        r = cli(server.url, token, work, "python", "nap.py", "0", "--")
         assert r.returncode == 5, (r.returncode, r.stderr)
         assert r.stderr.startswith("error: no quota row node-default-NORMAL applies to alice")
         assert "Traceback" not in r.stderr
@@ -102,7 +102,7 @@ def test_cli_storage_and_images(db_url: str, tmp_path: Path) -> None:
         assert r.returncode == 2 and "local backend runs ranks as processes" in r.stderr
         r = run("python", "t.py", "--", "-f")
         assert r.returncode == 0 and "in the workspace" in r.stdout, r.stderr
-        r = cli(server.url, ADMIN_TOKEN, tmp_path, "exec", "/bin/true")
+        r = cli(server.url, ADMIN_TOKEN, tmp_path, "exec", "/bin/true", "--")
         assert r.returncode == 2 and "outside your storage mounts" in r.stderr
         r = run("admin", "storage", "remove", "1")
         assert r.returncode == 0 and r.stdout.startswith("removed storage row 1")
