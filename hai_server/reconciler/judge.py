@@ -13,6 +13,11 @@ from hai_server.domain import states as lc
 
 KILLED_CODES = frozenset({137, 143, 130})  # SIGKILL, SIGTERM, SIGINT as 128 + signum
 
+# an attempt younger than this may not have reached its first receive_suspend_command() yet
+# (imports, data loading): it is not called deaf before (a README run found a task preempted
+# ~0.1 s after its start killed at once and restarted from step 0)
+LISTEN_WINDOW_S = 3.0
+
 
 @dataclass(frozen=True, slots=True)
 class TaskView:
@@ -107,9 +112,15 @@ def judge(view: TaskView, obs: AttemptObservation | None, now: float) -> Verdict
                 v.events.append(
                     ("suspend_ack", "every rank called go_suspend(); stopping the ranks")
                 )
-            elif obs.listening is not None and not obs.listening and not obs.suspend_acked:
-                # no rank ever polled for the notice in this attempt: it cannot be heard, so
-                # waiting out the grace would only hold the task that needs the nodes
+            elif (
+                obs.listening is not None
+                and not obs.listening
+                and not obs.suspend_acked
+                and now - view.started_at >= LISTEN_WINDOW_S
+            ):
+                # no rank ever polled for the notice in this attempt (and it ran long enough
+                # to have started polling): it cannot be heard, so waiting out the grace would
+                # only hold the task that needs the nodes
                 v.terminate = True
                 v.events.append(
                     (

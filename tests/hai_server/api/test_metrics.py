@@ -72,9 +72,11 @@ def test_operator_metrics_after_real_tasks(db_url: str, tmp_path: Path) -> None:
         root.wait_state(bad["id"], {"failed"})
         # a rehearsal: suspended by the platform after 0.3 s, requeued, resumed, finished
         rehearsed = root.submit(
-            ["sleep", "1"], str(work), kind="exec", suspend_after=0.3, priority="HIGH"
+            ["sleep", "30"], str(work), kind="exec", suspend_after=0.3, priority="HIGH"
         )
         root.wait_for(rehearsed["id"], lambda t: t["restart_count"] >= 1, timeout=40)
+        root.ok("POST", f"/api/v1/tasks/{rehearsed['id']}/stop")
+        root.wait_state(rehearsed["id"], {"stopped"})
         # one waits: a task holding both nodes, and a held one behind it
         blocker = root.submit(["sleep", "60"], str(work), kind="exec", nodes=2)
         root.wait_state(blocker["id"], {"running"})

@@ -71,7 +71,9 @@ def test_deadline_kills_a_task_that_ignores_the_notice() -> None:
     ("listening", "acked", "now", "expect"),
     [
         # no rank ever polled: the notice cannot be heard, stop it at once
-        (frozenset(), frozenset(), 101, "suspend_unheard"),
+        (frozenset(), frozenset(), 104, "suspend_unheard"),
+        # ... unless the attempt just started (it may not have reached its first poll)
+        (frozenset(), frozenset(), 101, None),
         # one rank of two polls (e.g. rank 0 polls and broadcasts): the whole grace is given
         (frozenset({0}), frozenset(), 101, None),
         (frozenset({0}), frozenset(), 151, "suspend_deadline"),
