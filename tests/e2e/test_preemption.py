@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 
+from hai_server.reconciler.judge import LISTEN_WINDOW_S
 from tests.support.e2e import EXAMPLES, Platform
 
 TRAIN = EXAMPLES / "train.py"
@@ -90,8 +92,14 @@ def test_a_victim_that_never_polls_is_stopped_without_waiting_the_grace(
         EXAMPLES.parent / "tests/e2e/scripts/stubborn.py", "300", "--then", "5",
         opts=("-p", "LOW"),
     )  # fmt: skip
-    platform.wait(
-        deaf, lambda t: t["state"] == "running" and "step 3" in platform.log(deaf), what="running"
+    platform.wait(  # running past the window in which a new attempt is not called deaf
+        deaf,
+        lambda t: (
+            t["state"] == "running"
+            and "step 3" in platform.log(deaf)
+            and time.time() - t["started_at"] > LISTEN_WINDOW_S + 0.2
+        ),
+        what="running",
     )
     high = platform.submit(TRAIN, "--steps", "3", "--step-time", "0.05", opts=("-p", "HIGH"))
     task = platform.wait(deaf, lambda t: t["restart_count"] == 1, timeout=30, what="requeued")
