@@ -59,19 +59,20 @@ class Client:
             headers["Content-Type"] = ctype
         return headers
 
-    def get_bytes(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> bytes:
-        """A binary answer whole, on the kept-alive connection: GET, or POST of ``body``."""
-        target = self._target(path, params)
-        payload = json.dumps(body).encode() if body is not None else None
+    def _send(
+        self, method: str, target: str, payload: bytes | None, ctype: str = "application/json"
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """One request on the kept-alive connection, sent again once on a fresh connection when
+        the kept one was closed by the server meanwhile."""
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = self._connection()
             try:
-                self._conn.request("GET" if body is None else "POST", target, body=payload,
-                                   headers=self._headers(payload))  # fmt: skip
+                self._conn.request(
+                    method, target, body=payload, headers=self._headers(payload, ctype)
+                )
                 resp = self._conn.getresponse()
-                data = resp.read()
-                break
+                return resp, resp.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
                 if attempt:
@@ -83,6 +84,13 @@ class Client:
                 raise ConnectionFailed(
                     f"cannot reach the server at {self.url}: {_why(exc)}"
                 ) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def get_bytes(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> bytes:
+        """A binary answer whole, on the kept-alive connection: GET, or POST of ``body``."""
+        target = self._target(path, params)
+        payload = json.dumps(body).encode() if body is not None else None
+        resp, data = self._send("GET" if body is None else "POST", target, payload)
         if resp.status >= 400:
             _decode(resp.status, resp.getheader("content-type", ""), data)
         return data
@@ -102,26 +110,7 @@ class Client:
             raw if raw is not None else json.dumps(body).encode() if body is not None else None
         )
         ctype = "application/octet-stream" if raw is not None else "application/json"
-        for attempt in (0, 1):
-            if self._conn is None:
-                self._conn = self._connection()
-            try:
-                headers = self._headers(payload, ctype)
-                self._conn.request(method, target, body=payload, headers=headers)
-                resp = self._conn.getresponse()
-                data = resp.read()
-                break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()
-                if attempt:
-                    raise ConnectionFailed(
-                        f"cannot reach the server at {self.url}: {exc}"
-                    ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                raise ConnectionFailed(
-                    f"cannot reach the server at {self.url}: {_why(exc)}"
-                ) from None
+        resp, data = self._send(method, target, payload, ctype)
         return _decode(resp.status, resp.getheader("content-type", ""), data)
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:

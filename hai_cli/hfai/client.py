@@ -11,19 +11,12 @@ from hai_cli.runtime import (
     set_watchdog_time,
     set_whole_life_state,
 )
+from hai_cli.scheduler.model import AUTO, Priority
 
-
-class EXP_PRIORITY:  # the original's name
-    """The priority levels by name, as the original's ``hfai.client.EXP_PRIORITY``."""
-
-    EXTREME_HIGH = 50
-    VERY_HIGH = 40
-    HIGH = 30
-    ABOVE_NORMAL = 20
-    NORMAL = 10
-    BELOW_NORMAL = 5
-    LOW = 0
-    AUTO = -1
+# the original's ``hfai.client.EXP_PRIORITY``: the scheduler's levels by name, and AUTO
+EXP_PRIORITY = type(
+    "EXP_PRIORITY", (), {p.name: int(p) for p in Priority} | {"AUTO": AUTO, "__slots__": ()}
+)
 
 
 __all__ = [
