@@ -132,12 +132,14 @@ STUBBORN = (
 def test_stop_reaches_an_escapee_and_the_kill_ends_it(tmp_path) -> None:
     p = run(tmp_path, sys.executable, "-c", STUBBORN)
     log_path = tmp_path / "rank.log"
-    deadline = time.time() + 20
-    while time.time() < deadline and "escapee" not in (
-        log_path.read_text() if log_path.exists() else ""
-    ):
+    # wait for the whole line: the log copy may land "escapee" and its pid in two writes
+    deadline = time.time() + 30
+    found = None
+    while time.time() < deadline and found is None:
+        found = re.search(r"escapee (\d+)\n", log_path.read_text() if log_path.exists() else "")
         time.sleep(0.05)
-    escapee = int(re.search(r"escapee (\d+)", log_path.read_text()).group(1))
+    assert found, f"the escapee never reported its pid: {log_path.read_text()!r}"
+    escapee = int(found.group(1))
     assert os.getpgid(escapee) != int((tmp_path / "st" / "pid").read_text())  # it escaped
     p.send_signal(signal.SIGTERM)  # what the platform's stop does first: ignored by both
     time.sleep(0.5)
