@@ -23,6 +23,11 @@ def main() -> None:
     except (MissingValue, BadSeparator) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
+    from hai_cli import fastpath
+
+    code = fastpath.run(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     from hai_cli.app import app
 
     app(prog_name="hai-cli")

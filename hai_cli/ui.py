@@ -1,4 +1,7 @@
-"""Shared CLI plumbing: exit codes, error reporting, the connected client, output helpers."""
+"""Shared CLI plumbing: exit codes, error reporting, the connected client, output helpers.
+
+Typer-free on purpose: the hot commands (hai_cli/fastpath.py) run without importing Typer,
+so nothing here may import it. ``die`` raises SystemExit, which Click lets through."""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
-
-import typer
 
 from hai_cli.client import ApiError, Client, ConnectionFailed
 from hai_cli.timefmt import duration
@@ -25,9 +26,16 @@ EXIT_AUTH = 5  # token missing, wrong, revoked (401) or not allowed (403)
 EXIT_STOPPED = 6  # a followed task was stopped
 
 
+def echo(message: str = "", err: bool = False) -> None:
+    """One line to stdout (or stderr), flushed: what ``typer.echo`` does for plain text."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{message}\n")
+    stream.flush()
+
+
 def die(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    echo(f"error: {message}", err=True)
+    raise SystemExit(code)
 
 
 def checked(rule: Callable[..., T], *args: Any) -> T:
@@ -66,7 +74,7 @@ def errors() -> Iterator[None]:
     except (ConfigError, EmbeddedError) as exc:
         die(str(exc), EXIT_UNREACHABLE)
     except BrokenPipeError:
-        raise typer.Exit(EXIT_OK) from None
+        raise SystemExit(EXIT_OK) from None
 
 
 def connect() -> Client:

@@ -1,4 +1,7 @@
-"""``hai-cli python|bash|exec FILE [ARGS...] -- [OPTIONS]``: submit a task."""
+"""``hai-cli python|bash|exec FILE [ARGS...] -- [OPTIONS]``: submit a task.
+
+Typer is imported inside ``register`` only: ``submit`` and ``run_here`` also serve the fast
+path (hai_cli/fastpath.py), which must not pay for importing it."""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from hai_cli import ui
 from hai_cli import validate as check
 from hai_cli.argv import LOCAL, SIMULATE
+
+if TYPE_CHECKING:
+    import typer
 
 HELP = {
     "python": "Run a Python script here, or submit it as a task: "
@@ -127,7 +131,7 @@ def run_here(
         suspend_seconds=suspend_seconds,
         resume_hint=shlex.join(["hai-cli", kind, file, *args]),
     )
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 def submit(
@@ -169,7 +173,7 @@ def submit(
     with ui.errors():
         client = ui.connect()
         workdir, script = os.getcwd(), str(path.absolute())
-        from hai_cli.commands.workspace import push_before_submit
+        from hai_cli.workspace.before_submit import push_before_submit
 
         mirrored = push_before_submit(client, workdir, str(path))
         if mirrored is not None:  # in a workspace: the task runs in the cluster's copy
@@ -200,19 +204,54 @@ def submit(
         if as_json:
             ui.print_json(task)
         else:
-            typer.echo(
+            ui.echo(
                 f"submitted task {task['id']} ({task['name']}): {task['nodes']} node(s), "
                 f"group {task['group']}, priority {task['priority']}",
                 err=follow,
             )
             if not follow:
-                typer.echo(
+                ui.echo(
                     f"  hai-cli status {task['id']}   hai-cli logs {task['id']} -f   hai-cli stop {task['id']}"
                 )
         if follow:
             from hai_cli.commands.tasks import follow_until_done
 
-            raise typer.Exit(follow_until_done(client, task["id"], rank=0, quiet=as_json))
+            raise SystemExit(follow_until_done(client, task["id"], rank=0, quiet=as_json))
+
+
+def run_command(
+    kind: str,
+    file: str,
+    args: list[str],
+    *,
+    nodes: int,
+    priority: str | None,
+    group: str | None,
+    name: str | None,
+    environments: list[str],
+    env: list[str],
+    no_inherit: bool,
+    follow: bool,
+    as_json: bool,
+    suspend_after: float | None,
+    image: str | None,
+    watchdog: int | None,
+    local: bool,
+    simulate: bool,
+    suspend_seconds: float | None,
+    life_state: int,
+) -> None:
+    """``hai-cli python|bash|exec``, its options parsed (by Typer or by the fast path)."""
+    if local or simulate:
+        run_here(
+            kind, file, args, simulate=simulate, suspend_seconds=suspend_seconds,
+            life_state=life_state,
+        )  # fmt: skip
+    submit(
+        kind, file, args, nodes=nodes, priority=priority, group=group, name=name, env=env,
+        follow=follow, as_json=as_json, suspend_after=suspend_after, image=image,
+        environments=environments, inherit=not no_inherit, watchdog=watchdog,
+    )  # fmt: skip
 
 
 def _clean_name(base: str) -> str:
@@ -227,6 +266,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _register_one(app: typer.Typer, kind: str) -> None:
+    import typer
+
     @app.command(
         kind,
         help=HELP[kind] + "\n\n" + SEPARATORS,
@@ -300,32 +341,13 @@ def _register_one(app: typer.Typer, kind: str) -> None:
         suspend_seconds: float = typer.Option(None, "--suspend_seconds", hidden=True),
         life_state: int = typer.Option(0, "--life_state", hidden=True),
     ) -> None:
-        if local or simulate:
-            run_here(
-                kind,
-                file,
-                list(args or []),
-                simulate=simulate,
-                suspend_seconds=suspend_seconds,
-                life_state=life_state,
-            )
-        submit(
-            kind,
-            file,
-            list(args or []),
-            nodes=nodes,
-            priority=priority,
-            group=group,
-            name=name,
-            env=env,
-            follow=follow,
-            as_json=as_json,
-            suspend_after=suspend_after,
-            image=image,
-            environments=environments,
-            inherit=not no_inherit,
-            watchdog=watchdog,
-        )
+        run_command(
+            kind, file, list(args or []), nodes=nodes, priority=priority, group=group,
+            name=name, environments=environments, env=env, no_inherit=no_inherit,
+            follow=follow, as_json=as_json, suspend_after=suspend_after, image=image,
+            watchdog=watchdog, local=local, simulate=simulate,
+            suspend_seconds=suspend_seconds, life_state=life_state,
+        )  # fmt: skip
 
 
 VALUE_OPTIONS = {

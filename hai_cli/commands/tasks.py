@@ -1,16 +1,20 @@
-"""Observe and control tasks: list, status, logs, stop, suspend, resume, hold, release, why."""
+"""Observe and control tasks: list, status, logs, stop, suspend, resume, hold, release, why.
+
+Typer is imported inside ``register`` only: ``list_tasks``, ``show_status`` and ``show_logs``
+also serve the fast path (hai_cli/fastpath.py), which must not pay for importing it."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from hai_cli import ui
 from hai_cli import validate as check
 from hai_cli.client import Client
 from hai_cli.safe_text import shown
+
+if TYPE_CHECKING:
+    import typer
 
 STATE_FILTERS = "queued, starting, running, suspending, suspended, succeeded, failed, stopped"
 
@@ -35,7 +39,7 @@ def follow_until_done(
     from hai_cli.waitnotes import WaitNotes
 
     out = sys.stdout.buffer
-    notes = None if quiet else WaitNotes(client, task_id, lambda s: typer.echo(s, err=True))
+    notes = None if quiet else WaitNotes(client, task_id, lambda s: ui.echo(s, err=True))
     try:
         if notes is not None:
             notes.start()
@@ -44,7 +48,7 @@ def follow_until_done(
                 out.write(chunk)
                 out.flush()
     except KeyboardInterrupt:
-        typer.echo(f"\n(detached; task {task_id} keeps running)", err=True)
+        ui.echo(f"\n(detached; task {task_id} keeps running)", err=True)
         return 130
     finally:
         if notes is not None:
@@ -52,7 +56,7 @@ def follow_until_done(
     task = client.task(task_id)
     if not quiet:
         why = task.get("detail") if task["state"] in ("failed", "stopped") else None
-        typer.echo(
+        ui.echo(
             f"task {task_id} {task['state']}"
             + (
                 f" (exit code {task['exit_code']})"
@@ -100,7 +104,7 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
     from hai_cli.table import format_table
 
     if not tasks:
-        typer.echo("no tasks" if total == 0 else f"no tasks on this page ({total} in all)")
+        ui.echo("no tasks" if total == 0 else f"no tasks on this page ({total} in all)")
         return
     now = time.time()
     headers = [
@@ -130,7 +134,7 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
     ]
     width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
     right = frozenset({0, len(headers) - 4, len(headers) - 3, len(headers) - 2})
-    typer.echo(
+    ui.echo(
         format_table(
             headers,
             rows,
@@ -141,10 +145,75 @@ def print_task_list(tasks: list[dict], total: int, offset: int, show_user: bool)
         )
     )
     span = f"{offset + 1}-{offset + len(tasks)}" if total > len(tasks) else str(len(tasks))
-    typer.echo(f"{span} of {total} task(s)")
+    ui.echo(f"{span} of {total} task(s)")
+
+
+def list_tasks(
+    state: list[str],
+    all_users: bool,
+    limit: int,
+    offset: int,
+    page: int | None,
+    page_size: int | None,
+    as_json: bool,
+) -> None:
+    """``hai-cli list``."""
+    if page_size is not None:
+        limit = ui.checked(check.whole, "--page-size", page_size, 1, 1000)
+    ui.checked(check.whole, "--limit", limit, 1, 1000)
+    ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
+    if page is not None:
+        if offset:
+            ui.die("give --page or --offset, not both", ui.EXIT_USAGE)
+        ui.checked(check.whole, "--page", page, 1, check.MAX_INT32 // limit)
+        offset = (page - 1) * limit
+    with ui.errors():
+        found = ui.connect().list_tasks(
+            states=state or None, all_users=all_users, limit=limit, offset=offset
+        )
+    if as_json:
+        ui.print_json(found)
+        return
+    print_task_list(found["tasks"], found["total"], offset, all_users)
+    if page is not None:
+        pages = max(1, -(-found["total"] // limit))
+        ui.echo(f"page {page} of {pages}")
+
+
+def show_status(task_ref: str, as_json: bool) -> None:
+    """``hai-cli status TASK``."""
+    with ui.errors():
+        client = ui.connect()
+        task = client.task(resolve(client, task_ref))
+    if as_json:
+        ui.print_json(task)
+        return
+    from hai_cli.render import task_detail
+
+    task_detail(task)
+
+
+def show_logs(task_ref: str, follow: bool, rank: int, attempt: int | None) -> None:
+    """``hai-cli logs TASK``."""
+    ui.checked(check.whole, "--rank", rank, 0, check.MAX_NODES - 1)
+    if attempt is not None:
+        ui.checked(check.whole, "--attempt", attempt, 0, check.MAX_INT32)
+    with ui.errors():
+        client = ui.connect()
+        task_id = resolve(client, task_ref)
+        if follow:
+            raise SystemExit(
+                follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False)
+                if attempt is None
+                else _follow_attempt(client, task_id, rank, attempt)
+            )
+        text = client.logs(task_id, rank=rank, attempt=attempt)
+    sys.stdout.write(text)
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
     @app.command("list", help="List your tasks, newest first, with why queued tasks wait.")
     def list_cmd(
         state: list[str] = typer.Option(
@@ -159,41 +228,14 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
-        if page_size is not None:
-            limit = ui.checked(check.whole, "--page-size", page_size, 1, 1000)
-        ui.checked(check.whole, "--limit", limit, 1, 1000)
-        ui.checked(check.whole, "--offset", offset, 0, check.MAX_INT32)
-        if page is not None:
-            if offset:
-                ui.die("give --page or --offset, not both", ui.EXIT_USAGE)
-            ui.checked(check.whole, "--page", page, 1, check.MAX_INT32 // limit)
-            offset = (page - 1) * limit
-        with ui.errors():
-            found = ui.connect().list_tasks(
-                states=state or None, all_users=all_users, limit=limit, offset=offset
-            )
-        if as_json:
-            ui.print_json(found)
-            return
-        print_task_list(found["tasks"], found["total"], offset, all_users)
-        if page is not None:
-            pages = max(1, -(-found["total"] // limit))
-            typer.echo(f"page {page} of {pages}")
+        list_tasks(state, all_users, limit, offset, page, page_size, as_json)
 
     @app.command("status", help="Details of one task: state, ranks, attempts, events.")
     def status_cmd(
         task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
-        with ui.errors():
-            client = ui.connect()
-            task = client.task(resolve(client, task_ref))
-        if as_json:
-            ui.print_json(task)
-            return
-        from hai_cli.render import task_detail
-
-        task_detail(task)
+        show_status(task_ref, as_json)
 
     @app.command("logs", help="Print a rank's log; -f follows it until the task ends.")
     def logs_cmd(
@@ -204,20 +246,7 @@ def register(app: typer.Typer) -> None:
         rank: int = typer.Option(0, "-r", "--rank", help="which rank (default 0, the master)"),
         attempt: int = typer.Option(None, "--attempt", help="which attempt (default: the latest)"),
     ) -> None:
-        ui.checked(check.whole, "--rank", rank, 0, check.MAX_NODES - 1)
-        if attempt is not None:
-            ui.checked(check.whole, "--attempt", attempt, 0, check.MAX_INT32)
-        with ui.errors():
-            client = ui.connect()
-            task_id = resolve(client, task_ref)
-            if follow:
-                raise typer.Exit(
-                    follow_until_done(client, task_id, rank=rank, attempt=attempt, quiet=False)
-                    if attempt is None
-                    else _follow_attempt(client, task_id, rank, attempt)
-                )
-            text = client.logs(task_id, rank=rank, attempt=attempt)
-        sys.stdout.write(text)
+        show_logs(task_ref, follow, rank, attempt)
 
     for verb, text in (
         (
@@ -261,6 +290,8 @@ SHOW_EACH = 20  # more changed tasks than this: one summary line
 
 
 def _register_action(app: typer.Typer, verb: str, text: str) -> None:
+    import typer
+
     @app.command(
         verb,
         help=f"{text} TASK is an id, a task name or an experiment file. Many at once, "
@@ -333,9 +364,9 @@ def _register_action(app: typer.Typer, verb: str, text: str) -> None:
         else:
             _report(verb, answer)
         if answer["missing"]:
-            raise typer.Exit(ui.EXIT_NOT_FOUND)
+            raise SystemExit(ui.EXIT_NOT_FOUND)
         if answer["skipped"]:
-            raise typer.Exit(ui.EXIT_USAGE)
+            raise SystemExit(ui.EXIT_USAGE)
 
 
 def _report(verb: str, answer: dict[str, Any], quiet: bool = False) -> None:
@@ -344,22 +375,22 @@ def _report(verb: str, answer: dict[str, Any], quiet: bool = False) -> None:
     if len(changed) <= SHOW_EACH:
         for task in changed:
             what = verb if would else _after(verb, task)
-            typer.echo(f"{would}task {task['id']} ({shown(task['name'])}): {what}")
+            ui.echo(f"{would}task {task['id']} ({shown(task['name'])}): {what}")
     else:
         by_state: dict[str, int] = {}
         for task in changed:
             by_state[task["state"]] = by_state.get(task["state"], 0) + 1
         counts = ", ".join(f"{n:,} {st}" for st, n in sorted(by_state.items()))
         then = "they would be" if would else "now"
-        typer.echo(f"{would}{verb}: {len(changed):,} tasks ({then} {counts})")
+        ui.echo(f"{would}{verb}: {len(changed):,} tasks ({then} {counts})")
     if not changed and not answer["skipped"] and not answer["missing"] and not quiet:
-        typer.echo(f"no task to {verb} matched", err=True)
+        ui.echo(f"no task to {verb} matched", err=True)
     for item in answer["skipped"][:SHOW_EACH]:
-        typer.echo(f"error: {item['reason']}", err=True)
+        ui.echo(f"error: {item['reason']}", err=True)
     if len(answer["skipped"]) > SHOW_EACH:
-        typer.echo(f"error: ... and {len(answer['skipped']) - SHOW_EACH} more", err=True)
+        ui.echo(f"error: ... and {len(answer['skipped']) - SHOW_EACH} more", err=True)
     for task_id in answer["missing"]:
-        typer.echo(f"error: no task {task_id}", err=True)
+        ui.echo(f"error: no task {task_id}", err=True)
 
 
 def _after(verb: str, task: dict) -> str:

@@ -7,13 +7,11 @@ pushes first and runs the task in the mirrored copy.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from hai_cli import ui
-from hai_cli.client import Client
 from hai_cli.safe_text import shown
 from hai_cli.table import format_table
 
@@ -162,28 +160,6 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return str(n)
-
-
-def push_before_submit(client: Client, cwd: str, file: str) -> tuple[str, str] | None:
-    """Inside a workspace: push, then (workdir, file) as the cluster's copy names them."""
-    from hai_cli.workspace import sync
-    from hai_cli.workspace.local import find
-
-    cfg = find(Path(cwd))
-    if cfg is None or not cfg.remote:
-        return None
-    rel_dir = os.path.relpath(cwd, cfg.root)
-    here = () if rel_dir == "." else (rel_dir.replace(os.sep, "/"),)
-    try:
-        res = sync.push(client, cfg, dirs=here)  # the task's directory, even without files
-    except sync.SyncError as exc:
-        ui.die(str(exc), ui.EXIT_FAILED)
-    typer.echo(f"workspace {cfg.name}: pushed {len(res.moved)} file(s) first", err=True)
-    workdir = os.path.normpath(os.path.join(cfg.remote, rel_dir))
-    absolute = os.path.abspath(file)
-    inside = os.path.commonpath([absolute, str(cfg.root)]) == str(cfg.root)
-    target = os.path.join(cfg.remote, os.path.relpath(absolute, cfg.root)) if inside else absolute
-    return workdir, target
 
 
 def register(parent: typer.Typer) -> None:

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 
 from hai_cli.commands.submit import choose_haienv, split_env_options
 from hai_cli.haienv import meta
@@ -36,9 +35,9 @@ def test_split_env_options(values, pairs, name) -> None:
 
 
 def test_two_names_is_usage_error() -> None:
-    with pytest.raises(typer.Exit) as exc:
+    with pytest.raises(SystemExit) as exc:
         split_env_options(["a", "b"])
-    assert exc.value.exit_code == 2
+    assert exc.value.code == 2
 
 
 @pytest.mark.parametrize(
@@ -63,9 +62,9 @@ def test_choose_haienv(tmp_path, named, inherit, shell, expected) -> None:
 
 @pytest.mark.parametrize("bad", ["a/b", "..", "x" * 65, "m[../x]"])
 def test_bad_env_names_are_usage_errors(tmp_path, bad) -> None:
-    with pytest.raises(typer.Exit) as exc:
+    with pytest.raises(SystemExit) as exc:
         choose_haienv(bad, True, {"HAI_HOME": str(tmp_path), "USER": "alice"})
-    assert exc.value.exit_code == 2
+    assert exc.value.code == 2
 
 
 def wrapper(tmp_path: Path, env: dict[str, str], *cmd: str) -> tuple[int, str]:
