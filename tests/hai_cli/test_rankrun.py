@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 def run(tmp_path, *cmd: str) -> subprocess.Popen:
     return subprocess.Popen(
@@ -200,3 +202,40 @@ def _read(path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--log", "l", "--status-dir", "s", "--", "true"], ("l", "s", ["true"])),
+        (["--status-dir=s", "--log=l", "--", "a", "--log", "x"], ("l", "s", ["a", "--log", "x"])),
+        (["--log", "l", "--status-dir", "s", "--"], "no command"),
+        (["--log", "l", "--", "true"], "missing --status-dir"),
+        (["--log"], "--log needs a value"),
+        (["--bogus", "1", "--", "true"], "unknown argument"),
+        ([], "missing --log and --status-dir"),
+    ],
+)
+def test_the_wrapper_command_line(argv: list[str], expected: object) -> None:
+    from hai_cli.rankrun import parse_args
+
+    if isinstance(expected, tuple):
+        assert parse_args(argv) == expected
+    else:
+        with pytest.raises(ValueError, match=str(expected)):
+            parse_args(argv)
+
+
+def test_the_backend_starts_the_wrapper_without_site(tmp_path) -> None:
+    """procs.wrapper_command: ``python -S`` (no site, no import hook), hai_cli still found,
+    and the rank's own python gets its usual site-packages back."""
+    from hai_server.backends.local.procs import wrapper_command
+
+    probe = "import sys; print('site' in sys.modules, any('site-packages' in p for p in sys.path))"
+    cmd = wrapper_command(sys.executable, str(tmp_path / "rank.log"), str(tmp_path / "st"),
+                          [sys.executable, "-c", probe])  # fmt: skip
+    assert cmd[1] == "-S"
+    assert subprocess.run(cmd, timeout=30).returncode == 0
+    assert (tmp_path / "rank.log").read_text().rstrip().endswith("True True")
+    bad = subprocess.run([*cmd[:4], "--log"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "--log needs a value" in bad.stderr

@@ -2,8 +2,8 @@
 
 Every attempt gets a directory ``{runs_dir}/{task}-{attempt}/`` holding ``spec.json``, the
 shared control directory the task SDK reads (``control/``) and one status directory per rank
-(``rank{R}/``: ``wrapper_pid``, ``pid``, ``exit_code``). Ranks run under
-``python -m hai_cli.rankrun`` in their own sessions, so they outlive the server and a
+(``rank{R}/``: ``wrapper_pid``, ``pid``, ``exit_code``). Ranks run under the rank
+wrapper ``hai_cli.rankrun`` (``python -S``: procs.wrapper_command) in their own sessions, so they outlive the server and a
 restarted server adopts them again from these files.
 """
 
@@ -42,7 +42,7 @@ from hai_server.backends.local.identity import (
     rank_identity,
     user_env,
 )
-from hai_server.backends.local.procs import is_alive
+from hai_server.backends.local.procs import HAI_CLI_ROOT, is_alive, wrapper_command
 
 POLL_S = 0.02
 
@@ -131,7 +131,9 @@ class LocalBackend(Backend):
         identity = rank_identity(spec)  # BackendError: an owner without uid on a root server
         directory = self._runs / f"{spec.task_id}-{spec.attempt}"
         if identity is not None:
-            check_reachable([directory, Path(spec.log_dir), Path(self._python)], *identity)
+            check_reachable(
+                [directory, Path(spec.log_dir), Path(self._python), Path(HAI_CLI_ROOT)], *identity
+            )
         if directory.exists():
             shutil.rmtree(directory, ignore_errors=True)
         att = _Attempt(
@@ -179,17 +181,7 @@ class LocalBackend(Backend):
             if identity is not None:
                 env.update(user_env(identity[0]))
             log = os.path.join(spec.log_dir, f"rank-{r.rank}.log")
-            cmd = [
-                self._python,
-                "-m",
-                "hai_cli.rankrun",
-                "--log",
-                log,
-                "--status-dir",
-                str(rank_dir),
-                "--",
-                *spec.argv,
-            ]
+            cmd = wrapper_command(self._python, log, str(rank_dir), list(spec.argv))
             wrapper_log = open(rank_dir / "wrapper.log", "wb")  # noqa: SIM115 - closed below
             try:
                 proc = subprocess.Popen(
