@@ -122,7 +122,9 @@ def submit_body(
         "argv": argv,
         "workdir": cwd,
         "nodes": count,
-        "priority": priority or "NORMAL",
+        # blank: the server's default, as the CLI (NORMAL; AUTO for external users, who may
+        # not ask for NORMAL themselves)
+        "priority": priority or None,
         "group": group.strip() or None,
         "name": name.strip() or path.name,
         "env": {},
@@ -160,8 +162,8 @@ class SubmitScreen(ModalScreen[dict[str, Any] | None]):
                 yield Input("1", id="nodes", type="integer", compact=True)
                 yield Label("priority")
                 yield Select(
-                    [(p, p) for p in (*PRIORITIES, "AUTO")],
-                    value="NORMAL",
+                    [("(default)", ""), *((p, p) for p in (*PRIORITIES, "AUTO"))],
+                    value="",
                     allow_blank=False,
                     id="priority",
                     compact=True,

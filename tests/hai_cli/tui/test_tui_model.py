@@ -154,6 +154,10 @@ def test_submit_body(tmp_path) -> None:
     assert isinstance(body, dict)
     assert body["argv"] == ["py", "-u", str(script)] and body["nodes"] == 2
     assert body["group"] is None and body["name"] == "train.py" and body["kind"] == "python"
+    assert body["priority"] == "HIGH"
+    # no priority chosen: the server's default (external users may not ask for NORMAL)
+    blank = submit_body("train.py", "1", "", "", "", python="py", cwd=str(tmp_path))
+    assert isinstance(blank, dict) and blank["priority"] is None
     assert "no such file" in submit_body("x.py", "1", "LOW", "", "", python="p", cwd="/")
     assert "whole number" in submit_body(str(script), "two", "LOW", "", "", python="p", cwd="/")
     assert "at least 1" in submit_body(str(script), "0", "LOW", "", "", python="p", cwd="/")
