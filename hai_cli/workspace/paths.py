@@ -14,18 +14,29 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+# names the platform uses next to workspaces in {workspaces root}/{user}/ (Jupyter keeps
+# notebooks and settings in {workspace}/{user}/jupyter, as the original did)
+RESERVED = frozenset({"jupyter"})
+
+
 def workspace_name(name: object) -> str:
-    """A workspace NAME: 1-64 of letters, digits, ``. _ -``, not starting with ``.``/``-``."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    """A workspace NAME: 1-64 of letters, digits, ``. _ -``, not starting with ``.``/``-``,
+    and not a reserved name."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
             f"bad workspace name {name!r}: 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
+        )
+    if name.lower() in RESERVED:
+        raise ValueError(
+            f"bad workspace name {name!r}: reserved (Jupyter keeps its notebooks in "
+            f"{{workspace}}/{{user}}/{name.lower()}); choose another name"
         )
     return name
 
 
 def sha256_hex(value: object) -> str:
-    if not isinstance(value, str) or not _SHA256.match(value):
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise ValueError("a content hash is 64 lowercase hex digits (sha256)")
     return value
 

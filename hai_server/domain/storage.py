@@ -142,7 +142,7 @@ def check_row(row: StorageRow) -> StorageRow:
                 raise StorageError(f"{what} {text!r}: expected an absolute path")
             if ".." in filled.split("/"):
                 raise StorageError(f"{what} {text!r}: '..' is not allowed")
-    if kind in (CONFIGMAP, PVC) and not _OBJECT.match(fill(row.host_path, *sample)):
+    if kind in (CONFIGMAP, PVC) and not _OBJECT.fullmatch(fill(row.host_path, *sample)):
         raise StorageError(
             f"host_path {row.host_path!r}: a {kind} row names the object, NAME or NAME/KEY "
             "(NAME: lowercase letters, digits, - and .)"

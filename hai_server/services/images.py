@@ -106,7 +106,7 @@ class ImageService:
     async def add(self, caller: Caller, body: ImageBody) -> dict[str, Any]:
         if not caller.admin:
             raise Forbidden("this needs the admin role")
-        if not _NAME.match(body.name):
+        if not _NAME.fullmatch(body.name):
             raise Invalid(
                 f"bad environment name {body.name!r}: letters, digits, _ . - (at most 64)"
             )

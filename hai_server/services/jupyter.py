@@ -84,7 +84,7 @@ def check_name(name: str) -> str:
         check.display_name("name", name, 63)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise Invalid(
             f"bad container name {name!r}: 1-63 letters, digits, . _ - (it is part of the "
             "URL /{user}/{name}/), starting with a letter or digit"

@@ -19,7 +19,22 @@ def test_good_names(good: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", ".", "..", ".hidden", "-x", "a/b", "a b", "a\x00", "x" * 65, 7]
+    "bad",
+    [
+        "",
+        ".",
+        "..",
+        ".hidden",
+        "-x",
+        "a/b",
+        "a b",
+        "a\x00",
+        "x" * 65,
+        7,
+        "a\n",
+        "jupyter",
+        "Jupyter",
+    ],
 )
 def test_bad_names(bad: object) -> None:
     with pytest.raises(ValueError, match="bad workspace name"):

@@ -46,6 +46,8 @@ def test_images_by_quota_on_a_backend_that_runs_images(db_url: str, tmp_path: Pa
         assert r.status_code == 409
         r = root.call("POST", "/api/v1/admin/images", {"name": "../x", "image": "a/b:1"})
         assert r.status_code == 422 and "bad environment name" in r.text
+        r = root.call("POST", "/api/v1/admin/images", {"name": "x\n", "image": "a/b:1"})
+        assert r.status_code == 422 and "bad environment name" in r.text  # $ took the \n once
         r = root.call("POST", "/api/v1/admin/images", {"name": "x", "image": "a b"})
         assert r.status_code == 422
         assert (
