@@ -39,6 +39,9 @@ def make_backend(settings: Any) -> KubernetesBackend:
         url = getattr(settings, "resolved_database_url", None)
         if isinstance(url, str) and url:
             config = config.model_copy(update={"installation": installation_id(url)})
+    scheduler = getattr(settings, "scheduler", None)
+    if config.heartbeat_s is None and scheduler is not None:
+        config = config.model_copy(update={"heartbeat_s": scheduler.heartbeat_s})
     envs_root = getattr(settings, "resolved_envs_root", None)
     if config.envs_root is None and envs_root is not None:
         config = config.model_copy(update={"envs_root": os.path.normpath(str(envs_root))})

@@ -98,6 +98,9 @@ class KubernetesConfig(BaseModel):
         pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?$",
     )
     kubeconfig: str | None = None  # path; None and not in_cluster: the default ~/.kube/config
+    # the ranks' heartbeat period (HAI_HEARTBEAT_S); make_backend sets it from
+    # scheduler.heartbeat_s, so the watchdog and the wrappers agree (None: the wrapper's 5 s)
+    heartbeat_s: float | None = Field(default=None, gt=0)
     context: str | None = None
     in_cluster: bool = False
     api_server: str | None = None  # plain URL without auth (kubectl proxy, test emulator)

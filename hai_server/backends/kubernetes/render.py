@@ -144,6 +144,8 @@ def shared_env(spec: AttemptSpec, config: KubernetesConfig) -> dict[str, str]:
             "MASTER_PORT": str(config.master_port),
         }
     )
+    if config.heartbeat_s is not None:
+        env["HAI_HEARTBEAT_S"] = f"{config.heartbeat_s:g}"
     bad = sorted(k for k in env if not _ENV_KEY.fullmatch(k))
     if bad:
         raise BackendError(

@@ -58,3 +58,18 @@ def test_make_backend_takes_the_servers_envs_root(tmp_path) -> None:
     settings = Settings(home=tmp_path, backend="kubernetes", log_dir=f"{SHARED}/log",
                         kubernetes={"shared": {"server_path": SHARED}}, envs_root=f"{SHARED}/envs")  # fmt: skip
     assert make_backend(settings).config.envs_root == f"{SHARED}/envs"
+
+
+def test_pods_beat_at_the_servers_heartbeat(tmp_path) -> None:
+    """scheduler.heartbeat_s reaches the ranks as HAI_HEARTBEAT_S (the local backend's ranks
+    had it; pods beat at the wrapper's default whatever the watchdog expected)."""
+    from hai_server.settings import Settings
+
+    settings = Settings(home=tmp_path, backend="kubernetes", log_dir=f"{SHARED}/log",
+                        kubernetes={"shared": {"server_path": SHARED}},
+                        scheduler={"heartbeat_s": 2.5})  # fmt: skip
+    config = make_backend(settings).config
+    assert config.heartbeat_s == 2.5
+    s = spec(7, ["n1"], shared=SHARED)
+    assert render.shared_env(s, config)["HAI_HEARTBEAT_S"] == "2.5"
+    assert "HAI_HEARTBEAT_S" not in render.shared_env(s, KubernetesConfig())
