@@ -40,6 +40,9 @@ WATCHDOG_S = "watchdog_s"  # set_watchdog_time(): plain integer seconds
 PRIORITY = "priority"  # a priority value the task asks for (set_priority)
 PID = "pid"
 EXIT_CODE = "exit_code"
+# written (before exit_code) when the command ended before the wrapper got any stop signal:
+# an exit 0 then is work finished, never a save on the platform's SIGTERM (no clocks compared)
+UNSIGNALLED = "exit_unsignalled"
 TMP = ".tmp."  # temporary files of write_atomic: never read as data
 
 

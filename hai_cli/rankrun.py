@@ -142,7 +142,10 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     os.close(write_fd)
     control.write_atomic(control.rank_file(status_dir, control.PID), f"{child.pid}\n")
 
+    signalled: list[int] = []
+
     def forward(signum: int, _frame: object) -> None:
+        signalled.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signum)
         proctree.signal_tree(signum, skip_group=child.pid)  # and what left the group
@@ -158,6 +161,7 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
     copier = threading.Thread(target=_copy_lines, args=(read_fd, log_path, pulse), daemon=True)
     copier.start()
     code = child.wait()
+    on_its_own = not signalled  # read at once: a stop arriving from now on came too late
     proctree.kill_tree()  # the rank is over: nothing it started outlives it
     copier.join(timeout=5)
     if not copier.is_alive():
@@ -166,6 +170,8 @@ def run(log_path: str, status_dir: str, cmd: list[str]) -> int:
         pulse.done.set()
     if code < 0:
         code = 128 - code  # killed by a signal: shell convention 128 + signum
+    if on_its_own:
+        control.write_atomic(control.rank_file(status_dir, control.UNSIGNALLED), "1\n")
     control.write_atomic(control.rank_file(status_dir, control.EXIT_CODE), f"{code}\n")
     return code
 

@@ -113,6 +113,7 @@ def test_a_rank_that_forks_a_setsid_daemon_and_exits_ends_and_leaves_nothing(tmp
     escapee = int(re.search(r"escapee (\d+)", log).group(1))
     assert _wait_gone(escapee), "the setsid escapee outlived its rank"
     assert (tmp_path / "st" / "exit_code").read_text().strip() == "0"
+    assert (tmp_path / "st" / "exit_unsignalled").exists()  # it ended on its own
 
 
 # a rank whose escapee ignores SIGTERM: the platform's stop (SIGTERM to the wrapper, then
@@ -148,6 +149,7 @@ def test_stop_reaches_an_escapee_and_the_kill_ends_it(tmp_path) -> None:
     assert _alive(escapee)
     os.killpg(int((tmp_path / "st" / "pid").read_text()), signal.SIGKILL)  # the kill wait ends
     assert p.wait(30) == 137
+    assert not (tmp_path / "st" / "exit_unsignalled").exists()  # it was told to stop
     assert _wait_gone(escapee), "the escapee survived its rank's kill"
 
 

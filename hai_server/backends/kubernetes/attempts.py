@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hai_server.backends.base import (
     AttemptObservation,
@@ -114,6 +114,13 @@ def observe_attempt(
                 since=since,
             )
         )
+    if files.unsignalled:  # exited before the stop reached them: finished, not saved
+        ranks = [
+            replace(o, before_stop=True)
+            if o.state == "exited" and o.rank in files.unsignalled
+            else o
+            for o in ranks
+        ]
     errors: tuple[str, ...] = ()
     if not att.terminating:
         errors = tuple(

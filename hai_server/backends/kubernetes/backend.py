@@ -322,10 +322,13 @@ class KubernetesBackend(Backend):
             (
                 self.config.attempt_run_dir(a.task_id, a.attempt),
                 [k for k in a.nodes if k not in by_attempt.get((a.task_id, a.attempt), {})],
+                list(a.nodes) if a.terminating else [],  # only a stop needs the markers
             )
             for a in attempts
         ]
-        files = await asyncio.to_thread(lambda: [control.read(d, gone) for d, gone in reads])
+        files = await asyncio.to_thread(
+            lambda: [control.read(d, gone, marked) for d, gone, marked in reads]
+        )
         now = self.clock()
         used: dict[str, float] = {}
 

@@ -34,6 +34,8 @@ class ControlFiles:
     pulses: dict[int, tuple[float, float]] = field(default_factory=dict)
     watchdog_s: int | None = None
     priority: int | None = None
+    # ranks whose command ended before their wrapper got a stop signal (control.UNSIGNALLED)
+    unsignalled: frozenset[int] = frozenset()
 
 
 def prepare(run_dir: str, log_dir: str, ranks: int) -> None:
@@ -55,8 +57,11 @@ def give_notice(run_dir: str, deadline: float) -> None:
     control.give_notice(os.path.join(run_dir, "control"), deadline)
 
 
-def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
-    """Acks, whole-life state, last checkpoint time, and the exit codes of ``exit_codes_of``."""
+def read(
+    run_dir: str, exit_codes_of: Iterable[int] = (), markers_of: Iterable[int] = ()
+) -> ControlFiles:
+    """Acks, whole-life state, last checkpoint time, the exit codes of ``exit_codes_of``, and
+    which of ``markers_of`` ended before any stop signal reached them."""
     said = control.read_control(os.path.join(run_dir, "control"))
     codes: dict[int, int] = {}
     for rank in exit_codes_of:
@@ -72,4 +77,9 @@ def read(run_dir: str, exit_codes_of: Iterable[int] = ()) -> ControlFiles:
         said.pulses,
         said.watchdog_s,
         said.priority,
+        frozenset(
+            r
+            for r in markers_of
+            if os.path.exists(os.path.join(run_dir, f"rank{r}", control.UNSIGNALLED))
+        ),
     )

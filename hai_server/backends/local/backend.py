@@ -371,8 +371,11 @@ def local_nodes(count: int, gpus_per_node: int | None, group: str, zone: str) ->
 
 
 def _exited_before_stop(att: _Attempt, rank_dir: Path) -> bool:
-    """The rank's exit file is older than the attempt's kill mark (written just before the
-    SIGTERM): it ended on its own, before any stop signal could reach it."""
+    """The rank ended on its own, before any stop signal could reach it: its wrapper says so
+    (control.UNSIGNALLED), or its exit file is older than the attempt's kill mark (written
+    just before the SIGTERM)."""
+    if (rank_dir / control.UNSIGNALLED).exists():
+        return True
     try:
         kill_mark = (att.directory / "kill_at").stat().st_mtime
     except OSError:

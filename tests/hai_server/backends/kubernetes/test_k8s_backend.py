@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from hai_cli import control
 from hai_server.backends.base import BackendError
 from hai_server.backends.kubernetes import KubernetesBackend
 from hai_server.backends.kubernetes.config import KubernetesConfig, SharedStorage
@@ -154,6 +155,14 @@ def test_terminate_and_forget_delete_everything(emulator, config, shared):
             obs = await ranks_of(backend, (9, 0))
             assert {r.state for r in obs.ranks} == {"exited"}
             assert {r.message for r in obs.ranks} == {"stopped by the platform"}
+            assert not any(r.before_stop for r in obs.ranks)  # the backend cannot tell
+            # rank 1's wrapper says its command had ended before any stop signal reached it
+            # (what hai_cli.rankrun writes): an exit 0 there is finished work, never a save
+            run_dir = backend.config.attempt_run_dir(9, 0)
+            with open(os.path.join(run_dir, "rank1", control.UNSIGNALLED), "w") as fh:
+                fh.write("1\n")
+            obs = await ranks_of(backend, (9, 0))
+            assert [r.before_stop for r in obs.ranks] == [False, True, False]
             await backend.forget(9, 0)
             await backend.forget(9, 0)  # idempotent
             assert api.list_namespaced_service(NS).items[0].metadata.name == "hai-bob-10-0-0"

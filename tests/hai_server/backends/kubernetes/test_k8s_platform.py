@@ -147,9 +147,13 @@ def test_tasks_follow_their_pods(
         # stop -> everything of the task deleted
         client.post(f"/api/v1/tasks/{t3}/stop", headers=headers)
         wait(lambda: task(t3)["state"] == "stopped", "stopped", timeout=30)
-        wait(lambda: not pods_in(emulator), "objects of the stopped task deleted")
-        assert not [
-            s
-            for s in api.list_namespaced_service(NS).items
-            if "-" + str(t3) + "-" in s.metadata.name
-        ]
+        wait(lambda: not pods_in(emulator), "pods of the stopped task deleted")
+        # the Service goes with the attempt's forget, which runs just after "stopped" is written
+        wait(
+            lambda: not [
+                s
+                for s in api.list_namespaced_service(NS).items
+                if "-" + str(t3) + "-" in s.metadata.name
+            ],
+            "the Service of the stopped task deleted",
+        )
