@@ -239,8 +239,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         failed += result.status == "failed"
         if args.json:
             print(result.to_json(), flush=True)
+        elif result.status == "failed":
+            print(f"error: {result.line()}", file=sys.stderr)
         else:
-            print(result.line(), file=sys.stderr if result.status == "failed" else sys.stdout)
+            print(result.line())
     return 1 if failed else 0
 
 
