@@ -12,6 +12,10 @@ Ownership model (both providers; the original hai-up created the same per-user f
   have chowned it on purpose); an existing folder owned by someone else is reported.
 - ``log/``, ``home/``, ``postgres/``, ``redis/``: root; the image's entrypoint and the server
   set the modes inside (PostgreSQL and Redis chown their own data directories).
+- ``envs/`` (the haienv root, the server's ``envs_root``): root, 0755; ``envs/platform`` owned
+  by ``BASE_ENVS_UID`` (the base environments' builds run as it) and ``envs/{user}`` by each
+  USER_INFO user, 0755: everyone reads (extends, lists) the others' environments, only the
+  owner writes.
 
 :func:`storage_layout` is pure; :func:`prepare_storage` applies it and returns the warnings.
 """
@@ -37,6 +41,7 @@ class Folder:
     gid: int
     mode: int
     user: str | None = None  # the USER_INFO user it belongs to
+    what: str = "workspace"  # what it is, in a warning about its owner
 
 
 def workspace_root(cfg: UpConfig) -> Path:
@@ -58,7 +63,19 @@ def storage_layout(cfg: UpConfig, service_dirs: dict[str, Path]) -> list[Folder]
     out += [
         Folder(user_workspace(cfg, u.name), u.uid, u.uid, 0o750, user=u.name) for u in cfg.users
     ]
+    envs = cfg.hai_platform_path / "envs"
+    uid = cfg.base_envs_uid
+    out.append(Folder(envs, ROOT, ROOT, 0o755))
+    out.append(Folder(envs / "platform", uid, uid, 0o755, user="platform", what="haienv root"))
+    out += [
+        Folder(envs / u.name, u.uid, u.uid, 0o755, user=u.name, what="haienv root")
+        for u in cfg.users
+    ]
     return out
+
+
+def _source(folder: Folder) -> str:
+    return "BASE_ENVS_UID" if folder.user == "platform" else "USER_INFO"
 
 
 def _create(folder: Folder) -> None:
@@ -86,8 +103,8 @@ def prepare_storage(layout: list[Folder]) -> list[str]:
             st = folder.path.stat()
             if folder.user is not None and st.st_uid != folder.uid:
                 warnings.append(
-                    f"workspace of {folder.user}: {folder.path} is owned by uid {st.st_uid}, "
-                    f"not {folder.uid} (USER_INFO); its tasks may not write there "
+                    f"{folder.what} of {folder.user}: {folder.path} is owned by uid {st.st_uid}, "
+                    f"not {folder.uid} ({_source(folder)}); it may not write there "
                     f"(chown {folder.uid}:{folder.gid} {folder.path})"
                 )
         except OSError as exc:

@@ -27,12 +27,16 @@ KINDS: dict[str, tuple[type, str, bool]] = {
     "Deployment": (client.AppsV1Api, "deployment", True),
     "StatefulSet": (client.AppsV1Api, "stateful_set", True),
     "Ingress": (client.NetworkingV1Api, "ingress", True),
+    "Job": (client.BatchV1Api, "job", True),
     "Role": (client.RbacAuthorizationV1Api, "role", True),
     "RoleBinding": (client.RbacAuthorizationV1Api, "role_binding", True),
     "ClusterRole": (client.RbacAuthorizationV1Api, "cluster_role", False),
     "ClusterRoleBinding": (client.RbacAuthorizationV1Api, "cluster_role_binding", False),
     "Node": (client.CoreV1Api, "node", False),  # read and label only
 }
+# kinds an apply leaves as they are when they exist: a Namespace (it may hold other things),
+# a Job (its pod template cannot be replaced; hai-up's Jobs carry a digest in their name)
+KEPT = ("Namespace", "Job")
 HINTS = {
     401: "the credentials of the kubeconfig were refused",
     403: "the kubeconfig's user may not do this (deploying needs cluster-admin-like rights)",
@@ -115,7 +119,7 @@ class Cluster:
         code, _ = self._status("create", obj, obj)
         if code != 409:
             return "created"
-        if obj["kind"] == "Namespace":
+        if obj["kind"] in KEPT:
             return "kept"
         live = self.read(obj)
         if live is None:  # deleted in between: create again
