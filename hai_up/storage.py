@@ -78,6 +78,12 @@ def _source(folder: Folder) -> str:
     return "BASE_ENVS_UID" if folder.user == "platform" else "USER_INFO"
 
 
+def _consequence(folder: Folder) -> str:
+    if folder.what == "workspace":
+        return "its tasks may not write there"
+    return "its environments cannot be made there"
+
+
 def _create(folder: Folder) -> None:
     folder.path.mkdir(mode=0o700)  # nobody sees it before it has its owner and mode
     os.chown(folder.path, folder.uid, folder.gid)
@@ -104,7 +110,7 @@ def prepare_storage(layout: list[Folder]) -> list[str]:
             if folder.user is not None and st.st_uid != folder.uid:
                 warnings.append(
                     f"{folder.what} of {folder.user}: {folder.path} is owned by uid {st.st_uid}, "
-                    f"not {folder.uid} ({_source(folder)}); it may not write there "
+                    f"not {folder.uid} ({_source(folder)}); {_consequence(folder)} "
                     f"(chown {folder.uid}:{folder.gid} {folder.path})"
                 )
         except OSError as exc:

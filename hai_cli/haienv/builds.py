@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -200,6 +201,10 @@ def build(
         target = version_dir(root, spec.name, digest)
         try:
             made = m.read(target)
+            if made is None and os.path.lexists(target):
+                # half made by a build that was killed: under the lock nobody else builds (a
+                # pid in its marker means nothing here: builds run in other pid namespaces)
+                shutil.rmtree(target)
             if made is None or made.spec_digest != digest:  # else: made before, switch back
                 cr.create(
                     cr.Request(

@@ -5,11 +5,11 @@ The build is ``haienv build --json`` of the specs at ``/etc/hai/environments`` i
 image, as ``BASE_ENVS_UID``, with an environment of its own (none of the server's secrets):
 ``HAIENV_PATH`` is the platform's root ``{envs_root}/platform``, uv's cache lives there too.
 
-The Job's name carries the digest of what it builds (specs, image, uid, root): the same
-config applies the same Job, which already exists and is kept (a Job's pod template cannot be
-replaced), and a changed spec makes a new Job. ``haienv build`` itself is idempotent, so a
-re-run Job only checks. Finished Jobs are deleted by Kubernetes after a day
-(``ttlSecondsAfterFinished``). The pod mounts the envs root from the host at the same path
+The Job ``hai-base-envs`` carries the digest of what it builds (specs, image, uid, root) in
+an annotation: an apply keeps a Job with the same digest (a Job's pod template cannot be
+replaced) and deletes and recreates one that differs (providers/k8s_client.py). ``haienv
+build`` itself is idempotent, so a re-run only checks. A finished Job is deleted by Kubernetes
+after a day (``ttlSecondsAfterFinished``); the next ``run`` then makes it again (a check). The pod mounts the envs root from the host at the same path
 (the server's ``envs_root``; pods of tasks mount it there read-only) and runs as
 ``BASE_ENVS_UID``, with no secret in its environment.
 """
@@ -26,7 +26,8 @@ from hai_up.render.override import envs_root
 
 Obj = dict[str, Any]
 SPECS_CONFIGMAP = "hai-base-envs"
-JOB_PREFIX = "hai-base-envs-"
+JOB = "hai-base-envs"
+JOB_DIGEST = "hai.platform/job-digest"  # read by providers/k8s_client.py
 UV_CACHE = ".uv-cache"
 IMAGE_PATH = "/opt/hai/bin:/usr/local/bin:/usr/bin:/bin"  # the images' PATH (their Dockerfiles)
 FINISHED_TTL_S = 86400
@@ -37,10 +38,9 @@ def spec_files(cfg: UpConfig) -> dict[str, str]:
     return {f"{name}.toml": text for name, text in cfg.base_env_specs}
 
 
-def job_name(cfg: UpConfig) -> str:
+def job_digest(cfg: UpConfig) -> str:
     what = [spec_files(cfg), cfg.base_image, cfg.base_envs_uid, envs_root(cfg)]
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{JOB_PREFIX}{digest}"
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_environ(cfg: UpConfig) -> dict[str, str]:
@@ -92,7 +92,6 @@ def render_base_envs(cfg: UpConfig, meta: Any, affinity: Obj) -> list[Obj]:
         ],
         "securityContext": {"allowPrivilegeEscalation": False},
     }
-    name = job_name(cfg)
     labels = {"app.kubernetes.io/name": "hai-base-envs"}
     pod = {
         "restartPolicy": "Never",
@@ -105,7 +104,8 @@ def render_base_envs(cfg: UpConfig, meta: Any, affinity: Obj) -> list[Obj]:
         ],
         **affinity,
     }
-    job_meta = meta(name, ns, "base-envs")
+    job_meta = meta(JOB, ns, "base-envs")
+    job_meta["annotations"] = {JOB_DIGEST: job_digest(cfg)}
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",

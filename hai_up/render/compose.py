@@ -34,11 +34,11 @@ def host_dirs(cfg: UpConfig) -> dict[str, Path]:
     """Directories under HAI_PLATFORM_PATH that ``run`` creates before starting."""
     root = cfg.hai_platform_path
     dirs = {"log": root / "log", "home": root / "home", "workspace": root / "workspace"}
-    dirs["environments"] = root / "environments"  # the specs the base environments build
     if not cfg.external_database_url:
         dirs["postgres"] = root / "postgres"
     if not cfg.external_redis_url:
         dirs["redis"] = root / "redis"
+    dirs["environments"] = root / "environments"  # the specs the base environments build
     return dirs
 
 

@@ -32,6 +32,7 @@ KINDS = [
     ("RoleBinding", "list_role_binding_for_all_namespaces", "rbac"),
     ("ClusterRole", "list_cluster_role", "rbac"),
     ("ClusterRoleBinding", "list_cluster_role_binding", "rbac"),
+    ("Job", "list_job_for_all_namespaces", "batch"),
 ]
 
 
@@ -46,6 +47,7 @@ class Env:
             "apps": k8s.AppsV1Api(api),
             "net": k8s.NetworkingV1Api(api),
             "rbac": k8s.RbacAuthorizationV1Api(api),
+            "batch": k8s.BatchV1Api(api),
         }
         self.kubeconfig = tmp / "kubeconfig"
         self.kubeconfig.write_text(kubeconfig(emu.url))
@@ -127,7 +129,8 @@ EXPECTED = {
         "hai-platform/hai-redis",
     ],
     "Secret": ["hai-platform/hai-platform"],
-    "ConfigMap": ["hai-platform/hai-platform-config"],
+    "ConfigMap": ["hai-platform/hai-base-envs", "hai-platform/hai-platform-config"],
+    "Job": ["hai-platform/hai-base-envs"],
     "ServiceAccount": ["hai-platform/hai-server"],
     "Ingress": ["hai-platform/hai-platform"],
     "Role": ["hai-tasks/hai-server-tasks"],
@@ -147,6 +150,7 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert LABEL not in env.labels("other")
     assert sorted(p.name for p in env.platform.iterdir()) == [
         "docker-compose.yaml",
+        "envs",
         "init.sql",
         "installation.json",
         "k8s.yaml",
