@@ -148,7 +148,7 @@ class Cluster:
         self.delete(obj)
         code, _ = self._status("create", obj, obj)
         if code == 409:  # still being deleted (finalizers): the next apply replaces it
-            return "kept (the old one is being deleted)"
+            return "deleted (the next run recreates it)"
         return "replaced"
 
     def delete(self, obj: Obj) -> bool:
