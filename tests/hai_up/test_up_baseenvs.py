@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,28 @@ def test_exec_command_has_no_secret_and_builds_every_spec() -> None:
     for secret in (cfg.postgres_password, cfg.redis_password, cfg.admin_token):
         assert secret not in text
     assert not any(a.startswith(("HAI_", "POSTGRES", "REDIS")) for a in cmd)
+
+
+@pytest.mark.slow
+def test_the_exec_command_builds_with_nothing_but_its_environment(tmp_path: Path) -> None:
+    """The command docker exec runs, here: the image's /opt/hai/bin is this interpreter's
+    bin and the specs' mount point a folder (the real one runs in tests/hai_up/docker)."""
+    cfg = with_specs("base", HAI_PLATFORM_PATH=str(tmp_path / "hai"))
+    baseenvs.write_spec_files(cfg)
+    here = str(Path(sys.executable).parent)
+    specs = str(tmp_path / "hai/environments")
+    cmd = [a.replace("/opt/hai/bin", here).replace("/etc/hai/environments", specs)
+           for a in exec_command(cfg)]  # fmt: skip
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (line,) = baseenvs.outcome(cfg, first.stdout, first.stderr, first.returncode)
+    assert line.startswith("base[platform]: built in ") and "/envs/platform/.builds/base-" in line
+    link = tmp_path / "hai/envs/platform/base"
+    assert link.is_symlink() and (link / "haienv.json").is_file()
+    assert (tmp_path / "hai/envs/platform/.uv-cache").is_dir()  # uv's cache: in the root
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    (line,) = baseenvs.outcome(cfg, again.stdout, again.stderr, again.returncode)
+    assert line.startswith("base[platform]: unchanged (digest ")
 
 
 def result(name: str, status: str, **kw: Any) -> str:

@@ -116,6 +116,15 @@ def test_build_skip_rebuild_and_failure(haienv: Haienv, wheelhouse: Path, tmp_pa
     on_disk = json.loads((root / "base/haienv.json").read_text())
     assert on_disk["spec_digest"] == built["digest"] and on_disk["owner"] == "platform"
 
+    # a rank of a task with --env base[platform]: the launch names the link, the wrapper
+    # resolves it once, so the task runs in version 1 even if the link moves meanwhile
+    from hai_cli.haienv.activation import rank_environ
+
+    launch = {"HF_ENV_NAME": "base", "HF_ENV_OWNER": "platform", "VIRTUAL_ENV": str(root / "base")}
+    rank = rank_environ({**launch, "PATH": "/usr/bin"})
+    assert rank is not None and rank["VIRTUAL_ENV"] == str(v1)
+    assert rank["PATH"] == f"{v1}/bin:/usr/bin" and rank["HAI_TEST_VALUE"] == "1"
+
     # a user environment made now extends version 1
     h.ok("create", "mine")
     mine_python = h.envs / "alice/mine/bin/python"

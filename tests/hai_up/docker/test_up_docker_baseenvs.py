@@ -1,0 +1,127 @@
+"""hai-up builds the platform's base environments on a real (private) Docker engine.
+
+``hai-up run`` builds ``platform/base`` (a spec without packages: fast, and no package index
+exists here) in the first server's container, into the shared envs root at the host's path;
+a task submitted with ``--env base[platform]`` runs in it; a second run does not rebuild it;
+a changed spec rebuilds it beside the old version and switches; a spec that cannot build is
+exit 1 with one line, and the current version stays.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.hai_up.docker.test_up_docker_e2e import (
+    BIN,
+    USER,
+    USER_TOKEN,
+    USER_UID,
+    _hai_up,
+    _project_containers,
+    _write_config,
+)
+from tests.support.docker_engine import PrivateEngine
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+PROJECT = "hai-up-envs"
+PROBE = """\
+import os, sys
+print("prefix=" + sys.prefix, "value=" + os.environ.get("HAI_E2E_VALUE", "-"),
+      "env=" + os.environ.get("HF_ENV_NAME", "-") + "[" + os.environ.get("HF_ENV_OWNER", "-") + "]",
+      flush=True)
+"""
+
+
+def _spec(path: Path, value: str, packages: str = "") -> None:
+    path.write_text(
+        f'name = "base"\npackages = [{packages}]\nno_index = true\n'
+        f'[environment]\nHAI_E2E_VALUE = "{value}"\n'
+    )
+
+
+def _probe(cli_env: dict[str, str], workspace: Path, name: str) -> str:
+    res = subprocess.run(
+        [str(BIN / "hai-cli"), "python", "--name", name, "probe.py", "--",
+         "--env", "base[platform]", "-f"],
+        cwd=workspace, env=cli_env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    print(res.stdout + res.stderr, flush=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (line,) = [ln for ln in res.stdout.splitlines() if "prefix=" in ln]
+    return line[line.index("prefix=") :]
+
+
+def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    platform = tmp_path / "platform"
+    config = tmp_path / "config.sh"
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    _spec(specs / "base.toml", "1")
+    port = _write_config(config, platform, built_images, project=PROJECT)
+    with config.open("a") as fh:
+        fh.write(f'export BASE_ENVS="base"\nexport BASE_ENVS_DIR="{specs}"\n')
+    up = ("-p", "docker-compose", "-c", str(config))
+    link = platform / "envs" / "platform" / "base"
+    try:
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        built = re.search(r"base environment base\[platform\]: built in ([\d.]+) s", res.stdout)
+        assert built, res.stdout
+        v1 = Path(os.path.realpath(link))
+        assert link.is_symlink() and v1.parent.name == ".builds"
+        assert (v1 / "haienv.json").is_file()
+        assert v1.stat().st_uid == 990  # BASE_ENVS_UID made it, not root
+
+        # a task in base[platform], as the user (uid USER_UID), in the server's container
+        workspace = platform / "workspace" / USER
+        (workspace / "probe.py").write_text(PROBE)
+        cli_env = {
+            **os.environ,
+            "HAI_SERVER_URL": f"http://127.0.0.1:{port}",
+            "HAI_TOKEN": USER_TOKEN,
+            "HAI_HOME": str(tmp_path / "cli-home"),
+        }
+        assert _probe(cli_env, workspace, "env-1") == f"prefix={v1} value=1 env=base[platform]"
+        assert USER_UID != 990
+
+        # unchanged: not rebuilt (the same version, its metadata untouched)
+        stamp = (v1 / "haienv.json").stat().st_mtime_ns
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        assert "base environment base[platform]: unchanged (digest" in res.stdout
+        assert Path(os.path.realpath(link)) == v1
+        assert (v1 / "haienv.json").stat().st_mtime_ns == stamp
+
+        # changed: rebuilt beside, the link switched, the old version kept for its users
+        _spec(specs / "base.toml", "2")
+        res = _hai_up("run", *up)
+        assert res.returncode == 0, res.stderr
+        assert "base environment base[platform]: rebuilt in" in res.stdout
+        v2 = Path(os.path.realpath(link))
+        assert v2 != v1 and v1.is_dir()
+        assert _probe(cli_env, workspace, "env-2") == f"prefix={v2} value=2 env=base[platform]"
+
+        # a spec that cannot build: exit 1, one line, the platform up, version 2 stays
+        _spec(specs / "base.toml", "3", packages='"hai-no-such-package"')
+        res = _hai_up("run", *up)
+        assert res.returncode == 1
+        (line,) = res.stderr.strip().splitlines()
+        assert line.startswith(
+            "hai-up: the platform is up, but base environments did not build: "
+            "base[platform]: build failed: uv pip install failed"
+        ), res.stderr
+        assert Path(os.path.realpath(link)) == v2
+        assert _probe(cli_env, workspace, "env-3") == f"prefix={v2} value=2 env=base[platform]"
+        print(f"\nbase environment: first build {built[1]} s (no packages)")
+        assert _hai_up("down", "-y", *up).returncode == 0
+    finally:
+        left = _project_containers(docker_engine, PROJECT)
+        if left:
+            docker_engine.client().container.remove(left, force=True)
