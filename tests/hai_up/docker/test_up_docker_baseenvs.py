@@ -1,6 +1,6 @@
 """hai-up builds the platform's base environments on a real (private) Docker engine.
 
-``hai-up run`` builds ``platform/base`` (a spec without packages: fast, and no package index
+``hai-up run`` builds ``platform/base`` (one tiny wheel made by the test: no package index
 exists here) in the first server's container, into the shared envs root at the host's path;
 a task submitted with ``--env base[platform]`` runs in it; a second run does not rebuild it;
 a changed spec rebuilds it beside the old version and switches; a spec that cannot build is
@@ -26,22 +26,31 @@ from tests.hai_up.docker.test_up_docker_e2e import (
     _write_config,
 )
 from tests.support.docker_engine import PrivateEngine
+from tests.support.wheels import make_wheel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 PROJECT = "hai-up-envs"
 PROBE = """\
 import os, sys
+import hai_basepkg
 print("prefix=" + sys.prefix, "value=" + os.environ.get("HAI_E2E_VALUE", "-"),
       "env=" + os.environ.get("HF_ENV_NAME", "-") + "[" + os.environ.get("HF_ENV_OWNER", "-") + "]",
-      flush=True)
+      "pkg=" + os.path.realpath(hai_basepkg.__file__), flush=True)
 """
 
 
-def _spec(path: Path, value: str, packages: str = "") -> None:
+def _spec(path: Path, wheels: Path, value: str, extra: str = "") -> None:
+    """A spec with one tiny wheel (no index here: the wheel lies in the envs root, which the
+    server container sees at the same path)."""
     path.write_text(
-        f'name = "base"\npackages = [{packages}]\nno_index = true\n'
-        f'[environment]\nHAI_E2E_VALUE = "{value}"\n'
+        f'name = "base"\npackages = ["hai_basepkg"{extra}]\nfind_links = ["{wheels}"]\n'
+        f'no_index = true\n[environment]\nHAI_E2E_VALUE = "{value}"\n'
     )
+
+
+def _expect(version: Path, value: str) -> str:
+    pkg = version / "lib/python3.11/site-packages/hai_basepkg/__init__.py"
+    return f"prefix={version} value={value} env=base[platform] pkg={pkg}"
 
 
 def _probe(cli_env: dict[str, str], workspace: Path, name: str) -> str:
@@ -63,7 +72,9 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
     config = tmp_path / "config.sh"
     specs = tmp_path / "specs"
     specs.mkdir()
-    _spec(specs / "base.toml", "1")
+    wheels = platform / "envs" / ".wheels"  # hidden: not an owner's root
+    make_wheel(wheels, "hai_basepkg")
+    _spec(specs / "base.toml", wheels, "1")
     port = _write_config(config, platform, built_images, project=PROJECT)
     with config.open("a") as fh:
         fh.write(f'export BASE_ENVS="base"\nexport BASE_ENVS_DIR="{specs}"\n')
@@ -88,7 +99,7 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
             "HAI_TOKEN": USER_TOKEN,
             "HAI_HOME": str(tmp_path / "cli-home"),
         }
-        assert _probe(cli_env, workspace, "env-1") == f"prefix={v1} value=1 env=base[platform]"
+        assert _probe(cli_env, workspace, "env-1") == _expect(v1, "1")
         assert USER_UID != 990
 
         # unchanged: not rebuilt (the same version, its metadata untouched)
@@ -100,16 +111,16 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
         assert (v1 / "haienv.json").stat().st_mtime_ns == stamp
 
         # changed: rebuilt beside, the link switched, the old version kept for its users
-        _spec(specs / "base.toml", "2")
+        _spec(specs / "base.toml", wheels, "2")
         res = _hai_up("run", *up)
         assert res.returncode == 0, res.stderr
         assert "base environment base[platform]: rebuilt in" in res.stdout
         v2 = Path(os.path.realpath(link))
         assert v2 != v1 and v1.is_dir()
-        assert _probe(cli_env, workspace, "env-2") == f"prefix={v2} value=2 env=base[platform]"
+        assert _probe(cli_env, workspace, "env-2") == _expect(v2, "2")
 
         # a spec that cannot build: exit 1, one line, the platform up, version 2 stays
-        _spec(specs / "base.toml", "3", packages='"hai-no-such-package"')
+        _spec(specs / "base.toml", wheels, "3", extra=', "hai-no-such-package"')
         res = _hai_up("run", *up)
         assert res.returncode == 1
         (line,) = res.stderr.strip().splitlines()
@@ -118,8 +129,8 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
             "base[platform]: build failed: uv pip install failed"
         ), res.stderr
         assert Path(os.path.realpath(link)) == v2
-        assert _probe(cli_env, workspace, "env-3") == f"prefix={v2} value=2 env=base[platform]"
-        print(f"\nbase environment: first build {built[1]} s (no packages)")
+        assert _probe(cli_env, workspace, "env-3") == _expect(v2, "2")
+        print(f"\nbase environment: first build {built[1]} s (one tiny wheel)")
         assert _hai_up("down", "-y", *up).returncode == 0
     finally:
         left = _project_containers(docker_engine, PROJECT)
