@@ -176,3 +176,30 @@ def write_spec_files(cfg: UpConfig) -> None:
             tmp.replace(directory / name)
     except OSError as exc:
         raise UpError(f"cannot write the base environment specs to {directory}: {exc}") from None
+
+
+def built_state(cfg: UpConfig) -> dict[str, dict[str, Any]]:
+    """For ``hai-up status``: each selected base environment as built in the platform's root
+    (its current version, the digest it was built from, its Python, the versions kept)."""
+    from hai_cli.haienv import meta as m
+
+    root = platform_root(cfg)
+    out: dict[str, dict[str, Any]] = {}
+    for spec_name, text in cfg.base_env_specs:
+        try:
+            name = parse_spec(text, spec_name, default_name=spec_name).name
+        except HaienvError:
+            continue
+        try:
+            current = m.read(str(root / name))
+        except HaienvError:
+            current = None
+        versions = sorted(p.name for p in (root / ".builds").glob(f"{name}-*") if p.is_dir())
+        out[name] = {
+            "built": current is not None,
+            "path": current.prefix if current else None,
+            "digest": current.spec_digest if current else None,
+            "python": current.python if current else None,
+            "versions_kept": versions,
+        }
+    return out

@@ -201,6 +201,9 @@ def status(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
     """Print the platform's state as JSON."""
     cfg = _config(config)
     state = provider_module(_provider(cfg, provider)).status(cfg)
+    from hai_up.baseenvs import built_state
+
+    state["base_envs"] = built_state(cfg)  # read from the shared storage, both providers
     print(json.dumps(state, indent=2, sort_keys=True))
 
 

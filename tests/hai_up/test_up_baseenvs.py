@@ -315,3 +315,19 @@ def test_k8s_job_only_with_specs_and_its_digest() -> None:
     assert job_digest(cfg) != job_digest(with_specs("base", "torch"))
     assert job_digest(cfg) != job_digest(with_specs("base", BASE_IMAGE="hai/p:v2"))
     assert render_base_envs(config(), None, {}) == []
+
+
+def test_status_reads_what_is_built(tmp_path: Path) -> None:
+    cfg = with_specs("base", "torch", HAI_PLATFORM_PATH=str(tmp_path))
+    version = tmp_path / "envs/platform/.builds/base-abc"
+    version.mkdir(parents=True)
+    meta = {"name": "base", "owner": "platform", "prefix": str(version), "python": "3.11.2",
+            "site_packages": f"{version}/lib", "spec_digest": "abc"}  # fmt: skip
+    (version / "haienv.json").write_text(json.dumps(meta))
+    (tmp_path / "envs/platform/base").symlink_to(".builds/base-abc")
+    assert baseenvs.built_state(cfg) == {
+        "base": {"built": True, "path": str(version), "digest": "abc", "python": "3.11.2",
+                 "versions_kept": ["base-abc"]},
+        "torch": {"built": False, "path": None, "digest": None, "python": None,
+                  "versions_kept": []},
+    }  # fmt: skip

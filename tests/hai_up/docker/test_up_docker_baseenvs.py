@@ -9,6 +9,7 @@ exit 1 with one line, and the current version stays.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -89,6 +90,12 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
         assert link.is_symlink() and v1.parent.name == ".builds"
         assert (v1 / "haienv.json").is_file()
         assert v1.stat().st_uid == 990  # BASE_ENVS_UID made it, not root
+
+        res = _hai_up("status", *up)
+        assert res.returncode == 0, res.stderr
+        state = json.loads(res.stdout)["base_envs"]["base"]
+        assert state["built"] is True and state["path"] == str(v1)
+        assert state["versions_kept"] == [v1.name]
 
         # a task in base[platform], as the user (uid USER_UID), in the server's container
         workspace = platform / "workspace" / USER
