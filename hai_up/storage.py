@@ -124,5 +124,22 @@ def prepare_storage(layout: list[Folder]) -> list[str]:
 def prepare_shared_storage(cfg: UpConfig, service_dirs: dict[str, Path] | None = None) -> None:
     """:func:`prepare_storage` of the layout, its warnings printed (both providers)."""
     dirs = service_dirs if service_dirs is not None else {"log": cfg.hai_platform_path / "log"}
-    for warning in prepare_storage(storage_layout(cfg, dirs)):
+    for warning in prepare_storage(storage_layout(cfg, dirs)) + old_envs_root(cfg):
         print(f"hai-up: warning: {warning}", flush=True)
+
+
+def old_envs_root(cfg: UpConfig) -> list[str]:
+    """Environments left in the envs root of earlier deployments (the servers' home, which
+    containers saw at another path): no longer seen, said once per run."""
+    old = cfg.hai_platform_path / "home" / "envs"
+    try:
+        owners = sorted(p.name for p in old.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    if not owners:
+        return []
+    return [
+        f"{old} holds environments of {', '.join(owners)} made under an earlier envs root; "
+        f"the servers now use {cfg.hai_platform_path / 'envs'} (the same path in every "
+        "container and pod): make them again there (haienv create), then remove the old ones"
+    ]

@@ -145,3 +145,14 @@ def test_prepare_reports_a_file_in_the_way(tmp_path: Path) -> None:
     assert (
         err.value.message == f"{cfg.hai_platform_path / 'workspace'} exists and is not a directory"
     )
+
+
+def test_environments_of_the_old_envs_root_are_reported(tmp_path: Path) -> None:
+    from hai_up.storage import old_envs_root
+
+    cfg = config(tmp_path)
+    assert old_envs_root(cfg) == []
+    (cfg.hai_platform_path / "home/envs/alice/torch").mkdir(parents=True)
+    (warning,) = old_envs_root(cfg)
+    assert warning.startswith(f"{cfg.hai_platform_path}/home/envs holds environments of alice ")
+    assert f"the servers now use {cfg.hai_platform_path}/envs" in warning
