@@ -11,7 +11,7 @@ made in one is valid in the others (a venv only works at the path where it was m
 The build is ``haienv build`` inside the platform's image (its Python is the one the ranks
 use), as ``BASE_ENVS_UID``, with a clean environment: versioned and idempotent (see
 hai_cli/haienv/builds.py). Everything here is pure except :func:`resolve_specs` (reads the
-spec files) and :func:`write_spec_files`.
+spec files), :func:`write_spec_files` and :func:`built_state` (reads the platform's root).
 """
 
 from __future__ import annotations

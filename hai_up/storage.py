@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, UpError
+from hai_up.render.override import envs_root
 
 ROOT = 0
 
@@ -63,7 +64,7 @@ def storage_layout(cfg: UpConfig, service_dirs: dict[str, Path]) -> list[Folder]
     out += [
         Folder(user_workspace(cfg, u.name), u.uid, u.uid, 0o750, user=u.name) for u in cfg.users
     ]
-    envs = cfg.hai_platform_path / "envs"
+    envs = Path(envs_root(cfg))  # the server's envs_root (render/override.py)
     uid = cfg.base_envs_uid
     out.append(Folder(envs, ROOT, ROOT, 0o755))
     out.append(Folder(envs / "platform", uid, uid, 0o755, user="platform", what="haienv root"))

@@ -9,9 +9,10 @@ The Job ``hai-base-envs`` carries the digest of what it builds (specs, image, ui
 an annotation: an apply keeps a Job with the same digest (a Job's pod template cannot be
 replaced) and deletes and recreates one that differs (providers/k8s_client.py). ``haienv
 build`` itself is idempotent, so a re-run only checks. A finished Job is deleted by Kubernetes
-after a day (``ttlSecondsAfterFinished``); the next ``run`` then makes it again (a check). The pod mounts the envs root from the host at the same path
-(the server's ``envs_root``; pods of tasks mount it there read-only) and runs as
-``BASE_ENVS_UID``, with no secret in its environment.
+after a day (``ttlSecondsAfterFinished``); the next ``run`` then makes it again (a check).
+The pod mounts the envs root from the host at the same path (the server's ``envs_root``;
+pods of tasks mount it there read-only) and runs as ``BASE_ENVS_UID``, with no secret in its
+environment and no service-account token.
 """
 
 from __future__ import annotations
