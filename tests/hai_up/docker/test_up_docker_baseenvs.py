@@ -143,3 +143,26 @@ def test_run_builds_platform_base_once_and_rebuilds_a_changed_spec(
         left = _project_containers(docker_engine, PROJECT)
         if left:
             docker_engine.client().container.remove(left, force=True)
+
+
+def test_an_image_from_the_train_image_bakes_a_base_environment(
+    docker_engine: PrivateEngine, built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """What images/README.md shows: the specs are in the image, haienv build works offline."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {built_images['train']}\n"
+        "RUN HAIENV_PATH=/opt/envs/platform haienv build /opt/hai/environments/base.toml\n"
+    )
+    tag = "hai-up-test/train-baked:latest"
+    client = docker_engine.client()
+    client.legacy_build(tmp_path, tags=tag, network="none")
+    try:
+        out = client.run(
+            tag,
+            ["/opt/envs/platform/base/bin/python", "-c",
+             "import os, sys; print(os.path.realpath(sys.prefix), sys.version_info[:2])"],
+            remove=True, networks=["none"],
+        )  # fmt: skip
+        assert re.fullmatch(r"/opt/envs/platform/\.builds/base-[0-9a-f]{16} \(3, 11\)", out), out
+    finally:
+        client.image.remove(tag, force=True)
