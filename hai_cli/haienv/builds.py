@@ -50,11 +50,14 @@ def default_python() -> str:
 
 def spec_digest(spec: EnvSpec, default_python: str) -> str:
     """Hash of what the environment is made from: every value of the spec (not its comments
-    or layout) and the interpreter used when the spec names none."""
+    or layout) and the builder's interpreter, the one used when the spec names none. It is
+    part of it even when the spec names a version: a new image (another Python) rebuilds,
+    rather than keep an environment whose interpreter may be gone."""
     data = {
         "format": DIGEST_FORMAT,
         "name": spec.name,
-        "python": spec.python if spec.python is not None else f"default {default_python}",
+        "python": spec.python,
+        "builder": default_python,
         "packages": list(spec.packages),
         "search_dirs": list(spec.search_dirs),
         "find_links": list(spec.find_links),

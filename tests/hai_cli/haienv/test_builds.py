@@ -42,10 +42,12 @@ def test_spec_digest(other: str, python: str, same: bool) -> None:
     assert len(spec_digest(spec(BASE), "p")) == 16
 
 
-def test_digest_ignores_the_default_python_when_the_spec_names_one() -> None:
+def test_digest_names_the_python_and_the_builders_interpreter() -> None:
     pinned = spec('python = "3.11"\n')
-    assert spec_digest(pinned, "a") == spec_digest(pinned, "b")
     assert spec_digest(pinned, "a") != spec_digest(spec(""), "a")
+    assert spec_digest(pinned, "a") != spec_digest(spec('python = "3.12"\n'), "a")
+    # a new image's Python rebuilds even a pinned spec (its interpreter may be gone)
+    assert spec_digest(pinned, "a") != spec_digest(pinned, "b")
 
 
 def meta(digest: str | None) -> EnvMeta:
