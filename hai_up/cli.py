@@ -145,6 +145,9 @@ def _summary(cfg: UpConfig, files: dict[str, str], provider: Provider) -> list[s
         out.append(f"docker-compose project {cfg.compose_project}, services (host network):")
         for name, svc in render_compose(cfg)["services"].items():
             out.append(f"  {name}: {svc['image']} {' '.join(svc['command'])}")
+    names = ", ".join(name for name, _ in cfg.base_env_specs) or "none (BASE_ENVS)"
+    how = "Job hai-base-envs" if provider is Provider.k8s else "haienv build in server-0"
+    out.append(f"base environments into {cfg.hai_platform_path}/envs/platform ({how}): {names}")
     return out
 
 
@@ -198,6 +201,9 @@ def status(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
     """Print the platform's state as JSON."""
     cfg = _config(config)
     state = provider_module(_provider(cfg, provider)).status(cfg)
+    from hai_up.baseenvs import built_state
+
+    state["base_envs"] = built_state(cfg)  # read from the shared storage, both providers
     print(json.dumps(state, indent=2, sort_keys=True))
 
 

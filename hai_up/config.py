@@ -39,6 +39,7 @@ VARIABLES: tuple[str, ...] = tuple(
 PRIORITIES = ("LOW", "BELOW_NORMAL", "NORMAL", "ABOVE_NORMAL", "HIGH", "VERY_HIGH", "EXTREME_HIGH")
 ROLES = ("admin", "internal", "external")
 ADMIN_USER = "admin"
+PLATFORM_ENVS_OWNER = "platform"  # haienv's owner of the base environments (envs/platform)
 
 _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")  # the server's user names
 _GROUP = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")  # also a label value
@@ -62,6 +63,7 @@ REFUSED: dict[str, str] = {
     "BFF_ADMIN_TOKEN": "this platform has no BFF: remove it",
 }
 _BASH_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}
+_SPEC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # a haienv name
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 
 
@@ -131,6 +133,11 @@ class UpConfig:
     warnings: tuple[str, ...] = ()
     extra_mounts: tuple[ExtraMount, ...] = ()
     extra_environments: tuple[tuple[str, str], ...] = ()
+    base_envs: tuple[str, ...] | None = None  # BASE_ENVS: None = all, () = none
+    base_envs_dir: Path | None = None  # None: the source tree's environments/
+    base_envs_uid: int = 990
+    # (spec name, TOML text) of the selected specs: read by load_config (hai_up/baseenvs.py)
+    base_env_specs: tuple[tuple[str, str], ...] = ()
 
     @property
     def connect_address(self) -> str:
@@ -198,7 +205,10 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> UpConfig:
         known = set(VARIABLES) | set(REFUSED)
         values = _source(None, {k: v for k, v in environ.items() if k in known})
         warnings = ()
-    return dataclasses.replace(parse_config(values), warnings=warnings)
+    from hai_up.baseenvs import resolve_specs  # reads the spec files (config imports no I/O)
+
+    cfg, more = resolve_specs(parse_config(values))
+    return dataclasses.replace(cfg, warnings=warnings + more)
 
 
 # -- validation (pure) --------------------------------------------------------------------
@@ -390,6 +400,24 @@ def _environments(c: _Check) -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
+def _base_envs(c: _Check) -> tuple[str, ...] | None:
+    words = c.words("BASE_ENVS")
+    if words == ("all",):
+        return None
+    if words == ("none",):
+        return ()
+    expected = "all, none, or spec names (BASE_ENVS_DIR/NAME.toml)"
+    if not words or "all" in words or "none" in words:
+        c.bad("BASE_ENVS", f"{expected}; all and none stand alone")
+        return ()
+    for name in words:
+        if not _SPEC_NAME.match(name) or ".." in name:
+            c.problems.append(f"BASE_ENVS entry {name!r}: expected {expected}")
+    for name in sorted({n for n in words if words.count(n) > 1}):
+        c.problems.append(f"BASE_ENVS: {name!r} is listed twice")
+    return words
+
+
 def _quota(c: _Check) -> tuple[tuple[str, int], ...]:
     out: dict[str, int] = {}
     for entry in c.words("PUBLIC_QUOTA"):
@@ -429,6 +457,17 @@ def _cross(c: _Check, cfg: UpConfig) -> None:
             c.problems.append(
                 f"{name}={port}: expected a port outside the servers' "
                 f"{cfg.server_port}-{last} (SERVER_PORT..SERVER_PORT+SERVER_REPLICAS-1)"
+            )
+    if any(u.name == PLATFORM_ENVS_OWNER for u in cfg.users):
+        c.problems.append(
+            f"USER_INFO: the name {PLATFORM_ENVS_OWNER!r} is reserved (the owner of the "
+            "platform's base environments)"
+        )
+    for user in cfg.users:
+        if user.uid == cfg.base_envs_uid:
+            c.problems.append(
+                f"BASE_ENVS_UID={cfg.base_envs_uid}: expected a uid of its own, not "
+                f"{user.name}'s (USER_INFO): it owns the platform's environments"
             )
     if len(builtin) == 2 and cfg.postgres_port == cfg.redis_port:
         c.problems.append(f"REDIS_PORT={cfg.redis_port}: expected a port other than POSTGRES_PORT")
@@ -520,6 +559,11 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
         extra_environments=_environments(c),
         provider=c.match(
             "PROVIDER", re.compile(rf"^({'|'.join(PROVIDERS)})$"), " or ".join(PROVIDERS), "k8s"
+        ),
+        base_envs=_base_envs(c),
+        base_envs_dir=c.path("BASE_ENVS_DIR", optional=True),
+        base_envs_uid=c.integer(
+            "BASE_ENVS_UID", 1, 999_999_999, "an integer uid 1-999999999 (not root)"
         ),
     )
     _cross(c, cfg)

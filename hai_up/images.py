@@ -383,6 +383,10 @@ def _build(
             for entry in (root / "images" / spec.kind).iterdir():
                 if entry.is_file():
                     shutil.copy2(entry, context / entry.name)
+            specs = context / "environments"  # the base environments' specs (COPY'd)
+            specs.mkdir()
+            for entry in _spec_files(root):
+                shutil.copy2(entry, specs / entry.name)
             _link_tree(deps, context / "wheels" / "deps")
             _link_tree(project, context / "wheels" / "project")
             cmd = [
@@ -411,8 +415,14 @@ def _build(
             shutil.rmtree(context, ignore_errors=True)
 
 
+def _spec_files(root: Path) -> list[Path]:
+    """``environments/*.toml``: baked into both images at /opt/hai/environments."""
+    return sorted(p for p in (root / "environments").glob("*.toml") if p.is_file())
+
+
 def build_key(root: Path, kind: str) -> str:
     files = [p for p in (root / "images" / kind).iterdir() if p.is_file()]
+    files += _spec_files(root)
     return _hash_files(files, root, f"{kind} {rootfs_key()} {source_key(root)}")
 
 

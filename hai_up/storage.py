@@ -12,6 +12,10 @@ Ownership model (both providers; the original hai-up created the same per-user f
   have chowned it on purpose); an existing folder owned by someone else is reported.
 - ``log/``, ``home/``, ``postgres/``, ``redis/``: root; the image's entrypoint and the server
   set the modes inside (PostgreSQL and Redis chown their own data directories).
+- ``envs/`` (the haienv root, the server's ``envs_root``): root, 0755; ``envs/platform`` owned
+  by ``BASE_ENVS_UID`` (the base environments' builds run as it) and ``envs/{user}`` by each
+  USER_INFO user, 0755: everyone reads (extends, lists) the others' environments, only the
+  owner writes.
 
 :func:`storage_layout` is pure; :func:`prepare_storage` applies it and returns the warnings.
 """
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from hai_up.config import UpConfig
 from hai_up.errors import EXIT_CONFIG, UpError
+from hai_up.render.override import envs_root
 
 ROOT = 0
 
@@ -37,6 +42,7 @@ class Folder:
     gid: int
     mode: int
     user: str | None = None  # the USER_INFO user it belongs to
+    what: str = "workspace"  # what it is, in a warning about its owner
 
 
 def workspace_root(cfg: UpConfig) -> Path:
@@ -58,7 +64,25 @@ def storage_layout(cfg: UpConfig, service_dirs: dict[str, Path]) -> list[Folder]
     out += [
         Folder(user_workspace(cfg, u.name), u.uid, u.uid, 0o750, user=u.name) for u in cfg.users
     ]
+    envs = Path(envs_root(cfg))  # the server's envs_root (render/override.py)
+    uid = cfg.base_envs_uid
+    out.append(Folder(envs, ROOT, ROOT, 0o755))
+    out.append(Folder(envs / "platform", uid, uid, 0o755, user="platform", what="haienv root"))
+    out += [
+        Folder(envs / u.name, u.uid, u.uid, 0o755, user=u.name, what="haienv root")
+        for u in cfg.users
+    ]
     return out
+
+
+def _source(folder: Folder) -> str:
+    return "BASE_ENVS_UID" if folder.user == "platform" else "USER_INFO"
+
+
+def _consequence(folder: Folder) -> str:
+    if folder.what == "workspace":
+        return "its tasks may not write there"
+    return "its environments cannot be made there"
 
 
 def _create(folder: Folder) -> None:
@@ -86,8 +110,8 @@ def prepare_storage(layout: list[Folder]) -> list[str]:
             st = folder.path.stat()
             if folder.user is not None and st.st_uid != folder.uid:
                 warnings.append(
-                    f"workspace of {folder.user}: {folder.path} is owned by uid {st.st_uid}, "
-                    f"not {folder.uid} (USER_INFO); its tasks may not write there "
+                    f"{folder.what} of {folder.user}: {folder.path} is owned by uid {st.st_uid}, "
+                    f"not {folder.uid} ({_source(folder)}); {_consequence(folder)} "
                     f"(chown {folder.uid}:{folder.gid} {folder.path})"
                 )
         except OSError as exc:
@@ -101,5 +125,22 @@ def prepare_storage(layout: list[Folder]) -> list[str]:
 def prepare_shared_storage(cfg: UpConfig, service_dirs: dict[str, Path] | None = None) -> None:
     """:func:`prepare_storage` of the layout, its warnings printed (both providers)."""
     dirs = service_dirs if service_dirs is not None else {"log": cfg.hai_platform_path / "log"}
-    for warning in prepare_storage(storage_layout(cfg, dirs)):
+    for warning in prepare_storage(storage_layout(cfg, dirs)) + old_envs_root(cfg):
         print(f"hai-up: warning: {warning}", flush=True)
+
+
+def old_envs_root(cfg: UpConfig) -> list[str]:
+    """Environments left in the envs root of earlier deployments (the servers' home, which
+    containers saw at another path): no longer seen, said once per run."""
+    old = cfg.hai_platform_path / "home" / "envs"
+    try:
+        owners = sorted(p.name for p in old.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    if not owners:
+        return []
+    return [
+        f"{old} holds environments of {', '.join(owners)} made under an earlier envs root; "
+        f"the servers now use {cfg.hai_platform_path / 'envs'} (the same path in every "
+        "container and pod): make them again there (haienv create), then remove the old ones"
+    ]

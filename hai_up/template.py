@@ -105,6 +105,18 @@ export EXTRA_MOUNTS="${EXTRA_MOUNTS-}"
 # Variables every task gets: entries KEY:VALUE (the original's format), the environments of
 # the built-in image hai_base (TRAIN_IMAGE) in init.sql; a task's own -e KEY=VALUE wins.
 export EXTRA_ENVIRONMENTS="${EXTRA_ENVIRONMENTS-}"
+
+# -- base environments (haienv) ------------------------------------------------------------
+# The platform's Python environments, built after the servers are healthy into
+# HAI_PLATFORM_PATH/envs/platform (the server's envs root is HAI_PLATFORM_PATH/envs, at the
+# same path in the containers and pods); a user's environment extends platform/base.
+# "all" (every BASE_ENVS_DIR/*.toml), "none", or spec names (file names without .toml).
+export BASE_ENVS="${BASE_ENVS-all}"
+# Where the specs are read (empty: the environments/ folder of hai-up's source tree).
+export BASE_ENVS_DIR="${BASE_ENVS_DIR-}"
+# Unix uid (and gid) owning HAI_PLATFORM_PATH/envs/platform, the builds run as it: not root
+# (a package's build code then cannot read the platform's secrets), and no person's uid.
+export BASE_ENVS_UID="${BASE_ENVS_UID-990}"
 # 1 (or true): run, upgrade and down only render and print what they would do (as dryrun).
 export DRY_RUN="${DRY_RUN-0}"
 # Where to deploy when -p is not given: k8s or docker-compose.

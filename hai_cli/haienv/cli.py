@@ -52,6 +52,14 @@ def parser(prog: str = "haienv") -> argparse.ArgumentParser:
     c.add_argument("--no-index", action="store_true", help="install from --find-links only")
     c.add_argument("--json", action="store_true", help="print the new environment as JSON")
 
+    b = sub.add_parser("build", help="create or update environments from specs (versioned: "
+                       "an unchanged spec is skipped, a changed one is rebuilt beside the old "
+                       "one and switched to at once)")  # fmt: skip
+    b.add_argument("specs", nargs="+", metavar="SPEC.toml")
+    b.add_argument("--find-links", action="append", default=[], metavar="DIR")
+    b.add_argument("--no-index", action="store_true", help="install from --find-links only")
+    b.add_argument("--json", action="store_true", help="one JSON object per spec and line")
+
     ls = sub.add_parser("list", help="list environments")
     ls.add_argument("-u", "--user", help="this user's environments")
     ls.add_argument("-a", "--all", action="store_true", help="every user's environments")
@@ -162,19 +170,21 @@ def default_base(environ: dict[str, str] | os._Environ[str]) -> m.EnvMeta | None
     return store.at(root, PLATFORM_OWNER, DEFAULT_BASE)
 
 
-def cmd_create(args: argparse.Namespace) -> int:
-    from hai_cli.haienv import create as cr
+def _read_spec(path: str) -> Any:
     from hai_cli.haienv.spec import parse_spec
 
-    spec = None
-    if args.spec:
-        try:
-            with open(args.spec, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise BadInput(f"cannot read spec {args.spec}: {exc.strerror}") from None
-        stem = os.path.splitext(os.path.basename(args.spec))[0]
-        spec = parse_spec(text, args.spec, default_name=stem)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise BadInput(f"cannot read spec {path}: {exc.strerror}") from None
+    return parse_spec(text, path, default_name=os.path.splitext(os.path.basename(path))[0])
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from hai_cli.haienv import create as cr
+
+    spec = _read_spec(args.spec) if args.spec else None
     name = args.name or (spec.name if spec else None)
     if name is None:
         raise BadInput("create needs NAME (or --from SPEC.toml)")
@@ -210,6 +220,30 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"created {env.ref}: Python {env.python}, {how}, at {env.prefix}")
         print(f'  source haienv {env.name}    (or: eval "$(haienv activate {env.name})")')
     return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Every spec is parsed before anything is built (a bad one: exit 2, nothing changed)."""
+    from hai_cli.haienv import builds
+
+    specs = [(_read_spec(path), os.path.abspath(path)) for path in args.specs]
+    names = [spec.name for spec, _ in specs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadInput(f"two specs name environment {twice[0]!r}")
+    root, failed = roots.user_root(), 0
+    for spec, source in specs:
+        result = builds.build(
+            spec, root, source, find_links=args.find_links, no_index=args.no_index
+        )
+        failed += result.status == "failed"
+        if args.json:
+            print(result.to_json(), flush=True)
+        elif result.status == "failed":
+            print(f"error: {result.line()}", file=sys.stderr)
+        else:
+            print(result.line())
+    return 1 if failed else 0
 
 
 def _record(e: m.EnvMeta) -> dict[str, Any]:
@@ -330,6 +364,7 @@ def _print_json(obj: Any) -> None:
 
 COMMANDS = {
     "create": cmd_create,
+    "build": cmd_build,
     "list": cmd_list,
     "remove": cmd_remove,
     "config": cmd_config,

@@ -39,6 +39,8 @@ class Request:
     search_dirs: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     spec: str | None = None
+    spec_digest: str | None = None
+    prefix: str | None = None  # where to make it (default: root/name; builds use a version)
 
 
 def uv_bin() -> str:
@@ -200,8 +202,8 @@ def create(req: Request) -> m.EnvMeta:
     check_name(req.name)
     owner = check_owner(os.path.basename(req.root))
     uv = uv_bin()
-    prefix = os.path.join(req.root, req.name)
-    os.makedirs(req.root, exist_ok=True)
+    prefix = req.prefix or os.path.join(req.root, req.name)
+    os.makedirs(os.path.dirname(prefix), exist_ok=True)
     with _interruptible():
         try:
             claim(prefix)
@@ -263,6 +265,7 @@ def _build(req: Request, uv: str, prefix: str, owner: str) -> m.EnvMeta:
         environment=dict(req.environment),
         created_at=time.time(),
         spec=req.spec,
+        spec_digest=req.spec_digest,
     )
 
 

@@ -39,6 +39,7 @@ class EnvMeta:
     environment: dict[str, str] = field(default_factory=dict)  # extra variables
     created_at: float = 0.0
     spec: str | None = None  # the spec file it was made from, if any
+    spec_digest: str | None = None  # what ``haienv build`` made it from (builds.spec_digest)
 
     @property
     def ref(self) -> str:
@@ -78,6 +79,7 @@ def from_json(text: str, where: str = "") -> EnvMeta:
             environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
             created_at=float(data.get("created_at") or 0.0),
             spec=data.get("spec"),
+            spec_digest=data.get("spec_digest"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HaienvError(f"unreadable environment metadata {where}: {exc}") from None

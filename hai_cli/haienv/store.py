@@ -71,12 +71,29 @@ def resolve(envs_root: str, name: str, owner: str | None, me: str) -> m.EnvMeta:
     raise NotFound(f"no environment {name!r} (looked in {envs_root}; see haienv list -a)")
 
 
+def build_link(meta: m.EnvMeta) -> str | None:
+    """The link ``{root}/{name}`` of a version made by ``haienv build``
+    (``{root}/.builds/{name}-{digest}``), when it points at that version."""
+    builds = os.path.dirname(meta.prefix)
+    if os.path.basename(builds) != ".builds":
+        return None
+    link = os.path.join(os.path.dirname(builds), meta.name)
+    if os.path.islink(link) and os.path.realpath(link) == os.path.realpath(meta.prefix):
+        return link
+    return None
+
+
 def remove(meta: m.EnvMeta) -> None:
-    """Delete the environment: metadata first, so a half-removed one is never listed."""
+    """Delete the environment: metadata first, so a half-removed one is never listed; then
+    the link of a built one (older built versions stay: tasks may still run in them)."""
     import shutil
 
+    link = build_link(meta)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(os.path.join(meta.prefix, m.META_FILE))
     shutil.rmtree(meta.prefix, ignore_errors=True)
     if os.path.exists(meta.prefix):
         raise HaienvError(f"could not remove all of {meta.prefix}")
+    if link is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(link)

@@ -4,7 +4,8 @@
 engine, GPUs, images, ports) before touching a running deployment, then lays out
 HAI_PLATFORM_PATH, suspends running tasks with notice when the servers will be recreated,
 writes the rendered files, brings the project up and waits for every server's ``/healthz``;
-a failure restores the previous deployment. ``down`` suspends the tasks, then removes the
+a failure restores the previous deployment; then the base environments are built in the first
+server (providers/compose_envs.py). ``down`` suspends the tasks, then removes the
 containers (data stays under HAI_PLATFORM_PATH); ``upgrade`` rebuilds stale images and
 recreates the servers. See hai_up/README.md.
 
@@ -418,6 +419,9 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
         f"{verb}: project {cfg.compose_project} up in {time.monotonic() - start:.1f} s; "
         + ", ".join(server_urls(compose).values())
     )
+    from hai_up.providers.compose_envs import build_base_envs
+
+    build_base_envs(docker, cfg, progress)  # the servers are healthy: build in server-0
 
 
 def _restore(

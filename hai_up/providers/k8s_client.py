@@ -27,12 +27,16 @@ KINDS: dict[str, tuple[type, str, bool]] = {
     "Deployment": (client.AppsV1Api, "deployment", True),
     "StatefulSet": (client.AppsV1Api, "stateful_set", True),
     "Ingress": (client.NetworkingV1Api, "ingress", True),
+    "Job": (client.BatchV1Api, "job", True),
     "Role": (client.RbacAuthorizationV1Api, "role", True),
     "RoleBinding": (client.RbacAuthorizationV1Api, "role_binding", True),
     "ClusterRole": (client.RbacAuthorizationV1Api, "cluster_role", False),
     "ClusterRoleBinding": (client.RbacAuthorizationV1Api, "cluster_role_binding", False),
     "Node": (client.CoreV1Api, "node", False),  # read and label only
 }
+# a Job's pod template cannot be replaced: an apply keeps a Job whose annotation has the
+# same digest (it built, or builds, the same thing) and deletes and recreates one that differs
+JOB_DIGEST = "hai.platform/job-digest"
 HINTS = {
     401: "the credentials of the kubeconfig were refused",
     403: "the kubeconfig's user may not do this (deploying needs cluster-admin-like rights)",
@@ -90,11 +94,13 @@ class Cluster:
         fn = getattr(api, f"{verb}_{suffix}")
         return fn, ([] if verb == "create" else [meta["name"]]), f"{verb} {name}"
 
-    def _status(self, verb: str, obj: Obj, *extra: Any) -> tuple[int, Any]:
+    def _status(self, verb: str, obj: Obj, *extra: Any, **kw: Any) -> tuple[int, Any]:
         """(HTTP status, result) where 404/409 are answers, not errors."""
         fn, args, what = self._method(verb, obj)
         try:
-            return 200, _json(fn(*args, *extra, _request_timeout=TIMEOUT, _preload_content=False))
+            return 200, _json(
+                fn(*args, *extra, _request_timeout=TIMEOUT, _preload_content=False, **kw)
+            )
         except client.ApiException as exc:
             if exc.status in (404, 409):
                 return exc.status, None
@@ -121,6 +127,8 @@ class Cluster:
         if live is None:  # deleted in between: create again
             self._status("create", obj, obj)
             return "created"
+        if obj["kind"] == "Job":
+            return self._replace_job(obj, live)
         body = json.loads(json.dumps(obj))
         body["metadata"]["resourceVersion"] = live["metadata"].get("resourceVersion")
         if obj["kind"] == "Service":  # immutable once allocated
@@ -131,8 +139,22 @@ class Cluster:
         self.call(what, fn, *args, body)
         return "replaced"
 
+    def _replace_job(self, obj: Obj, live: Obj) -> str:
+        def digest(o: Obj) -> str | None:
+            return ((o.get("metadata") or {}).get("annotations") or {}).get(JOB_DIGEST)
+
+        if digest(live) is not None and digest(live) == digest(obj):
+            return "kept"
+        self.delete(obj)
+        code, _ = self._status("create", obj, obj)
+        if code == 409:  # still being deleted (finalizers): the next apply replaces it
+            return "deleted (the next run recreates it)"
+        return "replaced"
+
     def delete(self, obj: Obj) -> bool:
-        code, _ = self._status("delete", obj)
+        # a Job's pods go with it (the API's default for a Job is to orphan them)
+        kw = {"propagation_policy": "Background"} if obj["kind"] == "Job" else {}
+        code, _ = self._status("delete", obj, **kw)
         return code != 404
 
     def quietly(self, action: Callable[[], Any]) -> int:

@@ -14,13 +14,20 @@ from typing import Any
 
 from hai_up.config import UpConfig
 from hai_up.render.init_sql import render_init_sql
-from hai_up.render.override import HOME, KUBECONFIG_IN_CONTAINER, LOG_DIR, render_override
+from hai_up.render.override import (
+    HOME,
+    KUBECONFIG_IN_CONTAINER,
+    LOG_DIR,
+    envs_root,
+    render_override,
+)
 from hai_up.render.yamlout import dump
 
 Service = dict[str, Any]
 CONFIG_LABEL = "hai.config-digest"
 
 INSTALLATION_IN_CONTAINER = "/etc/hai/installation.json"  # hai-up's marker, read-only
+SPECS_IN_CONTAINER = "/etc/hai/environments"  # the base environments' specs, read-only
 
 
 def host_dirs(cfg: UpConfig) -> dict[str, Path]:
@@ -31,6 +38,7 @@ def host_dirs(cfg: UpConfig) -> dict[str, Path]:
         dirs["postgres"] = root / "postgres"
     if not cfg.external_redis_url:
         dirs["redis"] = root / "redis"
+    dirs["environments"] = root / "environments"  # the specs the base environments build
     return dirs
 
 
@@ -97,6 +105,9 @@ def render_compose(cfg: UpConfig) -> dict[str, Any]:
         f"{root / 'override.toml'}:/etc/hai/override.toml:ro",
         f"{root / 'installation.json'}:{INSTALLATION_IN_CONTAINER}:ro",
         f"{dirs['workspace']}:{dirs['workspace']}",
+        # haienv: the same path as on the host (an environment works only where it was made)
+        f"{envs_root(cfg)}:{envs_root(cfg)}",
+        f"{dirs['environments']}:{SPECS_IN_CONTAINER}:ro",
     ]
     if cfg.hai_backend == "kubernetes":
         volumes.append(f"{kubeconfig_source(cfg)}:{KUBECONFIG_IN_CONTAINER}:ro")

@@ -3,7 +3,8 @@
 Namespaces; the backend's minimal RBAC (``hai_server/backends/kubernetes/rbac.yaml``, read as
 data, namespaces rewritten); a Secret (URLs, passwords, admin token, init.sql); a ConfigMap
 (override.toml without passwords); PostgreSQL (StatefulSet) and Redis (Deployment) with their
-Services unless EXTERNAL_* URLs are given; the server Deployment; its Service and Ingress.
+Services unless EXTERNAL_* URLs are given; the server Deployment; its Service and Ingress;
+the base environments' ConfigMap and build Job (render/base_envs.py) when specs are selected.
 The image's entrypoint is kept: containers get ``args`` (its CMD), never ``command``.
 """
 
@@ -19,8 +20,9 @@ import yaml
 
 from hai_up.config import UpConfig
 from hai_up.errors import UpError
+from hai_up.render.base_envs import render_base_envs
 from hai_up.render.init_sql import render_init_sql
-from hai_up.render.override import HOME, LOG_DIR, render_override
+from hai_up.render.override import HOME, LOG_DIR, envs_root, render_override
 from hai_up.render.yamlout import dump_all
 
 Obj = dict[str, Any]
@@ -220,6 +222,8 @@ def _server(cfg: UpConfig, config_hash: str) -> Obj:
             },
             {"name": "log", "mountPath": LOG_DIR},
             {"name": "home", "mountPath": HOME},
+            # haienv: the same path as on the host (the submit checks an environment exists)
+            {"name": "envs", "mountPath": envs_root(cfg), "readOnly": True},
         ],
     }
     pod = {
@@ -236,6 +240,7 @@ def _server(cfg: UpConfig, config_hash: str) -> Obj:
             },
             _host_dir("log", cfg.hai_platform_path / "log"),
             {"name": "home", "emptyDir": {}},
+            _host_dir("envs", Path(envs_root(cfg))),
         ],
     }
     server = _workload(cfg, "Deployment", "hai-server", cfg.server_replicas, pod)
@@ -301,6 +306,7 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
         entrance["spec"]["type"] = cfg.service_type
     out.append(entrance)
     out.append(_ingress(cfg))
+    out += render_base_envs(cfg, _meta, _affinity(cfg))  # built once the objects exist
     return out
 
 

@@ -4,7 +4,8 @@ Paths are as the server container sees them (see hai_up/README.md for the mounts
 ``/var/lib/hai`` its home, ``/var/log/hai`` the platform's log directory (the host's
 ``HAI_PLATFORM_PATH/log``), task logs in ``/var/log/hai/tasks``. On Kubernetes the log
 directory is also the backend's shared storage (task pods mount it from the same host path).
-The users' workspaces and EXTRA_MOUNTS are rows of the ``storage`` table (init.sql).
+The users' workspaces and EXTRA_MOUNTS are rows of the ``storage`` table (init.sql). The
+haienv root ``envs_root`` is the host's ``HAI_PLATFORM_PATH/envs``, mounted at that same path.
 """
 
 from __future__ import annotations
@@ -19,16 +20,27 @@ KUBECONFIG_IN_CONTAINER = "/etc/hai/kubeconfig"
 DATABASE = "hai"
 
 
+def envs_root(cfg: UpConfig) -> str:
+    """The haienv root: on the shared storage, at the same path on the host, in the server
+    containers and in the pods (an environment only works where it was made)."""
+    return str(cfg.hai_platform_path / "envs")
+
+
 def _databases(cfg: UpConfig) -> list[str]:
     out = []
-    server: dict[str, Value] = {"backend": cfg.hai_backend, "home": HOME}
+    server: dict[str, Value] = {
+        "backend": cfg.hai_backend,
+        "home": HOME,
+        "envs_root": envs_root(cfg),
+    }
     if cfg.external_database_url:
         server["database_url"] = cfg.external_database_url.replace(
             "postgresql://", "postgresql+psycopg://", 1
         )
     if cfg.external_redis_url:
         server["redis_url"] = cfg.external_redis_url
-    out.append(toml_table("[server]", server, "home; external database / redis (EXTERNAL_*_URL)"))
+    why = "home; haienv root (same path everywhere); external database / redis (EXTERNAL_*_URL)"
+    out.append(toml_table("[server]", server, why))
     if not cfg.external_database_url:
         pg: dict[str, Value] = {
             "host": cfg.connect_address,
@@ -80,7 +92,8 @@ def render_override(cfg: UpConfig, *, for_kubernetes: bool = False) -> str:
     Secret) and with ``in_cluster = true``."""
     parts = ["# Rendered by hai-up; read by hai-server through HAI_CONFIG_FILE."]
     if for_kubernetes:
-        parts.append(toml_table("[server]", {"backend": cfg.hai_backend}))
+        server = {"backend": cfg.hai_backend, "envs_root": envs_root(cfg)}
+        parts.append(toml_table("[server]", server, "haienv root (same path everywhere)"))
     else:
         parts += _databases(cfg)
     parts.append(toml_table("[scheduler]", {"default_group": cfg.training_group}))

@@ -32,6 +32,7 @@ KINDS = [
     ("RoleBinding", "list_role_binding_for_all_namespaces", "rbac"),
     ("ClusterRole", "list_cluster_role", "rbac"),
     ("ClusterRoleBinding", "list_cluster_role_binding", "rbac"),
+    ("Job", "list_job_for_all_namespaces", "batch"),
 ]
 
 
@@ -46,6 +47,7 @@ class Env:
             "apps": k8s.AppsV1Api(api),
             "net": k8s.NetworkingV1Api(api),
             "rbac": k8s.RbacAuthorizationV1Api(api),
+            "batch": k8s.BatchV1Api(api),
         }
         self.kubeconfig = tmp / "kubeconfig"
         self.kubeconfig.write_text(kubeconfig(emu.url))
@@ -127,7 +129,8 @@ EXPECTED = {
         "hai-platform/hai-redis",
     ],
     "Secret": ["hai-platform/hai-platform"],
-    "ConfigMap": ["hai-platform/hai-platform-config"],
+    "ConfigMap": ["hai-platform/hai-base-envs", "hai-platform/hai-platform-config"],
+    "Job": ["hai-platform/hai-base-envs"],
     "ServiceAccount": ["hai-platform/hai-server"],
     "Ingress": ["hai-platform/hai-platform"],
     "Role": ["hai-tasks/hai-server-tasks"],
@@ -147,6 +150,7 @@ def test_run_status_rerun_upgrade_down(env: Env) -> None:
     assert LABEL not in env.labels("other")
     assert sorted(p.name for p in env.platform.iterdir()) == [
         "docker-compose.yaml",
+        "envs",
         "init.sql",
         "installation.json",
         "k8s.yaml",
@@ -320,3 +324,36 @@ def test_generated_admin_token_is_kept_and_printed_once(env: Env) -> None:
     r = hai_up("upgrade", "-c", str(env.config_file(ADMIN_TOKEN="")))
     assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not regenerated
     assert _admin_token(env) == token
+
+
+def test_base_envs_job_kept_when_unchanged_replaced_when_changed(env: Env) -> None:
+    specs = env.tmp / "specs"
+    specs.mkdir()
+    (specs / "base.toml").write_text('name = "base"\n')
+    cfg = env.config_file(BASE_ENVS_DIR=str(specs))
+    batch = env.apis["batch"]
+
+    def job() -> Any:
+        return batch.read_namespaced_job("hai-base-envs", "hai-platform")
+
+    r = hai_up("run", "-c", str(cfg), "-p", "k8s")
+    assert r.exit_code == 0, r.output
+    assert "created Job hai-base-envs" in r.stdout
+    spec = env.core.read_namespaced_config_map("hai-base-envs", "hai-platform").data
+    assert spec == {"base.toml": 'name = "base"\n'}
+    first = job().metadata.annotations["hai.platform/job-digest"]
+    pod = job().spec.template.spec
+    assert pod.security_context.run_as_user == 990
+    assert pod.volumes[0].host_path.path == str(env.platform / "envs")
+    assert (env.platform / "envs/platform").stat().st_uid == 990  # BASE_ENVS_UID owns it
+
+    r = hai_up("run", "-c", str(cfg), "-p", "k8s")  # unchanged: the Job is left alone
+    assert r.exit_code == 0, r.output
+    assert "kept Job hai-base-envs" in r.stdout
+
+    (specs / "base.toml").write_text('name = "base"\n[environment]\nA = "1"\n')
+    r = hai_up("run", "-c", str(cfg), "-p", "k8s")  # changed: deleted and made again
+    assert r.exit_code == 0, r.output
+    assert "replaced Job hai-base-envs" in r.stdout
+    assert job().metadata.annotations["hai.platform/job-digest"] != first
+    assert env.objects()["Job"] == ["hai-platform/hai-base-envs"]

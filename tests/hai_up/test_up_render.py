@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
@@ -20,8 +21,10 @@ from hai_up.render.override import render_override
 from tests.support.up import config
 
 GOLDEN = Path(__file__).parent / "golden"
+BASE_SPEC = 'name = "base"\npackages = []\n[environment]\nPYTHONUNBUFFERED = "1"\n'
 CONFIGS = {
-    "k8s": lambda: config(),
+    # the specs are read by load_config (hai_up/baseenvs.py): given here as it would have
+    "k8s": lambda: dataclasses.replace(config(), base_env_specs=(("base", BASE_SPEC),)),
     "local": lambda: config(
         HAI_BACKEND="local",
         SERVER_REPLICAS="1",
@@ -297,6 +300,8 @@ def test_compose_servers_env_and_mounts() -> None:
         f"{root}/override.toml:/etc/hai/override.toml:ro",
         f"{root}/installation.json:/etc/hai/installation.json:ro",
         f"{root}/workspace:{root}/workspace",
+        f"{root}/envs:{root}/envs",  # the server's envs_root, at the host's path
+        f"{root}/environments:/etc/hai/environments:ro",
         f"{root}/kubeconfig/config:/etc/hai/kubeconfig:ro",
     ]
     assert services["postgres"]["volumes"][0] == f"{root}/postgres:/var/lib/postgresql/data"

@@ -37,9 +37,14 @@ def _modes(layout: list[Folder], base: Path) -> list[tuple[str, int, int, int, s
                 ("home", 0, 0, 0o755, None),
                 ("postgres", 0, 0, 0o755, None),
                 ("redis", 0, 0, 0o755, None),
+                ("environments", 0, 0, 0o755, None),  # the base environments' specs
                 ("workspace", 0, 0, 0o755, None),
                 ("workspace/alice", 1000, 1000, 0o750, "alice"),
                 ("workspace/bob", 1001, 1001, 0o750, "bob"),
+                ("envs", 0, 0, 0o755, None),  # haienv: the server's envs_root
+                ("envs/platform", 990, 990, 0o755, "platform"),  # BASE_ENVS_UID
+                ("envs/alice", 1000, 1000, 0o755, "alice"),
+                ("envs/bob", 1001, 1001, 0o755, "bob"),
                 ("<platform>", 0, 0, 0o711, None),
             ],
         ),
@@ -53,8 +58,12 @@ def _modes(layout: list[Folder], base: Path) -> list[tuple[str, int, int, int, s
             [
                 ("log", 0, 0, 0o755, None),
                 ("home", 0, 0, 0o755, None),
+                ("environments", 0, 0, 0o755, None),
                 ("workspace", 0, 0, 0o755, None),
                 ("workspace/carol", 20001, 20001, 0o750, "carol"),
+                ("envs", 0, 0, 0o755, None),
+                ("envs/platform", 990, 990, 0o755, "platform"),
+                ("envs/carol", 20001, 20001, 0o755, "carol"),
                 ("<platform>", 0, 0, 0o711, None),
             ],
         ),
@@ -136,3 +145,14 @@ def test_prepare_reports_a_file_in_the_way(tmp_path: Path) -> None:
     assert (
         err.value.message == f"{cfg.hai_platform_path / 'workspace'} exists and is not a directory"
     )
+
+
+def test_environments_of_the_old_envs_root_are_reported(tmp_path: Path) -> None:
+    from hai_up.storage import old_envs_root
+
+    cfg = config(tmp_path)
+    assert old_envs_root(cfg) == []
+    (cfg.hai_platform_path / "home/envs/alice/torch").mkdir(parents=True)
+    (warning,) = old_envs_root(cfg)
+    assert warning.startswith(f"{cfg.hai_platform_path}/home/envs holds environments of alice ")
+    assert f"the servers now use {cfg.hai_platform_path}/envs" in warning

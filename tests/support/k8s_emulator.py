@@ -84,6 +84,7 @@ PLATFORM_RESOURCES = [
     ("apps/v1", "deployments", "Deployment", True),
     ("apps/v1", "statefulsets", "StatefulSet", True),
     ("networking.k8s.io/v1", "ingresses", "Ingress", True),
+    ("batch/v1", "jobs", "Job", True),
     ("rbac.authorization.k8s.io/v1", "roles", "Role", True),
     ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", True),
     ("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),

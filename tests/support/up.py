@@ -90,4 +90,13 @@ BAD = [
     ({"TRAINING_NODES": "Node_1"}, "TRAINING_NODES entry 'Node_1': expected a Kubernetes node name (lowercase letters, digits, - and .)"),
     ({"REDIS_PORT": "18081"}, "REDIS_PORT=18081: expected a port outside the servers' 18080-18081 (SERVER_PORT..SERVER_PORT+SERVER_REPLICAS-1)"),
     ({"TASK_NAMESPACE": "Hai_Tasks"}, "TASK_NAMESPACE='Hai_Tasks': expected a DNS label (lowercase letters, digits, -, at most 63)"),
+    # base environments (haienv): which specs, and the uid that owns and builds them
+    ({"BASE_ENVS": ""}, "BASE_ENVS='': expected all, none, or spec names (BASE_ENVS_DIR/NAME.toml); all and none stand alone"),
+    ({"BASE_ENVS": "all base"}, "BASE_ENVS='all base': expected all, none, or spec names (BASE_ENVS_DIR/NAME.toml); all and none stand alone"),
+    ({"BASE_ENVS": "base a/b"}, "BASE_ENVS entry 'a/b': expected all, none, or spec names (BASE_ENVS_DIR/NAME.toml)"),
+    ({"BASE_ENVS": "base,base"}, "BASE_ENVS: 'base' is listed twice"),
+    ({"BASE_ENVS_DIR": "specs"}, "BASE_ENVS_DIR='specs': expected an absolute path"),
+    ({"BASE_ENVS_UID": "0"}, "BASE_ENVS_UID='0': expected an integer uid 1-999999999 (not root)"),
+    ({"BASE_ENVS_UID": "1001"}, "BASE_ENVS_UID=1001: expected a uid of its own, not bob's (USER_INFO): it owns the platform's environments"),
+    ({"USER_INFO": "platform:2000:internal:platform-token-0123456789"}, "USER_INFO: the name 'platform' is reserved (the owner of the platform's base environments)"),
 ]  # fmt: skip
