@@ -196,7 +196,7 @@ def test_no_heartbeat_outside_a_task(tmp_path) -> None:
         env=env,
     )  # fmt: skip
     assert p.wait(30) == 0
-    assert sorted(os.listdir(tmp_path / "st")) == ["exit_code", "pid"]
+    assert sorted(os.listdir(tmp_path / "st")) == ["exit_code", "exit_unsignalled", "pid"]
 
 
 def _read(path) -> str:

@@ -150,10 +150,12 @@ def test_tasks_follow_their_pods(
         wait(lambda: not pods_in(emulator), "pods of the stopped task deleted")
         # the Service goes with the attempt's forget, which runs just after "stopped" is written
         wait(
-            lambda: not [
-                s
-                for s in api.list_namespaced_service(NS).items
-                if "-" + str(t3) + "-" in s.metadata.name
-            ],
+            lambda: (
+                not [
+                    s
+                    for s in api.list_namespaced_service(NS).items
+                    if "-" + str(t3) + "-" in s.metadata.name
+                ]
+            ),
             "the Service of the stopped task deleted",
         )
