@@ -117,10 +117,19 @@ def waiting(task: dict[str, Any], short: bool = False) -> str:
     return ""
 
 
-def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[str, ...]:
-    """What each column of a task's row says, in COLUMNS order: cheap to build and compare,
-    so that only the cells whose value changed are rebuilt and written."""
-    submitted = task.get("submitted_at")
+def age_text(submitted: float | None, now: float) -> str:
+    """The AGE column: how long ago a task was submitted ("-" when unknown)."""
+    return duration(now - submitted) if submitted else "-"
+
+
+AGE = COLUMN_KEYS.index("age")
+LIVE = {"age": age_text}  # columns the table computes from a raw value and the clock
+
+
+def table_values(task: dict[str, Any], short: bool = False) -> tuple[Any, ...]:
+    """What each column of a task's row holds, in COLUMNS order: cheap to build and compare,
+    so that only the rows whose values changed are drawn again. AGE holds the submit time
+    (the table turns it into text with its clock, for the rows on screen only)."""
     return (
         str(task["id"]),
         shown(task.get("name", "")),
@@ -129,9 +138,16 @@ def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[s
         str(task.get("priority", "")),
         str(task.get("nodes", "")),
         str(task.get("restart_count", 0)),
-        duration(now - submitted) if submitted else "-",
+        task.get("submitted_at") or None,
         shown(waiting(task, short=short)),
     )
+
+
+def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[str, ...]:
+    """What each column of a task's row says at time ``now``, in COLUMNS order."""
+    values = list(table_values(task, short))
+    values[AGE] = age_text(values[AGE], now)
+    return tuple(values)
 
 
 RIGHT = frozenset({"id", "nodes", "restarts"})
