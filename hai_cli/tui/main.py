@@ -18,8 +18,8 @@ from hai_cli.tui.model import (
     COLUMNS,
     LIVE,
     Filter,
+    RowMemo,
     cell,
-    table_values,
     visible,
     widths,
 )
@@ -59,6 +59,7 @@ class MainScreen(Screen):
         super().__init__()
         self._wide: bool | None = None
         self._shown: dict[str, Text] = {}
+        self._rows = RowMemo()
 
     @property
     def hai(self) -> Any:
@@ -110,7 +111,7 @@ class MainScreen(Screen):
         table.mark_sorted(flt.sort_key, flt.sort_reverse)
         short = w["waiting"] < 20
         table.set_now(now)
-        table.sync([(str(t["id"]), table_values(t, short)) for t in shown])
+        table.sync(self._rows.rows(shown, short))
         me = app.me or {}
         who = f"{me.get('user', '?')} ({me.get('role', '?')})" if me else "connecting…"
         count = f"{len(shown)}/{app.total} tasks"

@@ -14,50 +14,19 @@ same segments) but keeps no per-cell objects: ``sync`` with 1,000+ rows is a dic
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from hai_cli.tui.table_draw import HEADER, PAD, draw_row
+from hai_cli.tui.table_draw import HEADER, Column, MakeCell, Painter, Styles
 
-MakeCell = Callable[[str, Any], Any]
 Live = Callable[[Any, float], Any]
-
-
-@dataclass(slots=True)
-class _Column:
-    key: str
-    label: Text
-    width: int
-
-    @property
-    def render_width(self) -> int:
-        return self.width + 2 * PAD
-
-
-@dataclass(frozen=True, slots=True)
-class _Styles:
-    """The styles of one frame (they change with focus, theme and CSS)."""
-
-    base: Style
-    header: Style
-    cursor: Style
-    hover: Style
-    header_hover: Style
-
-
-def _text_cell(_column: str, value: Any) -> Text:
-    return Text(str(value), no_wrap=True, end="")
 
 
 class KeyedTable(ScrollView, can_focus=True):
@@ -160,8 +129,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._columns: list[_Column] = []
-        self._make_cell: MakeCell = _text_cell
+        self._painter = Painter()
         self._live: dict[int, Live] = {}  # column index -> (raw value, now) -> value shown
         self._now = 0.0
         self._keys: list[str] = []  # row order
@@ -171,9 +139,6 @@ class KeyedTable(ScrollView, can_focus=True):
         self._highlighted: tuple[int, str] | None = None
         self._reselect: str | None = None
         self._hover_row: int | None = None  # set while the mouse is over a row
-        self._styles: _Styles | None = None
-        self._lines: dict[str | None, tuple[tuple[Any, ...], Strip]] = {}  # None: header
-        self._cells: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(8192)
 
     # -- public surface --------------------------------------------------------------------
     def set_columns(
@@ -186,14 +151,12 @@ class KeyedTable(ScrollView, can_focus=True):
         (key -> f(raw value, now) -> value shown). Rows are dropped; the selection is kept
         for the next ``sync``."""
         self._reselect = self.selected_key
-        self._columns = [_Column(key, Text(label), width) for key, label, width in columns]
-        if make_cell is not None:
-            self._make_cell = make_cell
-        index = {c.key: i for i, c in enumerate(self._columns)}
+        self._painter.set_columns(
+            [Column(key, Text(label), width) for key, label, width in columns], make_cell
+        )
+        index = {key: i for i, (key, _, _) in enumerate(columns)}
         self._live = {index[key]: fn for key, fn in (live or {}).items()}
         self._keys, self._index, self._values = [], {}, {}
-        self._lines.clear()
-        self._cells.clear()
         self.cursor_row = 0
         self._highlighted = None
         self._resize_virtual()
@@ -201,11 +164,11 @@ class KeyedTable(ScrollView, can_focus=True):
 
     @property
     def columns(self) -> list[str]:
-        return [c.key for c in self._columns]
+        return [c.key for c in self._painter.columns]
 
     @property
     def labels(self) -> list[str]:
-        return [c.label.plain for c in self._columns]
+        return [c.label.plain for c in self._painter.columns]
 
     def set_now(self, now: float) -> None:
         """The time live columns are shown at; redraws (the visible rows) when it moved."""
@@ -216,13 +179,18 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def mark_sorted(self, key: str, reverse: bool) -> None:
         """Show ▲/▼ after the label of the column the rows are sorted by."""
-        for column in self._columns:
+        for column in self._painter.columns:
             plain = column.label.plain.rstrip(" ▲▼")
             label = f"{plain}{'▼' if reverse else '▲'}" if column.key == key else plain
             if label != column.label.plain:
                 column.label = Text(label)
-                self._lines.pop(None, None)
-                self.refresh_line(self.scroll_offset.y)  # the header: always the top line
+                self._painter.forget(None)
+                self._refresh_row(HEADER)
+
+    @property
+    def lines_drawn(self) -> int:
+        """Lines drawn so far (a line taken from the line cache is not drawn)."""
+        return self._painter.drawn
 
     @property
     def row_count(self) -> int:
@@ -239,7 +207,8 @@ class KeyedTable(ScrollView, can_focus=True):
     def get_row_at(self, index: int) -> list[Any]:
         """The cells of a row as they are drawn (what ``make_cell`` made of them)."""
         values = self._shown(self._values[self._keys[index]])
-        return [self._make_cell(c.key, v) for c, v in zip(self._columns, values, strict=True)]
+        make, columns = self._painter.make_cell, self._painter.columns
+        return [make(c.key, v) for c, v in zip(columns, values, strict=True)]
 
     def sync(self, rows: Sequence[tuple[str, tuple[Any, ...]]]) -> int:
         """Show exactly these (key, values) rows in this order. Returns the cells changed
@@ -249,16 +218,17 @@ class KeyedTable(ScrollView, can_focus=True):
         old, new = self._values, dict(rows)
         if len(new) != len(rows):
             raise ValueError("sync: two rows have the same key")
-        changes = 0
+        changes, changed = 0, []
         for key, values in rows:
             was = old.get(key)
             if was is None:
                 changes += len(values)
             elif was != values:
                 changes += sum(v != w for v, w in zip(values, was, strict=True))
+                changed.append(key)
         gone = [key for key in old if key not in new]
         for key in gone:
-            self._lines.pop(key, None)
+            self._painter.forget(key)
         changes += len(gone)
         order = [key for key, _ in rows]
         moved = order != self._keys
@@ -268,13 +238,15 @@ class KeyedTable(ScrollView, can_focus=True):
             if len(order) != len(old):
                 self._resize_virtual()
         self._values = new
-        if selected is not None and selected in self._index:
-            self.cursor_row = self._index[selected]
-        else:
-            self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
-        if changes or moved:
+        if moved:
             self.refresh()
-        self._after_cursor_move(scroll=moved)
+        else:  # same rows in the same places: redraw the changed ones (if on screen)
+            for key in changed:
+                self._refresh_row(self._index[key])
+        if selected is not None and selected in self._index:
+            self.move_cursor(row=self._index[selected], scroll=moved)
+        else:
+            self.move_cursor(row=self.cursor_row, scroll=moved)
         return changes
 
     def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
@@ -312,11 +284,13 @@ class KeyedTable(ScrollView, can_focus=True):
             self.scroll_to(y=row - rows + 1, animate=animate, force=True, immediate=True)
 
     def _refresh_row(self, index: int) -> None:
-        self.refresh_line(index + 1)
+        """Redraw one row (HEADER: the labels, always the top line) if it is on screen."""
+        y = 0 if index == HEADER else index + 1 - self.scroll_offset.y
+        if 0 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
 
     def _resize_virtual(self) -> None:
-        width = sum(c.render_width for c in self._columns)
-        self.virtual_size = Size(width, len(self._keys) + 1)
+        self.virtual_size = Size(self._painter.width, len(self._keys) + 1)
 
     def on_resize(self) -> None:
         self._scroll_to_cursor()
@@ -368,62 +342,69 @@ class KeyedTable(ScrollView, can_focus=True):
                     self._refresh_row(index)
             self._hover_row = row
 
+    def _row_under(self, event: events.MouseEvent) -> int | None:
+        """The row index under the mouse (HEADER for the labels), None outside the rows."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        if offset.y == 0:
+            return HEADER
+        row = offset.y - 1 + self.scroll_offset.y
+        return row if row < len(self._keys) else None
+
     def _on_mouse_move(self, event: events.MouseMove) -> None:
-        meta = event.style.meta
-        self._hover(meta.get("row") if "row" in meta else None)
+        self._hover(self._row_under(event) if "column" in event.style.meta else None)
 
     def _on_leave(self, _: events.Leave) -> None:
         self._hover(None)
 
     def _on_click(self, event: events.Click) -> None:
-        meta = event.style.meta
-        if "row" not in meta or "column" not in meta:
+        column, row = event.style.meta.get("column"), self._row_under(event)
+        if column is None or row is None:
             return
-        row, column = meta["row"], meta["column"]
         if row == HEADER:
-            key = self._columns[column].key
-            self.post_message(self.HeaderSelected(self, key, column))
-        elif row < len(self._keys):
-            again = row == self.cursor_row
-            self.move_cursor(row=row)
-            if again:
-                self.action_select_cursor()
-            event.stop()
+            if not event.style.meta.get("out_of_bounds"):
+                key = self._painter.columns[column].key
+                self.post_message(self.HeaderSelected(self, key, column))
+            return
+        again = row == self.cursor_row
+        self.move_cursor(row=row)
+        if again:
+            self.action_select_cursor()
+        event.stop()
 
     # -- drawing ---------------------------------------------------------------------------
-    def render_lines(self, crop: Any) -> list[Strip]:
-        styles = self.get_component_rich_style
-        self._styles = _Styles(
-            base=self.rich_style,
-            header=self.get_component_styles("keyed-table--header").rich_style,
-            cursor=styles("keyed-table--cursor"),
-            hover=styles("keyed-table--hover"),
-            header_hover=styles("keyed-table--header-hover"),
+    def render_lines(self, crop: Region) -> list[Strip]:
+        style = self.get_component_rich_style
+        self._painter.set_styles(
+            Styles(
+                base=self.rich_style,
+                header=self.get_component_styles("keyed-table--header").rich_style,
+                cursor=style("keyed-table--cursor"),
+                hover=style("keyed-table--hover"),
+                header_hover=style("keyed-table--header-hover"),
+            )
         )
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        styles = self._styles
-        if styles is None:
+        painter = self._painter
+        if painter.styles is None:  # not through render_lines: nothing to draw yet
             return Strip.blank(self.size.width)
         width, (scroll_x, scroll_y) = self.size.width, self.scroll_offset
         if y == 0:
-            index, key, values = HEADER, None, tuple(c.label for c in self._columns)
+            index, key, values = HEADER, None, tuple(c.label for c in painter.columns)
         else:
             index = y - 1 + scroll_y
             if index >= len(self._keys):
-                return Strip.blank(width, styles.base)
+                return Strip.blank(width, painter.styles.base)
             key = self._keys[index]
             values = self._shown(self._values[key])
-        cursor = index == self.cursor_row
-        hover = index == self._hover_row
-        stamp = (index, values, cursor, hover, scroll_x, width, styles)
-        cached = self._lines.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        strip = draw_row(self, index, values, cursor, hover, scroll_x, width, styles)
-        self._lines[key] = (stamp, strip)
-        return strip
+        cursor, hover = index == self.cursor_row, index == self._hover_row
+        app = self.app
+        return painter.line(
+            key, values, cursor, hover, scroll_x, width, app.console, app.console_options
+        )
 
     def _shown(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         if not self._live:
