@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any
 
 from rich.text import Text
@@ -150,25 +151,33 @@ ROW_FIELDS = ("id", "name", "user", "state", "priority", "nodes", "restart_count
 
 class RowMemo:
     """``table_values`` of the tasks of the last call, reused while their fields are equal:
-    a refresh of 1,000 mostly unchanged tasks compares tuples instead of building rows."""
+    a refresh of 1,000s of mostly unchanged tasks compares tuples instead of building rows,
+    and keeps (allocates) nothing new for them."""
 
     def __init__(self) -> None:
-        self._rows: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        self._rows: dict[Any, tuple[tuple[Any, ...], tuple[str, tuple[Any, ...]]]] = {}
+        self._short: bool | None = None
 
     def rows(
-        self, tasks: Iterable[dict[str, Any]], short: bool = False
+        self, tasks: Sequence[dict[str, Any]], short: bool = False
     ) -> list[tuple[str, tuple[Any, ...]]]:
         """(key, values) rows for KeyedTable.sync, in the order of ``tasks``."""
-        old: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = self._rows
-        new: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        memo = self._rows
+        if short != self._short:
+            memo.clear()
+            self._short = short
         out = []
         for task in tasks:
-            seen = (short, *map(task.get, ROW_FIELDS))
-            hit = old.get(task["id"])
-            values = hit[1] if hit is not None and hit[0] == seen else table_values(task, short)
-            new[task["id"]] = (seen, values)
-            out.append((values[0], values))
-        self._rows = new
+            seen = tuple(map(task.get, ROW_FIELDS))
+            hit = memo.get(seen[0])
+            if hit is None or hit[0] != seen:
+                values = table_values(task, short)
+                hit = memo[seen[0]] = (seen, (values[0], values))
+            out.append(hit[1])
+        if len(memo) > len(out):  # forget the tasks that are gone
+            keep = {task["id"] for task in tasks}
+            for gone in [key for key in memo if key not in keep]:
+                del memo[gone]
         return out
 
 
@@ -277,8 +286,9 @@ def _sort_value(task: dict[str, Any], key: str) -> Any:
 
 def visible(tasks: Iterable[dict[str, Any]], flt: Filter) -> list[dict[str, Any]]:
     """Filter and sort (a total order: ties broken by id)."""
-    shown = [t for t in tasks if flt.matches(t)]
-    shown.sort(key=lambda t: t["id"], reverse=flt.sort_reverse)
+    local = flt.group or flt.text  # the server already applied the rest
+    shown = [t for t in tasks if flt.matches(t)] if local else list(tasks)
+    shown.sort(key=itemgetter("id"), reverse=flt.sort_reverse)
     if flt.sort_key != "id":
         shown.sort(key=lambda t: _sort_value(t, flt.sort_key), reverse=flt.sort_reverse)
     return shown

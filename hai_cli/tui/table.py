@@ -221,6 +221,8 @@ class KeyedTable(ScrollView, can_focus=True):
         changes, changed = 0, []
         for key, values in rows:
             was = old.get(key)
+            if was is values:  # the same tuple (a memo handed it again): nothing to compare
+                continue
             if was is None:
                 changes += len(values)
             elif was != values:
