@@ -155,6 +155,9 @@ class KeyedTable(ScrollView, can_focus=True):
             [Column(key, Text(label), width) for key, label, width in columns], make_cell
         )
         index = {key: i for i, (key, _, _) in enumerate(columns)}
+        unknown = sorted(set(live or ()) - set(index))
+        if unknown:
+            raise ValueError(f"live columns that are not columns: {', '.join(unknown)}")
         self._live = {index[key]: fn for key, fn in (live or {}).items()}
         self._keys, self._index, self._values = [], {}, {}
         self.cursor_row = 0
@@ -276,9 +279,7 @@ class KeyedTable(ScrollView, can_focus=True):
     def _scroll_to_cursor(self, animate: bool = False) -> None:
         rows = self.scrollable_content_region.height - 1  # lines under the header
         if rows <= 0:
-            if self.is_mounted:
-                self.call_after_refresh(self._scroll_to_cursor)
-            return
+            return  # not laid out (or hidden): on_resize scrolls once it has a size
         top, row = round(self.scroll_y), self.cursor_row
         if row < top:
             self.scroll_to(y=row, animate=animate, force=True, immediate=True)

@@ -83,6 +83,8 @@ async def test_sync_adds_removes_and_moves_rows_and_the_cursor_keeps_its_key() -
         await pilot.pause()
         with pytest.raises(ValueError, match="same key"):
             table.sync(rows(1) + rows(1))
+        with pytest.raises(ValueError, match="not columns: when"):
+            table.set_columns(COLUMNS, live={"when": lambda ts, now: ""})
 
 
 async def test_highlight_messages_follow_the_key() -> None:
