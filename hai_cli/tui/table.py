@@ -73,15 +73,8 @@ class KeyedTable(ScrollView, can_focus=True):
             }
             & > .keyed-table--header { background-tint: $foreground 5%; }
         }
-        & > .keyed-table--header {
-            text-style: bold;
-            background: $panel;
-            color: $foreground;
-        }
-        &:ansi > .keyed-table--header {
-            background: ansi_bright_blue;
-            color: ansi_default;
-        }
+        & > .keyed-table--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .keyed-table--header { background: ansi_bright_blue; color: ansi_default; }
         & > .keyed-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -92,27 +85,20 @@ class KeyedTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        def __init__(self, table: KeyedTable, cursor_row: int, row_key: str) -> None:
+            super().__init__()
+            self.table, self.cursor_row, self.row_key = table, cursor_row, row_key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor is on another row (or the same row at another index)."""
 
-        def __init__(self, table: KeyedTable, cursor_row: int, row_key: str) -> None:
-            super().__init__()
-            self.table, self.cursor_row, self.row_key = table, cursor_row, row_key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """Enter, or a click on the row under the cursor."""
-
-        def __init__(self, table: KeyedTable, cursor_row: int, row_key: str) -> None:
-            super().__init__()
-            self.table, self.cursor_row, self.row_key = table, cursor_row, row_key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
 
     class HeaderSelected(Message):
         """A click on a column's label."""

@@ -184,3 +184,36 @@ async def test_keys_move_the_cursor_and_keep_it_on_screen() -> None:
         await pilot.pause()
         assert app.table.cursor_row == 1 and app.events[-1] == ("selected", "1")
         assert screen_text(app).splitlines()[1].split()[0] == "0"
+
+
+async def test_a_table_wider_than_the_screen_scrolls_sideways_header_included() -> None:
+    app = TableApp()
+    async with app.run_test(size=(20, 8)) as pilot:  # the columns need 6 + 10 + 7 = 23
+        app.table.sync(rows(1, 2, 3))
+        await pilot.pause()
+        assert screen_text(app).splitlines()[:2] == [" ID    NAME      AGE", " 1     job-1     1m"]
+        await pilot.press("right", "right", "right")
+        await pilot.pause()
+        assert app.table.scroll_x == 3  # as far as it goes
+        assert screen_text(app).splitlines()[:2] == ["    NAME      AGE", "    job-1     1m"]
+        await pilot.press("home")
+        await pilot.pause()
+        assert screen_text(app).splitlines()[0] == " ID    NAME      AGE"
+
+
+async def test_the_mouse_lights_the_row_under_it_until_a_key_is_pressed() -> None:
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        app.table.sync(rows(1, 2, 3, 4))
+        await pilot.pause()
+
+        def background(line: int) -> object:
+            return app.screen._compositor.render_strips()[line]._segments[0].style.bgcolor
+
+        assert background(3) == background(4)  # rows 2 and 3: neither under the cursor
+        await pilot.hover(KeyedTable, offset=(3, 3))
+        await pilot.pause()
+        assert background(3) != background(4)
+        await pilot.press("up")  # keys put the mouse's highlight away, as DataTable does
+        await pilot.pause()
+        assert background(3) == background(4)
