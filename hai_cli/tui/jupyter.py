@@ -238,7 +238,7 @@ class JupyterScreen(Screen):
         self.notify(message, severity="error" if error else "information", markup=False)
         self.query_one("#info", Static).update(Text(message, style="bold red" if error else ""))
 
-    def on_data_table_row_highlighted(self) -> None:
+    def on_keyed_table_row_highlighted(self) -> None:
         self._info()
 
     def selected(self) -> dict[str, Any] | None:

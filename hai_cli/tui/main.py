@@ -10,15 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from hai_cli.tui.detail import detail_text
 from hai_cli.tui.model import (
     COLUMN_KEYS,
     COLUMNS,
+    LIVE,
     Filter,
+    RowMemo,
     cell,
-    row_values,
     visible,
     widths,
 )
@@ -58,6 +59,7 @@ class MainScreen(Screen):
         super().__init__()
         self._wide: bool | None = None
         self._shown: dict[str, Text] = {}
+        self._rows = RowMemo()
 
     @property
     def hai(self) -> Any:
@@ -91,6 +93,7 @@ class MainScreen(Screen):
         self.query_one(KeyedTable).set_columns(
             [(c.key, c.label, w[c.key]) for c in COLUMNS],
             lambda column, value: cell(column, value, w[column]),
+            live=LIVE,
         )
         return True
 
@@ -107,7 +110,8 @@ class MainScreen(Screen):
         table = self.query_one(KeyedTable)
         table.mark_sorted(flt.sort_key, flt.sort_reverse)
         short = w["waiting"] < 20
-        table.sync([(str(t["id"]), row_values(t, now, short)) for t in shown])
+        table.set_now(now)
+        table.sync(self._rows.rows(shown, short))
         me = app.me or {}
         who = f"{me.get('user', '?')} ({me.get('role', '?')})" if me else "connecting…"
         count = f"{len(shown)}/{app.total} tasks"
@@ -142,17 +146,17 @@ class MainScreen(Screen):
         return int(key) if key is not None else None
 
     # -- events --------------------------------------------------------------------------
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         selected = self.selected_id()
         if selected != self.hai.selected:
             self.hai.selection_changed(selected)
             self.show_detail()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         self.toggle_class("-zoom")
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
+    def on_keyed_table_header_selected(self, event: KeyedTable.HeaderSelected) -> None:
+        key = event.column_key
         if key in COLUMN_KEYS:
             self._set_filter(self.hai.filter.sorted_by(key))
 

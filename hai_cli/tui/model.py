@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any
 
 from rich.text import Text
@@ -117,10 +118,19 @@ def waiting(task: dict[str, Any], short: bool = False) -> str:
     return ""
 
 
-def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[str, ...]:
-    """What each column of a task's row says, in COLUMNS order: cheap to build and compare,
-    so that only the cells whose value changed are rebuilt and written."""
-    submitted = task.get("submitted_at")
+def age_text(submitted: float | None, now: float) -> str:
+    """The AGE column: how long ago a task was submitted ("-" when unknown)."""
+    return duration(now - submitted) if submitted else "-"
+
+
+AGE = COLUMN_KEYS.index("age")
+LIVE = {"age": age_text}  # columns the table computes from a raw value and the clock
+
+
+def table_values(task: dict[str, Any], short: bool = False) -> tuple[Any, ...]:
+    """What each column of a task's row holds, in COLUMNS order: cheap to build and compare,
+    so that only the rows whose values changed are drawn again. AGE holds the submit time
+    (the table turns it into text with its clock, for the rows on screen only)."""
     return (
         str(task["id"]),
         shown(task.get("name", "")),
@@ -129,9 +139,53 @@ def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[s
         str(task.get("priority", "")),
         str(task.get("nodes", "")),
         str(task.get("restart_count", 0)),
-        duration(now - submitted) if submitted else "-",
+        task.get("submitted_at") or None,
         shown(waiting(task, short=short)),
     )
+
+
+# every field table_values reads (waiting() included): a row is rebuilt when one changed
+ROW_FIELDS = ("id", "name", "user", "state", "priority", "nodes", "restart_count",
+              "submitted_at", "reason", "position", "exit_code", "stop_requested")  # fmt: skip
+
+
+class RowMemo:
+    """``table_values`` of the tasks of the last call, reused while their fields are equal:
+    a refresh of 1,000s of mostly unchanged tasks compares tuples instead of building rows,
+    and keeps (allocates) nothing new for them."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Any, tuple[tuple[Any, ...], tuple[str, tuple[Any, ...]]]] = {}
+        self._short: bool | None = None
+
+    def rows(
+        self, tasks: Sequence[dict[str, Any]], short: bool = False
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """(key, values) rows for KeyedTable.sync, in the order of ``tasks``."""
+        memo = self._rows
+        if short != self._short:
+            memo.clear()
+            self._short = short
+        out = []
+        for task in tasks:
+            seen = tuple(map(task.get, ROW_FIELDS))
+            hit = memo.get(seen[0])
+            if hit is None or hit[0] != seen:
+                values = table_values(task, short)
+                hit = memo[seen[0]] = (seen, (values[0], values))
+            out.append(hit[1])
+        if len(memo) > len(out):  # forget the tasks that are gone
+            keep = {task["id"] for task in tasks}
+            for gone in [key for key in memo if key not in keep]:
+                del memo[gone]
+        return out
+
+
+def row_values(task: dict[str, Any], now: float, short: bool = False) -> tuple[str, ...]:
+    """What each column of a task's row says at time ``now``, in COLUMNS order."""
+    values = list(table_values(task, short))
+    values[AGE] = age_text(values[AGE], now)
+    return tuple(values)
 
 
 RIGHT = frozenset({"id", "nodes", "restarts"})
@@ -232,8 +286,9 @@ def _sort_value(task: dict[str, Any], key: str) -> Any:
 
 def visible(tasks: Iterable[dict[str, Any]], flt: Filter) -> list[dict[str, Any]]:
     """Filter and sort (a total order: ties broken by id)."""
-    shown = [t for t in tasks if flt.matches(t)]
-    shown.sort(key=lambda t: t["id"], reverse=flt.sort_reverse)
+    local = flt.group or flt.text  # the server already applied the rest
+    shown = [t for t in tasks if flt.matches(t)] if local else list(tasks)
+    shown.sort(key=itemgetter("id"), reverse=flt.sort_reverse)
     if flt.sort_key != "id":
         shown.sort(key=lambda t: _sort_value(t, flt.sort_key), reverse=flt.sort_reverse)
     return shown

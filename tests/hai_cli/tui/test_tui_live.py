@@ -18,7 +18,7 @@ pytestmark = pytest.mark.asyncio
 
 def rows(app) -> list[str]:
     table = app.main.query_one(KeyedTable)
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    return table.row_keys
 
 
 def state_of(app, task_id: int) -> str | None:

@@ -10,12 +10,17 @@ from hai_cli.tui.dialogs import submit_body
 from hai_cli.tui.logs import find_line
 from hai_cli.tui.logstream import LineBuffer, LogFollower
 from hai_cli.tui.model import (
+    ROW_FIELDS,
     Filter,
+    RowMemo,
+    age_text,
     bar,
     clip,
     group_usage,
     row_cells,
+    row_values,
     sparkline,
+    table_values,
     visible,
     waiting,
     widths,
@@ -31,6 +36,35 @@ def test_row_cells_fit_80_columns_and_explain_queued_tasks() -> None:
     assert cells[-1].plain.startswith("#") and "no_capac" in cells[-1].plain
     assert all(len(getattr(c, "plain", c)) <= w[k] for c, k in zip(cells, w, strict=True))
     assert cells[0].plain == "  36"  # right-aligned in its column
+
+
+def test_row_memo_reuses_unchanged_rows_and_never_shows_a_stale_one() -> None:
+    tasks = make_tasks(40)
+    memo = RowMemo()
+    first = memo.rows(tasks, short=True)
+    assert first == [(str(t["id"]), table_values(t, short=True)) for t in tasks]
+    again = memo.rows([dict(t) for t in tasks], short=True)  # equal fields, new dicts
+    assert all(a[1] is b[1] for a, b in zip(first, again, strict=True))
+    assert memo.rows(tasks, short=False)[35][1] == table_values(tasks[35], short=False)
+    fields = {key for t in tasks for key in t} | set(ROW_FIELDS)
+    shows = set()
+    for field in sorted(fields - {"id"}):  # any field a row shows: the memo sees it change
+        for task in tasks:
+            changed = {**task, field: "changed" if field != "submitted_at" else 123.0}
+            if table_values(changed) != table_values(task):
+                memo.rows([task])
+                assert memo.rows([changed])[0][1] == table_values(changed), field
+                shows.add(field)
+                break
+    assert shows <= set(ROW_FIELDS) and {"name", "state", "reason", "submitted_at"} <= shows
+
+
+def test_age_is_raw_in_the_table_and_text_on_screen() -> None:
+    task = make_tasks(40)[0]
+    values = table_values(task)
+    assert values[7] == task["submitted_at"]  # the table turns it into text when drawn
+    assert row_values(task, NOW)[7] == age_text(task["submitted_at"], NOW)
+    assert age_text(NOW - 3720, NOW) == "1h02" and age_text(None, NOW) == "-"
 
 
 def test_waiting_notes() -> None:
