@@ -22,8 +22,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from hai_cli.config import Target, hai_home
@@ -37,8 +37,7 @@ class EmbeddedError(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
+class ServerInfo(NamedTuple):  # not a dataclass: see hai_cli.config.Target
     pid: int
     url: str
 
