@@ -120,6 +120,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     drop_database(url)
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``db_url`` shared by a module: for one app serving a table of refusals (each case
+    checks that nothing was stored, so the cases cannot hide each other)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'hai.db'}"
+        return
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
 @dataclass(frozen=True)
 class ServerDatabase:
     """Where a test's server keeps its state: ``url`` None is the server's default SQLite."""

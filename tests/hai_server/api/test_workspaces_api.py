@@ -23,9 +23,7 @@ from tests.support.pg_server import ADMIN_TOKEN, Api, make_settings
 LIMITS = WorkspaceSettings(max_file_bytes=100_000, max_workspace_bytes=250_000, max_files=50)
 
 
-@pytest.fixture
-def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Api, Path]]:
-    """(root's client, bob's client, the workspaces root)."""
+def _serve(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Api, Path]]:
     settings = make_settings(tmp_path / "home", db_url, nodes=1).model_copy(
         update={"workspace": LIMITS, "workspaces_root": tmp_path / "ws"}
     )
@@ -34,6 +32,20 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Api, Path]]:
         root = Api(client, ADMIN_TOKEN)
         bob = root.ok("POST", "/api/v1/admin/users", {"name": "bob", "uid": 4242, "gid": 4343})
         yield root, root.as_(bob["token"]), tmp_path / "ws"
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Api, Path]]:
+    """(root's client, bob's client, the workspaces root)."""
+    yield from _serve(db_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def refusing(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Api, Api, Path]]:
+    """``served`` shared by the tables of refusals (each case checks what it refused)."""
+    yield from _serve(module_db_url, tmp_path_factory.mktemp("ws-refusals"))
 
 
 def upload(api: Api, data: bytes) -> str:
@@ -104,8 +116,8 @@ def test_round_trip_and_only_the_changed_file_moves(served: Any) -> None:
         ("a/" * 2100 + "b", "longer than 4096 bytes"),
     ],
 )
-def test_paths_that_try_to_leave_are_refused(served: Any, path: str, words: str) -> None:
-    root, _bob, ws = served
+def test_paths_that_try_to_leave_are_refused(refusing: Any, path: str, words: str) -> None:
+    root, _bob, ws = refusing
     root.ok("POST", "/api/v1/workspaces/proj")
     r = commit(root, "proj", {path: b"pwned"})
     assert r.status_code == 422 and words in r.json()["message"], r.text
@@ -228,8 +240,8 @@ def test_an_upload_resumes_and_is_checked_against_its_hash(served: Any) -> None:
         ("PUT", "/api/v1/uploads/" + "a" * 64, "'size'"),
     ],
 )
-def test_bad_names_and_hashes(served: Any, method: str, url: str, words: str) -> None:
-    root, _bob, _ws = served
+def test_bad_names_and_hashes(refusing: Any, method: str, url: str, words: str) -> None:
+    root, _bob, _ws = refusing
     r = root.call(method, url)
     assert r.status_code in (404, 422), r.text
     if r.status_code == 422:

@@ -23,12 +23,21 @@ NODES = [
 ]
 
 
-@pytest.fixture
-def root(db_url: str, tmp_path: Path) -> Iterator[Api]:
-    settings = make_settings(tmp_path / "home", db_url, nodes=1)
-    app = create_app(settings, backend=FakeBackend(NODES))
+def _serve(db_url: str, home: Path) -> Iterator[Api]:
+    app = create_app(make_settings(home, db_url, nodes=1), backend=FakeBackend(NODES))
     with TestClient(app, timeout=30) as client:
         yield Api(client, ADMIN_TOKEN)
+
+
+@pytest.fixture
+def root(db_url: str, tmp_path: Path) -> Iterator[Api]:
+    yield from _serve(db_url, tmp_path / "home")
+
+
+@pytest.fixture(scope="module")
+def refusing(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app for the table of refusals (each case checks nothing was stored)."""
+    yield from _serve(module_db_url, tmp_path_factory.mktemp("jupyter-bad") / "home")
 
 
 BAD: list[tuple[dict[str, Any], int, str]] = [
@@ -60,8 +69,9 @@ BAD: list[tuple[dict[str, Any], int, str]] = [
 
 @pytest.mark.parametrize(("extra", "status", "message"), BAD)
 def test_bad_create_refused_and_nothing_stored(
-    root: Api, extra: dict[str, Any], status: int, message: str
+    refusing: Api, extra: dict[str, Any], status: int, message: str
 ) -> None:
+    root = refusing
     r = root.call("POST", "/api/v1/jupyter", {"name": "box", **extra})
     assert r.status_code in ((400, 422) if status == 400 else (status,)), r.text
     assert message in r.json()["message"], r.text
