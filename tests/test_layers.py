@@ -1,8 +1,8 @@
 """DESIGN.md section 2, enforced by import-linter contracts (pyproject.toml).
 
-The contracts must hold on this tree, and each must fail on the violation it exists for: each
-case copies the packages to a temporary directory, adds ONE offending import there and runs
-``lint-imports`` on the copy.
+The contracts must hold on this tree, and each must fail on the violation it exists for: the
+packages are copied once to a temporary directory; each case adds ONE offending import there,
+runs ``lint-imports`` on the copy and removes it again.
 """
 
 from __future__ import annotations
@@ -54,15 +54,28 @@ def test_every_contract_holds() -> None:
     assert "0 broken" in res.stdout
 
 
-@pytest.mark.parametrize(("contract", "path", "line"), VIOLATIONS)
-def test_each_contract_catches_its_violation(tmp_path, contract: str, path: str, line: str) -> None:
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the packages for every case (each plants its probe, then removes it)."""
+    root = tmp_path_factory.mktemp("layers")
     for package in ("hai_cli", "hai_server", "hai_up"):
         shutil.copytree(
-            REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
         )
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    assert lint(tmp_path, contract).returncode == 0  # the copy is clean
-    (tmp_path / path).write_text(f"{line}  # the violation\n")
-    res = lint(tmp_path, contract)
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    assert lint(root).returncode == 0  # the copy is clean
+    return root
+
+
+@pytest.mark.parametrize(("contract", "path", "line"), VIOLATIONS)
+def test_each_contract_catches_its_violation(
+    copy: Path, contract: str, path: str, line: str
+) -> None:
+    probe = copy / path
+    probe.write_text(f"{line}  # the violation\n")
+    try:
+        res = lint(copy, contract)
+    finally:
+        probe.unlink()
     assert res.returncode != 0, res.stdout
     assert "BROKEN" in res.stdout and path.removesuffix(".py").replace("/", ".") in res.stdout
