@@ -59,6 +59,10 @@ def choose_haienv(
     the one active in this shell (``HF_ENV_NAME``/``HF_ENV_OWNER``), else None. A name
     without an owner is resolved here when this machine sees the environments, else by the
     server (the submitter's, then the platform's)."""
+    # imported only when an environment is involved: most submissions have none, and
+    # hai_cli.haienv.store costs ~9 ms (the fast path's budget)
+    if named is None and not (inherit and environ.get("HF_ENV_NAME")):
+        return None
     from hai_cli.haienv import roots, store
     from hai_cli.haienv.errors import HaienvError
     from hai_cli.haienv.names import parse_ref

@@ -16,12 +16,17 @@ if TYPE_CHECKING:
 
 def push_before_submit(client: Client, cwd: str, file: str) -> tuple[str, str] | None:
     """Inside a workspace: push, then (workdir, file) as the cluster's copy names them."""
-    from hai_cli.workspace import sync
+    from hai_cli.workspace import paths
+
+    if paths.config_file(cwd) is None:  # not in a workspace: nothing more to import
+        return None
     from hai_cli.workspace.local import find
 
     cfg = find(Path(cwd))
     if cfg is None or not cfg.remote:
         return None
+    from hai_cli.workspace import sync
+
     rel_dir = os.path.relpath(cwd, cfg.root)
     here = () if rel_dir == "." else (rel_dir.replace(os.sep, "/"),)
     try:

@@ -21,8 +21,7 @@ from hai_cli.workspace import paths
 from hai_cli.workspace.diff import Entry
 from hai_cli.workspace.ignore import Ignore
 
-META = ".hfai"
-CONFIG = "workspace.yml"
+META, CONFIG = paths.META, paths.CONFIG
 CACHE = "index.json"
 
 

@@ -6,8 +6,11 @@ it touches the disk (and then walks directories without following symlinks).
 
 from __future__ import annotations
 
+import os
 import re
 
+META = ".hfai"  # a workspace's own folder (the original's name)
+CONFIG = "workspace.yml"  # its settings file, in META
 MAX_PATH_BYTES = 4096
 MAX_PART_BYTES = 255
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -33,6 +36,20 @@ def workspace_name(name: object) -> str:
             f"{{workspace}}/{{user}}/{name.lower()}); choose another name"
         )
     return name
+
+
+def config_file(start: str) -> str | None:
+    """The settings file of the workspace ``start`` is in (in ``start`` or a parent), or None:
+    the cheap test a submission makes before it imports the sync machinery."""
+    here = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(here, META, CONFIG)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def sha256_hex(value: object) -> str:

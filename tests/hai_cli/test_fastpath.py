@@ -125,6 +125,10 @@ def test_the_hot_commands_do_not_import_typer() -> None:
         "import sys\n"
         "import hai_cli.fastpath, hai_cli.commands.tasks, hai_cli.commands.submit\n"
         "import hai_cli.workspace.before_submit, hai_cli.config, hai_cli.embedded\n"
+        "from hai_cli.commands.submit import choose_haienv\n"
+        "from hai_cli.workspace.before_submit import push_before_submit\n"
+        "assert choose_haienv(None, True, {}) is None\n"  # what a plain submission runs
+        "assert push_before_submit(None, '/', 't.py') is None\n"
         "heavy = ('typer', 'click', 'rich', 'dataclasses', 'inspect')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "print(bad)\n"

@@ -115,3 +115,15 @@ def test_config_found_from_below(tmp_path: Path) -> None:
     )
     (tmp_path / ".hfai/workspace.yml").write_text("name: ../evil\n")
     assert local.find(tmp_path) is None
+
+
+def test_config_file_is_found_from_any_folder_below(tmp_path) -> None:
+    deep = tmp_path / "ws" / "a" / "b"
+    deep.mkdir(parents=True)
+    assert paths.config_file(str(deep)) is None
+    (tmp_path / "ws" / paths.META).mkdir()
+    settings = tmp_path / "ws" / paths.META / paths.CONFIG
+    settings.write_text("name: ws\n")
+    assert paths.config_file(str(deep)) == str(settings)
+    assert paths.config_file(str(tmp_path / "ws")) == str(settings)
+    assert paths.config_file(str(tmp_path)) is None
