@@ -44,6 +44,14 @@ ConfigOpt = Annotated[
         help="config script (from 'hai-up config'); without it: the environment, then defaults",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="go on when running tasks cannot be suspended with notice first (the server does "
+        "not answer, or they do not suspend in time)",
+    ),
+]
 ProviderOpt = Annotated[
     Provider | None,
     typer.Option(
@@ -207,6 +215,7 @@ def down(
     config: ConfigOpt = None,
     provider: ProviderOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Suspend running tasks with notice, then remove what run applied; data is kept."""
     cfg = _config(config)
@@ -223,19 +232,21 @@ def down(
             raise UpError(f"down would {question.rstrip('?')}: confirm with -y", 1)
         return typer.confirm(f"hai-up: {question}", default=False)
 
-    print(f"hai-up: {provider_module(chosen).down(cfg, confirm)}")
+    print(f"hai-up: {provider_module(chosen).down(cfg, confirm, force=force)}")
 
 
 @app.command()
 @_guard
-def upgrade(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
+def upgrade(
+    config: ConfigOpt = None, provider: ProviderOpt = None, force: ForceOpt = False
+) -> None:
     """Suspend running tasks with notice, roll the servers to the configured image and
     config (migrations run at start), resume the tasks; no data lost."""
     applying = _applying(config, provider)
     if applying is None:
         return
     cfg, chosen = applying
-    provider_module(chosen).upgrade(cfg, render_all(cfg))
+    provider_module(chosen).upgrade(cfg, render_all(cfg), force=force)
     print("hai-up: upgraded")
 
 

@@ -126,6 +126,7 @@ class UpConfig:
     platform_namespace: str = "hai-platform"
     admin_user: str = ADMIN_USER
     service_type: str = "ClusterIP"
+    server_url: str | None = None
     dry_run: bool = False
     provider: str = "k8s"
     warnings: tuple[str, ...] = ()
@@ -515,6 +516,7 @@ def parse_config(values: Mapping[str, str]) -> UpConfig:
             " or ".join(SERVICE_TYPES),
             "ClusterIP",
         ),
+        server_url=c.url("SERVER_URL", ("http", "https"), "http://hai.example.com"),
         dry_run=c.flag("DRY_RUN"),
         extra_mounts=_mounts(c),
         extra_environments=_environments(c),

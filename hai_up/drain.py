@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hai_up.errors import UpError
+from hai_up.errors import EXIT_UNREACHABLE, UpError
 
 RECORD = "drained.json"
 ACTIVE = ("starting", "running", "suspending")
@@ -104,17 +104,33 @@ def active_count(api: Api) -> int | None:
         return None
 
 
-def drain(api: Api, root: Path, say: Any, timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+def drain(
+    api: Api,
+    root: Path,
+    say: Any,
+    timeout_s: float = DRAIN_TIMEOUT_S,
+    *,
+    must_reach: bool = False,
+    force: bool = False,
+) -> int:
     """Cordon every node, wait until no task is active; the number of tasks suspended.
 
     A server that does not answer: nothing to drain (said, not fatal: the containers are
-    stopped anyway). Tasks still active after ``timeout_s``: UpError, nothing stopped, the
-    nodes stay cordoned until the next run.
+    stopped anyway), unless ``must_reach`` (task pods that outlive the server run: UpError,
+    exit 4, nothing changed). Tasks still active after ``timeout_s``: UpError, nothing
+    stopped, the nodes stay cordoned until the next run. ``force`` (``--force``) turns
+    both refusals into a warning and goes on.
     """
     try:
         nodes = api.nodes()
         active = api.active_tasks()
     except ApiError as exc:
+        if must_reach and not force:
+            raise UpError(
+                f"cannot reach the platform's API at {api.url} to suspend the running tasks "
+                f"first ({exc}); nothing was changed (--force goes on without notice)",
+                EXIT_UNREACHABLE,
+            ) from None
         say(f"cannot reach the server to suspend tasks first ({exc}); stopping without notice")
         return 0
     if not active:
@@ -135,9 +151,13 @@ def drain(api: Api, root: Path, say: Any, timeout_s: float = DRAIN_TIMEOUT_S) ->
                 break
             if time.monotonic() - start > timeout_s:
                 ids = ", ".join(str(t.get("id")) for t in left)
+                late = f"task(s) {ids} still active {timeout_s:.0f} s after the suspend notice"
+                if force:
+                    say(f"warning: {late}; going on without waiting for them (--force)")
+                    return len(active) - len(left)
                 raise UpError(
-                    f"task(s) {ids} still active {timeout_s:.0f} s after the suspend notice; "
-                    "nothing was stopped (the nodes stay cordoned until the next hai-up run)",
+                    f"{late}; nothing was stopped (the nodes stay cordoned until the next "
+                    "hai-up run; --force goes on without waiting)",
                     1,
                 )
             time.sleep(1.0)

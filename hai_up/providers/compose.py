@@ -352,7 +352,9 @@ def admin_api(cfg: UpConfig, compose: dict[str, Any]) -> Api | None:
     return Api(urls[0], cfg.admin_token) if urls else None
 
 
-def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str) -> None:
+def _up(
+    cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str, force: bool = False
+) -> None:
     """Preflight everything, then converge; a failure restores the deployment that ran."""
     progress = Progress()
     compose = _parse_compose(files)
@@ -390,7 +392,7 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
         old_doc = _parse_compose(previous) if "docker-compose.yaml" in previous else compose
         api = admin_api(cfg, old_doc)
         if api is not None:
-            drain(api, root, progress.say)
+            drain(api, root, progress.say, force=force)
     if changed:
         progress.say(f"configuration changed: {', '.join(changed)} (servers recreated)")
     write_files(root, files)
@@ -454,9 +456,10 @@ def run(cfg: UpConfig, files: dict[str, str]) -> None:
     _up(cfg, files, rebuild_stale=False, verb="run")
 
 
-def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
-    """Rebuild stale images, re-render, re-up; data under HAI_PLATFORM_PATH is kept."""
-    _up(cfg, files, rebuild_stale=True, verb="upgrade")
+def upgrade(cfg: UpConfig, files: dict[str, str], force: bool = False) -> None:
+    """Rebuild stale images, re-render, re-up; data under HAI_PLATFORM_PATH is kept.
+    ``force``: go on when running tasks do not suspend in time."""
+    _up(cfg, files, rebuild_stale=True, verb="upgrade", force=force)
 
 
 def status(cfg: UpConfig) -> dict[str, Any]:
@@ -491,7 +494,7 @@ def status(cfg: UpConfig) -> dict[str, Any]:
     }
 
 
-def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
+def down(cfg: UpConfig, confirm: Callable[[str], bool], force: bool = False) -> str:
     """Suspend the running tasks with notice, then remove the project's containers; images
     and data under HAI_PLATFORM_PATH stay. ``confirm`` is asked first (False: nothing done).
     Returns what was done, in one line."""
@@ -524,7 +527,7 @@ def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
     )
     if not confirm(question):
         raise UpError("down: not confirmed; nothing changed (-y to skip the question)", 1)
-    suspended = drain(api, root, Progress().say) if api is not None and active else 0
+    suspended = drain(api, root, Progress().say, force=force) if api is not None and active else 0
     if compose_file.is_file():
         ensure_compose(docker)
         try:

@@ -1,0 +1,146 @@
+"""Running tasks around ``down``/``upgrade`` on Kubernetes: count, suspend, resume.
+
+The suspension itself is :mod:`hai_up.drain` (the platform's own path: every node cordoned
+through the admin API, each task gets its notice and grace and is requeued), reached at
+``SERVER_URL``. Unlike docker-compose, task pods outlive the server on Kubernetes (a
+restarted server adopts them), so "the server does not answer" does not mean "nothing
+runs": hai-up counts the task pods in ``TASK_NAMESPACE`` itself and refuses (nothing
+changed) while some run and the server cannot be asked to suspend them, unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hai_up.config import UpConfig
+from hai_up.drain import Api, ApiError, active_count, drain, drained_nodes, undrain
+from hai_up.errors import EXIT_CONFIG, UpError
+from hai_up.providers.k8s_client import Cluster
+
+Say = Callable[[str], None]
+# the labels the Kubernetes backend puts on every object of an attempt
+TASK_PODS = "app.kubernetes.io/managed-by=hai-platform,hai.platform/task-id"
+BACK_TIMEOUT_S = 180.0
+
+
+def admin_api(cfg: UpConfig) -> Api | None:
+    """The platform's admin API at SERVER_URL (None when it is not configured)."""
+    return Api(cfg.server_url.rstrip("/"), cfg.admin_token) if cfg.server_url else None
+
+
+def live_task_ids(pods: list[dict[str, Any]]) -> list[str]:
+    """The tasks (installation/task id) that have a pod not finished nor being deleted (pure)."""
+    out = set()
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        phase = (pod.get("status") or {}).get("phase")
+        if meta.get("deletionTimestamp") or phase in ("Succeeded", "Failed"):
+            continue
+        labels = meta.get("labels") or {}
+        out.add(f"{labels.get('hai.platform/installation', '')}/{labels['hai.platform/task-id']}")
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """What runs: tasks with live pods (from the cluster) and active tasks (from the server,
+    None when it was not asked or did not answer)."""
+
+    with_pods: int
+    active: int | None
+    api: Api | None
+
+    def count(self) -> str:
+        """How many tasks will be suspended, in words."""
+        if self.active is not None:
+            return str(self.active)
+        return f"the {self.with_pods}" if self.with_pods else "0"
+
+
+def survey(cfg: UpConfig, cluster: Cluster) -> Tasks:
+    body = cluster.call(
+        f"list task pods in {cfg.task_namespace}",
+        cluster.core.list_namespaced_pod,
+        cfg.task_namespace,
+        label_selector=TASK_PODS,
+    )
+    pods = list((body or {}).get("items") or [])
+    api = admin_api(cfg)
+    return Tasks(len(live_task_ids(pods)), active_count(api) if api else None, api)
+
+
+def suspend(cfg: UpConfig, tasks: Tasks, say: Say, *, force: bool) -> int:
+    """Suspend what runs with notice (drain); refuse, nothing changed, when tasks have pods and
+    the server cannot be asked, unless ``force``. Returns the number of tasks suspended."""
+    if tasks.with_pods == 0 and not tasks.active:
+        return 0
+    if tasks.api is None:
+        what = (
+            f"{tasks.with_pods} task(s) have pods in namespace {cfg.task_namespace} but "
+            "SERVER_URL is empty, so hai-up cannot suspend them with notice first"
+        )
+        if force:
+            say(f"warning: {what}; going on without notice (--force)")
+            return 0
+        raise UpError(
+            f"{what}; set SERVER_URL to the platform's API address (e.g. http://INGRESS_HOST), "
+            "or --force to go on without notice; nothing was changed",
+            EXIT_CONFIG,
+        )
+    return drain(tasks.api, cfg.hai_platform_path, say, must_reach=True, force=force)
+
+
+def _rolled(cluster: Cluster, cfg: UpConfig) -> bool:
+    """The server Deployment runs the applied template on every replica, all available."""
+    live = cluster.read(
+        {
+            "kind": "Deployment",
+            "metadata": {"name": "hai-server", "namespace": cfg.platform_namespace},
+        }
+    )
+    if live is None:
+        return False
+    want = (live.get("spec") or {}).get("replicas", 1)
+    st = live.get("status") or {}
+    return (
+        st.get("observedGeneration", 0) >= live["metadata"].get("generation", 0)
+        and st.get("updatedReplicas", 0) >= want
+        and st.get("availableReplicas", 0) >= want
+        and st.get("replicas", 0) == st.get("updatedReplicas", 0)
+    )
+
+
+def resume(cfg: UpConfig, cluster: Cluster, say: Say, timeout_s: float = BACK_TIMEOUT_S) -> None:
+    """Once the servers rolled and answer, uncordon what a drain cordoned (drained.json)."""
+    nodes = drained_nodes(cfg.hai_platform_path)
+    if not nodes:
+        return
+    api = admin_api(cfg)
+    if api is None:
+        say(
+            f"warning: node(s) {', '.join(nodes)} stay cordoned (a drain of hai-up): SERVER_URL "
+            "is empty; set it and re-run, or hai-cli admin node uncordon NODE"
+        )
+        return
+    start = time.monotonic()
+    while True:
+        rolled = _rolled(cluster, cfg)
+        if rolled:
+            try:
+                api.nodes()
+                break
+            except ApiError:
+                pass
+        if time.monotonic() - start > timeout_s:
+            why = "answer" if rolled else "finish rolling out"
+            say(
+                f"warning: the servers did not {why} within {timeout_s:.0f} s; node(s) "
+                f"{', '.join(nodes)} stay cordoned until the next hai-up run"
+            )
+            return
+        time.sleep(1.0)
+    say(f"the servers rolled out and answer at {api.url} ({time.monotonic() - start:.1f} s)")
+    undrain(api, cfg.hai_platform_path, say)
