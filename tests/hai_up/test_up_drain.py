@@ -116,3 +116,33 @@ def test_unreachable_or_refusing_server_is_said_not_fatal(
     assert drain(Api(url, "wrong-token-0123456789"), tmp_path, said.append) == 0
     assert "HTTP 401" in said[0] and "stopping without notice" in said[0]
     assert active_count(Api("http://127.0.0.1:9", TOKEN, timeout=1)) is None
+
+
+def test_a_server_that_must_answer_refuses_unless_forced(tmp_path: Path) -> None:
+    """Kubernetes: task pods outlive the server, so one that does not answer is a refusal."""
+    api = Api("http://127.0.0.1:9", TOKEN, timeout=1)
+    with pytest.raises(UpError) as err:
+        drain(api, tmp_path, print, must_reach=True)
+    assert err.value.exit_code == 4
+    assert err.value.message.startswith(
+        "cannot reach the platform's API at http://127.0.0.1:9 to suspend the running tasks first"
+    )
+    assert err.value.message.endswith("nothing was changed (--force goes on without notice)")
+    said: list[str] = []
+    assert drain(api, tmp_path, said.append, must_reach=True, force=True) == 0
+    assert "stopping without notice" in said[0]
+    assert not (tmp_path / "drained.json").exists()
+
+
+def test_forced_drain_goes_on_after_the_timeout(
+    fake: tuple[FakeServer, str], tmp_path: Path
+) -> None:
+    state, url = fake
+    state.suspends = False
+    said: list[str] = []
+    assert drain(Api(url, TOKEN), tmp_path, said.append, timeout_s=1.0, force=True) == 0
+    assert said[-1] == (
+        "warning: task(s) 0, 1 still active 1 s after the suspend notice; going on without "
+        "waiting for them (--force)"
+    )
+    assert json.loads((tmp_path / "drained.json").read_text()) == {"nodes": ["local-0"]}

@@ -304,11 +304,15 @@ def test_second_installation_on_the_same_data_is_refused(env: Env) -> None:
     assert env.objects() == before
 
 
-def _admin_token(env: Env) -> str:
+def _secret_value(env: Env, key: str) -> str:
     secret = env.core.read_namespaced_secret("hai-platform", "hai-platform")
-    if secret.data and "admin-token" in secret.data:
-        return base64.b64decode(secret.data["admin-token"]).decode()
-    return str(secret.string_data["admin-token"])
+    if secret.data and key in secret.data:
+        return base64.b64decode(secret.data[key]).decode()
+    return str(secret.string_data[key])
+
+
+def _admin_token(env: Env) -> str:
+    return _secret_value(env, "admin-token")
 
 
 def test_generated_admin_token_is_kept_and_printed_once(env: Env) -> None:
@@ -320,3 +324,52 @@ def test_generated_admin_token_is_kept_and_printed_once(env: Env) -> None:
     r = hai_up("upgrade", "-c", str(env.config_file(ADMIN_TOKEN="")))
     assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not regenerated
     assert _admin_token(env) == token
+
+
+def test_run_converges_on_a_changed_config(env: Env) -> None:
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    users = f"alice:1000:internal:{'a' * 20}:team-a carol:1002:internal:{'c' * 20}"
+    r = hai_up("run", "-c", str(env.config_file(TRAINING_NODES="gpu-1 other", USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    said = [x for x in r.stdout.splitlines() if "changed:" in x]
+    assert said == [
+        "hai-up: changed: nodes added: other (training)",
+        "hai-up: changed: nodes removed: gpu-2 (their group label is removed)",
+        "hai-up: changed: users added: carol",
+        "hai-up: changed: users no longer in USER_INFO: bob (still in the database: hai-cli "
+        "admin user disable NAME)",
+    ]
+    assert env.labels("other")[LABEL] == "training" and LABEL not in env.labels("gpu-2")
+    assert "carol" in _secret_value(env, "init.sql")
+    # an admin's own label on a dropped node is not hai-up's to remove
+    env.core.patch_node("other", {"metadata": {"labels": {LABEL: "admins-own"}}})
+    r = hai_up("run", "-c", str(env.config_file(USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    assert env.labels("other")[LABEL] == "admins-own" and env.labels("gpu-2")[LABEL] == "training"
+
+
+def test_down_with_task_pods_and_no_server_url_refuses_unless_forced(env: Env) -> None:
+    cfg = env.config_file()
+    assert hai_up("run", "-c", str(cfg)).exit_code == 0
+    labels = {"app.kubernetes.io/managed-by": "hai-platform", "hai.platform/task-id": "7"}
+    env.core.create_namespaced_pod(
+        "hai-tasks",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hai-alice-7-0-0", "labels": labels},
+            "spec": {"containers": [{"name": "rank", "image": "t:1"}]},
+        },
+    )
+    before = env.objects()
+    for command in (["down", "-y"], ["upgrade"]):
+        r = hai_up(*command, "-c", str(cfg))
+        assert r.exit_code == 2, r.output
+        assert r.stderr.startswith(
+            "hai-up: 1 task(s) have pods in namespace hai-tasks but SERVER_URL is empty"
+        )
+        assert env.objects() == before
+    r = hai_up("down", "-y", "--force", "-c", str(cfg))
+    assert r.exit_code == 0, r.output
+    assert "going on without notice (--force)" in r.stdout
+    assert env.objects() == {}

@@ -1,0 +1,196 @@
+"""What a config change does, in words; which node labels to drop; the k8s task survey."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hai_up import changes
+from hai_up.errors import UpError
+from hai_up.providers.k8s_tasks import Tasks, live_task_ids, suspend
+from hai_up.render.k8s import render_manifests
+from hai_up.render.override import render_override
+from tests.support.up import ALICE_TOKEN, config
+
+BOB = "bob:1001:external:bob-token-0123456789"
+ALICE = f"alice:1000:internal:{ALICE_TOKEN}:team-a"
+
+
+def record(**overrides: str) -> dict[str, Any]:
+    cfg = config(**overrides)
+    return changes.applied(cfg, render_override(cfg, for_kubernetes=True))
+
+
+# (overrides of the new config, the lines said against the default config)
+CASES: list[tuple[dict[str, str], list[str]]] = [
+    ({}, []),
+    (
+        {"TRAINING_NODES": "gpu-1 gpu-2 gpu-3"},
+        ["nodes added: gpu-3 (training)"],
+    ),
+    (
+        {"TRAINING_NODES": "gpu-1"},
+        ["nodes removed: gpu-2 (their group label is removed)"],
+    ),
+    (
+        {"TRAINING_NODES": "gpu-1 gpu-2 cpu-1", "JUPYTER_NODES": ""},
+        ["nodes moved: cpu-1 (jupyter_cpu -> training)"],
+    ),
+    (
+        {"MARS_PREFIX": "other"},
+        [
+            "node label: hai-platform-one_mars_group -> other_mars_group (the old one is removed)",
+            "server settings (override.toml) changed",
+        ],
+    ),
+    ({"MANAGER_NODES": ""}, ["MANAGER_NODES: (any node)"]),
+    (
+        {"USER_INFO": f"{ALICE} {BOB} carol:1002:internal:carol-token-0123456789"},
+        ["users added: carol"],
+    ),
+    (
+        {"USER_INFO": ALICE},
+        [
+            "users no longer in USER_INFO: bob (still in the database: hai-cli admin user "
+            "disable NAME)"
+        ],
+    ),
+    (
+        {"USER_INFO": f"alice:1000:admin:{ALICE_TOKEN}:team-a {BOB}"},
+        [
+            "users changed: alice (uid/role/group: init.sql keeps the existing row; "
+            "hai-cli admin user role|groups)"
+        ],
+    ),
+    ({"USER_INFO": f"alice:1000:internal:new-token-0123456789:team-a {BOB}"}, []),
+    (
+        {"PUBLIC_QUOTA": "NORMAL=100 HIGH=10 LOW=5"},
+        ["public quota added: LOW=5"],
+    ),
+    (
+        {"PUBLIC_QUOTA": "NORMAL=50"},
+        [
+            "public quota changed: HIGH, NORMAL (init.sql keeps the existing row: hai-cli admin "
+            "quota set public ...)"
+        ],
+    ),
+    ({"BASE_IMAGE": "hai/p:v2"}, ["BASE_IMAGE: hai-platform/platform:latest -> hai/p:v2"]),
+    (
+        {"TRAIN_IMAGE": "hai/t:v2"},
+        [
+            "TRAIN_IMAGE: hai-platform/train:latest -> hai/t:v2",
+            "server settings (override.toml) changed",
+        ],
+    ),
+    ({"SERVER_REPLICAS": "3"}, ["SERVER_REPLICAS: 2 -> 3"]),
+    (
+        {"EXTRA_ENVIRONMENTS": "A:1"},
+        ["EXTRA_ENVIRONMENTS changed (init.sql keeps the existing row of image hai_base)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "said"), CASES)
+def test_describe(overrides: dict[str, str], said: list[str]) -> None:
+    assert changes.describe(record(), record(**overrides)) == said
+
+
+def test_mounts_added_and_removed(tmp_path: Path) -> None:
+    one = f"{tmp_path}:/data:directory:ro"
+    old, new = record(EXTRA_MOUNTS=one), record(EXTRA_MOUNTS=f"{tmp_path}:/other:directory")
+    assert changes.describe(old, new) == [
+        f"mounts added: {tmp_path}:/other:directory",
+        f"mounts no longer in EXTRA_MOUNTS: {one} (the storage row stays: hai-cli admin "
+        "storage remove)",
+    ]
+
+
+def test_first_deployment_and_foreign_records_say_nothing() -> None:
+    assert changes.describe(None, record()) == []
+    assert changes.decode(None) is None and changes.decode("") is None
+    assert changes.decode("not json") is None and changes.decode("[1]") is None
+    assert changes.decode(changes.encode(record())) == record()
+
+
+def test_the_record_holds_no_secret() -> None:
+    cfg = config()
+    (cm,) = [o for o in render_manifests(cfg) if o["kind"] == "ConfigMap"]
+    text = cm["metadata"]["annotations"][changes.ANNOTATION]
+    for secret in (cfg.admin_token, ALICE_TOKEN, cfg.postgres_password, cfg.redis_password):
+        assert secret not in text
+    assert json.loads(text)["users"]["alice"] == {
+        "uid": 1000,
+        "role": "internal",
+        "group": "team-a",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "dropped"),
+    [
+        ({}, {}),
+        ({"TRAINING_NODES": "gpu-1"}, {"gpu-2": {"hai-platform-one_mars_group": "training"}}),
+        (
+            {"MARS_PREFIX": "x"},  # a new key: every old label goes
+            {
+                n: {"hai-platform-one_mars_group": g}
+                for n, g in (("gpu-1", "training"), ("gpu-2", "training"), ("cpu-1", "jupyter_cpu"))
+            },
+        ),
+        ({"TRAINING_NODES": "gpu-1 gpu-2 cpu-1", "JUPYTER_NODES": ""}, {}),  # relabelled
+    ],
+)
+def test_dropped_labels(overrides: dict[str, str], dropped: dict[str, dict[str, str]]) -> None:
+    assert changes.dropped_labels(record(), record(**overrides)) == dropped
+    assert changes.dropped_labels(None, record(**overrides)) == {}
+
+
+def pod(task: str, phase: str = "Running", deleting: bool = False, inst: str = "db-1") -> dict:
+    meta: dict[str, Any] = {
+        "labels": {"hai.platform/task-id": task, "hai.platform/installation": inst}
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "status": {"phase": phase}}
+
+
+def test_live_task_ids() -> None:
+    pods = [
+        pod("1"),
+        pod("1"),  # a second rank of task 1
+        pod("2", "Pending"),
+        pod("3", "Succeeded"),
+        pod("4", "Failed"),
+        pod("5", deleting=True),
+        pod("1", inst="db-2"),  # another installation's task 1
+    ]
+    assert live_task_ids(pods) == ["db-1/1", "db-1/2", "db-2/1"]
+    assert live_task_ids([]) == []
+
+
+def test_count_in_words() -> None:
+    assert Tasks(2, 1, None).count() == "1"  # the server's word wins
+    assert Tasks(2, None, None).count() == "the 2"
+    assert Tasks(0, None, None).count() == "0"
+
+
+def test_task_pods_without_server_url_refuse_unless_forced(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    said: list[str] = []
+    assert suspend(cfg, Tasks(0, None, None), said.append, force=False) == 0 and said == []
+    with pytest.raises(UpError) as err:
+        suspend(cfg, Tasks(2, None, None), said.append, force=False)
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        "2 task(s) have pods in namespace hai-tasks but SERVER_URL is empty, so hai-up cannot "
+        "suspend them with notice first; set SERVER_URL to the platform's API address (e.g. "
+        "http://INGRESS_HOST), or --force to go on without notice; nothing was changed"
+    )
+    assert suspend(cfg, Tasks(2, None, None), said.append, force=True) == 0
+    assert said == [
+        "warning: 2 task(s) have pods in namespace hai-tasks but SERVER_URL is empty, so hai-up "
+        "cannot suspend them with notice first; going on without notice (--force)"
+    ]
