@@ -85,9 +85,12 @@ def _provider(cfg: UpConfig, given: Provider | None) -> Provider:
     return given if given is not None else Provider(cfg.provider)
 
 
-def _applying(config: Path | None, given: Provider | None) -> tuple[UpConfig, Provider] | None:
-    """The config for run/upgrade with its secrets (generated ones kept), or None after
-    printing the plan when DRY_RUN is set (nothing started or written)."""
+def _applying(
+    config: Path | None, given: Provider | None
+) -> tuple[generated.Pending, Provider] | None:
+    """The config for run/upgrade with its secrets (generated ones are kept once the
+    provider's preflight passed: ``Pending.commit``), or None after printing the plan when
+    DRY_RUN is set (nothing started or written)."""
     cfg = _config(config)
     provider = _provider(cfg, given)
     if cfg.dry_run:
@@ -98,7 +101,7 @@ def _applying(config: Path | None, given: Provider | None) -> tuple[UpConfig, Pr
         return None
     root = cfg.hai_platform_path
     check_owner(root, read_marker(root), installation_for(cfg, provider.value))
-    return generated.resolve(cfg, persist=True, say=_say), provider
+    return generated.prepare(cfg), provider
 
 
 def provider_module(provider: Provider) -> ModuleType:
@@ -181,8 +184,10 @@ def _run(config: Path | None, given: Provider | None) -> None:
     applying = _applying(config, given)
     if applying is None:
         return
-    cfg, provider = applying
-    provider_module(provider).run(cfg, render_all(cfg))
+    pending, provider = applying
+    provider_module(provider).run(
+        pending.cfg, render_all(pending.cfg), on_preflight=lambda: pending.commit(_say)
+    )
     print(f"hai-up: the platform is up ({provider.value}); hai-up status -c ... to watch it")
 
 
@@ -245,8 +250,13 @@ def upgrade(
     applying = _applying(config, provider)
     if applying is None:
         return
-    cfg, chosen = applying
-    provider_module(chosen).upgrade(cfg, render_all(cfg), force=force)
+    pending, chosen = applying
+    provider_module(chosen).upgrade(
+        pending.cfg,
+        render_all(pending.cfg),
+        force=force,
+        on_preflight=lambda: pending.commit(_say),
+    )
     print("hai-up: upgraded")
 
 

@@ -80,7 +80,9 @@ export SERVER_URL="${SERVER_URL-}"
 # -- users and quotas ----------------------------------------------------------------------
 # Required. Entries name:uid:role:token[:group] separated by spaces or commas, or the
 # original's name:uid:token (role internal). role: admin, internal or external; token: at
-# least 16 characters (what the user gives "hai-cli init"); group: an optional user group. uid: the user's Unix uid; ranks run as it and
+# least 16 characters (what the user gives "hai-cli init"); empty (alice:1000:internal:):
+# run generates one, prints it once and keeps it with the generated secrets; group: an
+# optional user group. uid: the user's Unix uid; ranks run as it and
 # HAI_PLATFORM_PATH/workspace/<name> is created owned by it.
 export USER_INFO="${USER_INFO-}"
 # A USER_INFO user who is made an admin (the original's root user); empty: none.

@@ -353,7 +353,13 @@ def admin_api(cfg: UpConfig, compose: dict[str, Any]) -> Api | None:
 
 
 def _up(
-    cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str, force: bool = False
+    cfg: UpConfig,
+    files: dict[str, str],
+    *,
+    rebuild_stale: bool,
+    verb: str,
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
 ) -> None:
     """Preflight everything, then converge; a failure restores the deployment that ran."""
     progress = Progress()
@@ -386,6 +392,8 @@ def _up(
     changed = sorted(n for n in COMPOSE_FILES if running and previous.get(n) != files.get(n))
     # -- from here on the running deployment is touched
     prepare_shared_storage(cfg, host_dirs(cfg))
+    if on_preflight is not None:
+        on_preflight()  # every check passed: keep the generated secrets
     mine = claim(root, me)
     recreate = verb == "upgrade"  # upgrade rolls the servers even on an unchanged config
     if running and (recreate or built or "docker-compose.yaml" in changed):
@@ -451,15 +459,23 @@ def _restore(
     return "the previous deployment was restored and serves again (its files put back)"
 
 
-def run(cfg: UpConfig, files: dict[str, str]) -> None:
-    """Bring the platform up, or converge a running one on the config (idempotent)."""
-    _up(cfg, files, rebuild_stale=False, verb="run")
+def run(
+    cfg: UpConfig, files: dict[str, str], on_preflight: Callable[[], None] | None = None
+) -> None:
+    """Bring the platform up, or converge a running one on the config (idempotent).
+    ``on_preflight`` is called once every check passed, before anything changes."""
+    _up(cfg, files, rebuild_stale=False, verb="run", on_preflight=on_preflight)
 
 
-def upgrade(cfg: UpConfig, files: dict[str, str], force: bool = False) -> None:
+def upgrade(
+    cfg: UpConfig,
+    files: dict[str, str],
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
+) -> None:
     """Rebuild stale images, re-render, re-up; data under HAI_PLATFORM_PATH is kept.
     ``force``: go on when running tasks do not suspend in time."""
-    _up(cfg, files, rebuild_stale=True, verb="upgrade", force=force)
+    _up(cfg, files, rebuild_stale=True, verb="upgrade", force=force, on_preflight=on_preflight)
 
 
 def status(cfg: UpConfig) -> dict[str, Any]:

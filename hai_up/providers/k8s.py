@@ -24,7 +24,7 @@ from hai_up.errors import EXIT_CONFIG, UpError
 from hai_up.files import write_files
 from hai_up.installation import Installation, check_owner, claim, read_marker
 from hai_up.providers.k8s_client import Cluster, connect
-from hai_up.providers.k8s_tasks import Tasks, resume, survey, suspend
+from hai_up.providers.k8s_tasks import check, resume, survey, suspend
 from hai_up.render.k8s import MANAGED, render_manifests, render_node_labels
 from hai_up.storage import prepare_shared_storage
 
@@ -130,7 +130,6 @@ def _converge(cfg: UpConfig, cluster: Cluster, files: dict[str, str]) -> None:
     config_map = next(o for o in objs if o["kind"] == "ConfigMap")
     before, after = _record(cluster.read(config_map)), _record(config_map)
     assert after is not None
-    prepare_shared_storage(cfg)
     claim(cfg.hai_platform_path, _installation(cfg))
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, objs, changes.dropped_labels(before, after)):
@@ -149,17 +148,32 @@ def _checked(cfg: UpConfig) -> Cluster:
     return cluster
 
 
-def run(cfg: UpConfig, files: dict[str, str]) -> None:
+def _ready(cfg: UpConfig, on_preflight: Callable[[], None] | None) -> None:
+    """Every check passed: lay out the shared storage, keep the generated secrets."""
+    prepare_shared_storage(cfg)
+    if on_preflight is not None:
+        on_preflight()
+
+
+def run(
+    cfg: UpConfig, files: dict[str, str], on_preflight: Callable[[], None] | None = None
+) -> None:
     """Apply (or converge) the platform; then uncordon what an interrupted drain left.
 
     A changed config rolls the servers (the digest annotation of their template); task pods
     are not touched by that (the restarted servers adopt them), so ``run`` suspends nothing."""
     cluster = _checked(cfg)
+    _ready(cfg, on_preflight)
     _converge(cfg, cluster, files)
     resume(cfg, cluster, _say)
 
 
-def upgrade(cfg: UpConfig, files: dict[str, str], force: bool = False) -> None:
+def upgrade(
+    cfg: UpConfig,
+    files: dict[str, str],
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
+) -> None:
     """Suspend the running tasks with notice, replace the objects (the servers roll and
     migrate at start), wait for the servers, uncordon: the tasks resume."""
     cluster = _checked(cfg)
@@ -172,7 +186,9 @@ def upgrade(cfg: UpConfig, files: dict[str, str], force: bool = False) -> None:
             f"nothing to upgrade: no Deployment hai-server in namespace {cfg.platform_namespace}; "
             "run hai-up run first"
         )
-    suspend(cfg, survey(cfg, cluster), _say, force=force)
+    tasks = check(cfg, survey(cfg, cluster), _say, force=force)
+    _ready(cfg, on_preflight)
+    suspend(cfg, tasks, _say, force=force)
     _converge(cfg, cluster, files)
     resume(cfg, cluster, _say)
 
@@ -218,10 +234,7 @@ def down(cfg: UpConfig, confirm: Callable[[str], bool], force: bool = False) -> 
     (False: nothing done). A server that cannot be asked while task pods run: refused."""
     cluster = connect(cfg)
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
-    tasks = survey(cfg, cluster)
-    if (tasks.with_pods or tasks.active) and (tasks.api is None or tasks.active is None):
-        suspend(cfg, tasks, _say, force=force)  # refuses (nothing changed) unless --force
-        tasks = Tasks(0, 0, None)
+    tasks = check(cfg, survey(cfg, cluster), _say, force=force)  # refused: nothing changed
     if not confirm(
         f"delete the platform's objects in namespace {cfg.platform_namespace} (data kept in "
         f"{cfg.hai_platform_path}), suspending {tasks.count()} running task(s) with notice "

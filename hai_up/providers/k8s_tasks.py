@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hai_up.config import UpConfig
-from hai_up.drain import Api, ApiError, active_count, drain, drained_nodes, undrain
-from hai_up.errors import EXIT_CONFIG, UpError
+from hai_up.drain import Api, ApiError, drain, drained_nodes, undrain
+from hai_up.errors import EXIT_CONFIG, EXIT_UNREACHABLE, UpError
 from hai_up.providers.k8s_client import Cluster
 
 Say = Callable[[str], None]
@@ -46,12 +46,13 @@ def live_task_ids(pods: list[dict[str, Any]]) -> list[str]:
 
 @dataclass(frozen=True)
 class Tasks:
-    """What runs: tasks with live pods (from the cluster) and active tasks (from the server,
-    None when it was not asked or did not answer)."""
+    """What runs: tasks with live pods (from the cluster) and active tasks (from the server;
+    None when it is not configured or did not answer, ``error`` then says why)."""
 
     with_pods: int
     active: int | None
     api: Api | None
+    error: str = ""
 
     def count(self) -> str:
         """How many tasks will be suspended, in words."""
@@ -67,29 +68,49 @@ def survey(cfg: UpConfig, cluster: Cluster) -> Tasks:
         cfg.task_namespace,
         label_selector=TASK_PODS,
     )
-    pods = list((body or {}).get("items") or [])
+    with_pods = len(live_task_ids(list((body or {}).get("items") or [])))
     api = admin_api(cfg)
-    return Tasks(len(live_task_ids(pods)), active_count(api) if api else None, api)
-
-
-def suspend(cfg: UpConfig, tasks: Tasks, say: Say, *, force: bool) -> int:
-    """Suspend what runs with notice (drain); refuse, nothing changed, when tasks have pods and
-    the server cannot be asked, unless ``force``. Returns the number of tasks suspended."""
-    if tasks.with_pods == 0 and not tasks.active:
-        return 0
-    if tasks.api is None:
-        what = (
-            f"{tasks.with_pods} task(s) have pods in namespace {cfg.task_namespace} but "
-            "SERVER_URL is empty, so hai-up cannot suspend them with notice first"
+    if api is None:
+        return Tasks(with_pods, None, None, "SERVER_URL is empty")
+    try:
+        return Tasks(with_pods, len(api.active_tasks()), api)
+    except ApiError as exc:
+        return Tasks(
+            with_pods, None, api, f"the platform's API at {api.url} does not answer ({exc})"
         )
-        if force:
-            say(f"warning: {what}; going on without notice (--force)")
-            return 0
+
+
+def check(cfg: UpConfig, tasks: Tasks, say: Say, *, force: bool) -> Tasks:
+    """Before any change: refuse when tasks have pods and the server cannot be asked to
+    suspend them (SERVER_URL empty: exit 2; no answer: exit 4). ``force``: say so and go on
+    (the tasks returned then have nothing to suspend)."""
+    if tasks.active is not None or not tasks.with_pods:
+        return tasks
+    what = (
+        f"{tasks.with_pods} task(s) have pods in namespace {cfg.task_namespace} but "
+        f"{tasks.error}, so hai-up cannot suspend them with notice first"
+    )
+    if force:
+        say(f"warning: {what}; going on without notice (--force)")
+        return Tasks(0, None, None, tasks.error)
+    if tasks.api is None:
         raise UpError(
             f"{what}; set SERVER_URL to the platform's API address (e.g. http://INGRESS_HOST), "
             "or --force to go on without notice; nothing was changed",
             EXIT_CONFIG,
         )
+    raise UpError(
+        f"{what}; check SERVER_URL and the servers, or --force to go on without notice; "
+        "nothing was changed",
+        EXIT_UNREACHABLE,
+    )
+
+
+def suspend(cfg: UpConfig, tasks: Tasks, say: Say, *, force: bool) -> int:
+    """Suspend what runs with notice (drain) once :func:`check` passed; the number of tasks
+    suspended."""
+    if not tasks.active or tasks.api is None:
+        return 0
     return drain(tasks.api, cfg.hai_platform_path, say, must_reach=True, force=force)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from hai_up import changes
+from hai_up.drain import Api
 from hai_up.errors import UpError
-from hai_up.providers.k8s_tasks import Tasks, live_task_ids, suspend
+from hai_up.providers.k8s_tasks import Tasks, check, live_task_ids, suspend
 from hai_up.render.k8s import render_manifests
 from hai_up.render.override import render_override
 from tests.support.up import ALICE_TOKEN, config
@@ -177,19 +178,33 @@ def test_count_in_words() -> None:
     assert Tasks(0, None, None).count() == "0"
 
 
-def test_task_pods_without_server_url_refuse_unless_forced(tmp_path: Path) -> None:
+def test_task_pods_the_server_cannot_be_asked_about_refuse_unless_forced(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     said: list[str] = []
-    assert suspend(cfg, Tasks(0, None, None), said.append, force=False) == 0 and said == []
+    nothing = Tasks(0, None, None, "SERVER_URL is empty")
+    assert check(cfg, nothing, said.append, force=False) == nothing and said == []
+    asked = Tasks(2, 0, Api("http://127.0.0.1:9", "t"))  # the server answered: none active
+    assert check(cfg, asked, said.append, force=False) == asked
+    assert suspend(cfg, asked, said.append, force=False) == 0 and said == []
+    blind = Tasks(2, None, None, "SERVER_URL is empty")
     with pytest.raises(UpError) as err:
-        suspend(cfg, Tasks(2, None, None), said.append, force=False)
+        check(cfg, blind, said.append, force=False)
     assert err.value.exit_code == 2
     assert err.value.message == (
         "2 task(s) have pods in namespace hai-tasks but SERVER_URL is empty, so hai-up cannot "
         "suspend them with notice first; set SERVER_URL to the platform's API address (e.g. "
         "http://INGRESS_HOST), or --force to go on without notice; nothing was changed"
     )
-    assert suspend(cfg, Tasks(2, None, None), said.append, force=True) == 0
+    deaf = Tasks(1, None, Api("http://127.0.0.1:9", "t"), "the platform's API at X is down")
+    with pytest.raises(UpError) as err:
+        check(cfg, deaf, said.append, force=False)
+    assert err.value.exit_code == 4
+    assert err.value.message.startswith(
+        "1 task(s) have pods in namespace hai-tasks but the platform's API at X is down, so"
+    )
+    forced = check(cfg, blind, said.append, force=True)
+    assert (forced.with_pods, forced.active) == (0, None)
+    assert suspend(cfg, forced, said.append, force=True) == 0
     assert said == [
         "warning: 2 task(s) have pods in namespace hai-tasks but SERVER_URL is empty, so hai-up "
         "cannot suspend them with notice first; going on without notice (--force)"

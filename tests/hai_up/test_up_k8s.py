@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
@@ -373,3 +374,23 @@ def test_down_with_task_pods_and_no_server_url_refuses_unless_forced(env: Env) -
     assert r.exit_code == 0, r.output
     assert "going on without notice (--force)" in r.stdout
     assert env.objects() == {}
+
+
+def test_secrets_are_kept_only_after_the_preflight_and_user_tokens_generated(env: Env) -> None:
+    users = "alice:1000:internal: bob:1001:external:bob-token-0123456789"
+    r = hai_up(
+        "run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users, MANAGER_NODES="m2"))
+    )
+    assert r.exit_code == 2 and "'m2' (MANAGER_NODES)" in r.stderr
+    assert "printed this once" not in r.stdout and not env.platform.exists()  # nothing kept
+
+    r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if "token of user alice (printed this once)" in x]
+    token = line.rsplit(": ", 1)[1]
+    assert len(token) >= 16
+    assert hashlib.sha256(token.encode()).hexdigest() in _secret_value(env, "init.sql")
+    kept = json.loads((env.platform / "generated-secrets.json").read_text())
+    assert kept["USER_INFO:alice"] == token and "USER_INFO:bob" not in kept
+    r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users)))
+    assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not made again

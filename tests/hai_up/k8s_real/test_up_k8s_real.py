@@ -366,7 +366,8 @@ def test_down_suspends_first_and_asks(dep: Deployment) -> None:
         r = dep.hai_up("down", "-y", SERVER_URL="http://127.0.0.1:9")  # a wrong address
         assert r.returncode == 4
         assert r.stderr.startswith(
-            "hai-up: cannot reach the platform's API at http://127.0.0.1:9 to suspend"
+            f"hai-up: 1 task(s) have pods in namespace {dep.tasks_ns} but the platform's API at "
+            "http://127.0.0.1:9 does not answer ("
         )
         assert dep.server_deployment().spec.replicas == 1  # nothing deleted
         assert srv.task(task)["state"] == "running" and srv.task(task)["restart_count"] == 0
