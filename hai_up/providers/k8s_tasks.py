@@ -135,7 +135,8 @@ def _rolled(cluster: Cluster, cfg: UpConfig) -> bool:
 
 
 def resume(cfg: UpConfig, cluster: Cluster, say: Say, timeout_s: float = BACK_TIMEOUT_S) -> None:
-    """Once the servers rolled and answer, uncordon what a drain cordoned (drained.json)."""
+    """Once the servers rolled and answer, uncordon what a drain cordoned (drained.json);
+    UpError (exit 1) when they do not within ``timeout_s``: the nodes stay cordoned."""
     nodes = drained_nodes(cfg.hai_platform_path)
     if not nodes:
         return
@@ -156,12 +157,13 @@ def resume(cfg: UpConfig, cluster: Cluster, say: Say, timeout_s: float = BACK_TI
             except ApiError:
                 pass
         if time.monotonic() - start > timeout_s:
-            why = "answer" if rolled else "finish rolling out"
-            say(
-                f"warning: the servers did not {why} within {timeout_s:.0f} s; node(s) "
-                f"{', '.join(nodes)} stay cordoned until the next hai-up run"
+            why = f"answer at {api.url}" if rolled else "finish rolling out"
+            raise UpError(
+                f"the servers did not {why} within {timeout_s:.0f} s (kubectl -n "
+                f"{cfg.platform_namespace} rollout status deployment/hai-server); node(s) "
+                f"{', '.join(nodes)} stay cordoned until the next hai-up run",
+                1,
             )
-            return
         time.sleep(1.0)
     say(f"the servers rolled out and answer at {api.url} ({time.monotonic() - start:.1f} s)")
     undrain(api, cfg.hai_platform_path, say)
