@@ -114,7 +114,7 @@ def suspend(cfg: UpConfig, tasks: Tasks, say: Say, *, force: bool) -> int:
     return drain(tasks.api, cfg.hai_platform_path, say, must_reach=True, force=force)
 
 
-def _rolled(cluster: Cluster, cfg: UpConfig) -> bool:
+def rolled_out(cluster: Cluster, cfg: UpConfig) -> bool:
     """The server Deployment runs the applied template on every replica, all available."""
     live = cluster.read(
         {
@@ -149,7 +149,7 @@ def resume(cfg: UpConfig, cluster: Cluster, say: Say, timeout_s: float = BACK_TI
         return
     start = time.monotonic()
     while True:
-        rolled = _rolled(cluster, cfg)
+        rolled = rolled_out(cluster, cfg)
         if rolled:
             try:
                 api.nodes()

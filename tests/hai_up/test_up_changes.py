@@ -11,7 +11,7 @@ import pytest
 from hai_up import changes
 from hai_up.drain import Api
 from hai_up.errors import UpError
-from hai_up.providers.k8s_tasks import Tasks, check, live_task_ids, suspend
+from hai_up.providers.k8s_tasks import Tasks, rolled_out, check, live_task_ids, resume, suspend
 from hai_up.render.k8s import render_manifests
 from hai_up.render.override import render_override
 from tests.support.up import ALICE_TOKEN, config
@@ -208,4 +208,61 @@ def test_task_pods_the_server_cannot_be_asked_about_refuse_unless_forced(tmp_pat
     assert said == [
         "warning: 2 task(s) have pods in namespace hai-tasks but SERVER_URL is empty, so hai-up "
         "cannot suspend them with notice first; going on without notice (--force)"
+    ]
+
+
+class FakeCluster:
+    """Answers ``read`` of the server Deployment with a given status."""
+
+    def __init__(self, status: dict[str, int], replicas: int = 2, generation: int = 3) -> None:
+        self.obj = {
+            "metadata": {"generation": generation},
+            "spec": {"replicas": replicas},
+            "status": status,
+        }
+
+    def read(self, obj: dict[str, Any]) -> dict[str, Any]:
+        assert (obj["kind"], obj["metadata"]["name"]) == ("Deployment", "hai-server")
+        return self.obj
+
+
+DONE = {"observedGeneration": 3, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}
+
+
+@pytest.mark.parametrize(
+    ("status", "rolled"),
+    [
+        (DONE, True),
+        ({**DONE, "observedGeneration": 2}, False),  # the controller has not seen the change
+        ({**DONE, "updatedReplicas": 1}, False),
+        ({**DONE, "availableReplicas": 1}, False),
+        ({**DONE, "replicas": 3}, False),  # an old pod still runs
+        ({}, False),
+    ],
+)
+def test_rolled(status: dict[str, int], rolled: bool, tmp_path: Path) -> None:
+    assert rolled_out(FakeCluster(status), config(tmp_path)) is rolled  # type: ignore[arg-type]
+
+
+def test_resume_needs_a_record_a_server_url_and_servers_that_come_back(tmp_path: Path) -> None:
+    said: list[str] = []
+    cfg = config(tmp_path, SERVER_URL="http://127.0.0.1:9")
+    resume(cfg, FakeCluster({}), said.append, timeout_s=0)  # type: ignore[arg-type]
+    assert said == []  # nothing was drained: nothing to wait for
+    cfg.hai_platform_path.mkdir(parents=True)
+    (cfg.hai_platform_path / "drained.json").write_text('{"nodes": ["gpu-1"]}')
+    with pytest.raises(UpError) as err:
+        resume(cfg, FakeCluster({}), said.append, timeout_s=0)  # type: ignore[arg-type]
+    assert err.value.exit_code == 1
+    assert err.value.message == (
+        "the servers did not finish rolling out within 0 s (kubectl -n hai-platform rollout "
+        "status deployment/hai-server); node(s) gpu-1 stay cordoned until the next hai-up run"
+    )
+    with pytest.raises(UpError) as err:
+        resume(cfg, FakeCluster(DONE), said.append, timeout_s=0)  # type: ignore[arg-type]
+    assert err.value.message.startswith("the servers did not answer at http://127.0.0.1:9")
+    resume(config(tmp_path), FakeCluster(DONE), said.append)  # type: ignore[arg-type]
+    assert said == [
+        "warning: node(s) gpu-1 stay cordoned (a drain of hai-up): SERVER_URL is empty; set it "
+        "and re-run, or hai-cli admin node uncordon NODE"
     ]
