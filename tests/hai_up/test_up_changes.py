@@ -11,7 +11,7 @@ import pytest
 from hai_up import changes
 from hai_up.drain import Api
 from hai_up.errors import UpError
-from hai_up.providers.k8s_tasks import Tasks, rolled_out, check, live_task_ids, resume, suspend
+from hai_up.providers.k8s_tasks import Tasks, check, live_task_ids, resume, rolled_out, suspend
 from hai_up.render.k8s import render_manifests
 from hai_up.render.override import render_override
 from tests.support.up import ALICE_TOKEN, config
