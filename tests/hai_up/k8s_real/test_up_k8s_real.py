@@ -382,5 +382,12 @@ def test_down_suspends_first_and_asks(dep: Deployment) -> None:
         assert queued["restart_count"] == 1
         assert dep.gone()
         assert dep.label not in dep.node_labels("gpu-a1")
-        # the next run uncordons what this drain cordoned
+        # the next run uncordons what this drain cordoned, and the task resumes
         assert json.loads((dep.root / "drained.json").read_text()) == {"nodes": ["gpu-a1"]}
+        names = lambda: {n.metadata.name for n in dep.cluster.api.list_namespace().items}  # noqa: E731
+        wait(lambda: not {dep.ns, dep.tasks_ns} & names(), "the namespaces deleted", 60)
+        r = dep.hai_up("run")
+        assert r.returncode == 0, r.stderr
+        assert "uncordoned 1 node(s): the suspended tasks are scheduled again" in r.stdout
+        assert srv.state(task, "running")["restart_count"] == 1
+        assert not (dep.root / "drained.json").exists()
