@@ -390,6 +390,9 @@ def test_down_suspends_first_and_asks(dep: Deployment) -> None:
         # uncordon is the upgrade test's: this server's ServiceAccount token died with the
         # namespace, as a real server pod's would, so it cannot start pods any more)
         assert json.loads((dep.root / "drained.json").read_text()) == {"nodes": ["gpu-a1"]}
+        state = json.loads(dep.hai_up("status").stdout)
+        assert state["cordoned_by_hai_up"] == ["gpu-a1"] and state["ready"] is False
+        assert (state["installation"]["provider"], state["installation"]["name"]) == ("k8s", dep.ns)
         names = lambda: {n.metadata.name for n in dep.cluster.api.list_namespace().items}  # noqa: E731
         wait(lambda: not {dep.ns, dep.tasks_ns} & names(), "the namespaces deleted", 60)
         r = dep.hai_up("run")
