@@ -188,8 +188,17 @@ def upgrade(
         )
     tasks = check(cfg, survey(cfg, cluster), _say, force=force)
     _ready(cfg, on_preflight)
-    suspend(cfg, tasks, _say, force=force)
-    _converge(cfg, cluster, files)
+    suspended = suspend(cfg, tasks, _say, force=force)
+    try:
+        _converge(cfg, cluster, files)
+    except UpError as exc:
+        if not suspended:
+            raise
+        raise UpError(
+            f"{exc.message}; the {suspended} suspended task(s) stay queued and the nodes "
+            "cordoned until a hai-up run succeeds",
+            exc.exit_code,
+        ) from None
     resume(cfg, cluster, _say)
 
 

@@ -16,6 +16,7 @@ from kubernetes import client as k8s
 from typer.testing import CliRunner
 
 from hai_up.cli import app
+from tests.support.fake_admin import FakeServer, fake_admin_api
 from tests.support.k8s_emulator import EmulatorThread, PlatformEmulator, node
 from tests.support.up import values
 
@@ -352,16 +353,7 @@ def test_run_converges_on_a_changed_config(env: Env) -> None:
 def test_down_with_task_pods_and_no_server_url_refuses_unless_forced(env: Env) -> None:
     cfg = env.config_file()
     assert hai_up("run", "-c", str(cfg)).exit_code == 0
-    labels = {"app.kubernetes.io/managed-by": "hai-platform", "hai.platform/task-id": "7"}
-    env.core.create_namespaced_pod(
-        "hai-tasks",
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "hai-alice-7-0-0", "labels": labels},
-            "spec": {"containers": [{"name": "rank", "image": "t:1"}]},
-        },
-    )
+    _task_pod(env, "7")
     before = env.objects()
     for command in (["down", "-y"], ["upgrade"]):
         r = hai_up(*command, "-c", str(cfg))
@@ -394,3 +386,48 @@ def test_secrets_are_kept_only_after_the_preflight_and_user_tokens_generated(env
     assert kept["USER_INFO:alice"] == token and "USER_INFO:bob" not in kept
     r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users)))
     assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not made again
+
+
+def _task_pod(env: Env, task: str) -> None:
+    labels = {"app.kubernetes.io/managed-by": "hai-platform", "hai.platform/task-id": task}
+    env.core.create_namespaced_pod(
+        "hai-tasks",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"hai-alice-{task}-0-0", "labels": labels},
+            "spec": {"containers": [{"name": "rank", "image": "t:1"}]},
+        },
+    )
+
+
+def test_an_upgrade_failing_after_the_drain_says_so_and_the_next_run_resumes(env: Env) -> None:
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    _task_pod(env, "3")
+    state = FakeServer({"gpu-1": False, "gpu-2": True}, tasks=1)  # gpu-2: an admin's cordon
+    with fake_admin_api(state) as url:
+        env.emulator_deny("PATCH", "nodes", 403)  # labelling the new node fails
+        more = "gpu-1 gpu-2 other"
+        r = hai_up("upgrade", "-c", str(env.config_file(SERVER_URL=url, TRAINING_NODES=more)))
+        assert r.exit_code == 1, r.output
+        assert "suspending 1 task(s) with notice (cordoning 1 node(s))" in r.stdout
+        assert r.stderr.startswith("hai-up: label node other: HTTP 403")
+        assert r.stderr.rstrip().endswith(
+            "the 1 suspended task(s) stay queued and the nodes cordoned until a hai-up run succeeds"
+        )
+        assert state.nodes == {"gpu-1": True, "gpu-2": True}
+        assert json.loads(hai_up("status", "-c", str(env.config_file())).stdout)[
+            "cordoned_by_hai_up"
+        ] == ["gpu-1"]
+
+        assert env.emu.emulator is not None
+        env.emu.emulator.deny.clear()
+        status = {"observedGeneration": 99, "replicas": 2, "updatedReplicas": 2}
+        env.apis["apps"].patch_namespaced_deployment_status(
+            "hai-server", "hai-platform", {"status": {**status, "availableReplicas": 2}}
+        )
+        r = hai_up("run", "-c", str(env.config_file(SERVER_URL=url)))
+        assert r.exit_code == 0, r.output
+        assert "uncordoned 1 node(s): the suspended tasks are scheduled again" in r.stdout
+        assert state.nodes == {"gpu-1": False, "gpu-2": True}  # the admin's cordon stays
+        assert not (env.platform / "drained.json").exists()
