@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from hai_up.config import UpConfig
@@ -41,6 +42,7 @@ def applied(cfg: UpConfig, override_toml: str) -> dict[str, Any]:
         "users": {
             u.name: {"uid": u.uid, "role": u.role, "group": u.group or ""} for u in cfg.users
         },
+        "training_group": cfg.training_group,
         "public_quota": dict(cfg.public_quota),
         "mounts": sorted(
             f"{m.source}:{m.target}:{m.kind}{':ro' if m.read_only else ''}"
@@ -117,13 +119,13 @@ def _users(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def _rows(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _rows(old: dict[str, Any], new: dict[str, Any], quotas_by_api: bool) -> list[str]:
     out = []
     added, removed, changed = _keyed(old.get("public_quota") or {}, new.get("public_quota") or {})
     quota = new.get("public_quota") or {}
     if added:
         out.append(f"public quota added: {_names([f'{x}={quota[x]}' for x in added])}")
-    if removed or changed:
+    if (removed or changed) and not (quotas_by_api and _same_group(old, new)):
         out.append(
             f"public quota changed: {_names(removed + changed)} ({KEPT}: "
             "hai-cli admin quota set public ...)"
@@ -141,11 +143,14 @@ def _rows(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-    """One line per change from ``old`` (None: the first deployment) to ``new``."""
+def describe(
+    old: dict[str, Any] | None, new: dict[str, Any], *, quotas_by_api: bool = False
+) -> list[str]:
+    """One line per change from ``old`` (None: the first deployment) to ``new``;
+    ``quotas_by_api``: changed public quotas are applied (and said) by :func:`quota_plan`."""
     if old is None:
         return []
-    out = _nodes(old, new) + _users(old, new) + _rows(old, new)
+    out = _nodes(old, new) + _users(old, new) + _rows(old, new, quotas_by_api)
     for key, what in (("image", "BASE_IMAGE"), ("train_image", "TRAIN_IMAGE")):
         if old.get(key) != new.get(key):
             out.append(f"{what}: {old.get(key)} -> {new.get(key)}")
@@ -167,4 +172,58 @@ def dropped_labels(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
         if not old_key or (old_key == new["label"] and node in new["nodes"]):
             continue
         out[node] = {old_key: str(group)}
+    return out
+
+
+def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return bool(old.get("training_group")) and old.get("training_group") == new["training_group"]
+
+
+def quota_resource(group: str, level: str) -> str:
+    """The quota row of a PUBLIC_QUOTA level (as init.sql writes it)."""
+    return f"node-{group}-{level}"
+
+
+@dataclass(frozen=True)
+class QuotaChange:
+    """One public quota row to converge: ``set`` it to ``value``, ``delete`` it, or ``keep``
+    it (an admin changed it since); ``line`` says it."""
+
+    action: str
+    resource: str
+    value: int
+    line: str
+
+
+def quota_plan(
+    old: dict[str, Any] | None, new: dict[str, Any], current: dict[str, int]
+) -> list[QuotaChange]:
+    """The public quota rows to change through the admin API, one per level whose value
+    changed in the config (``current``: resource -> value in the database). A row is only
+    changed while it still holds what the previous config set; one an admin changed since is
+    kept and said. A new level is init.sql's (inserted at the servers' start)."""
+    if old is None or not _same_group(old, new):
+        return []
+    group = new["training_group"]
+    was_all, want_all = old.get("public_quota") or {}, new.get("public_quota") or {}
+    out = []
+    for level in sorted(was_all):
+        was, want = was_all[level], want_all.get(level)
+        if was == want:
+            continue
+        resource = quota_resource(group, level)
+        have = current.get(resource)
+        if have != was:
+            now = "no row" if have is None else have
+            says = "closed" if want is None else want
+            line = (
+                f"public quota {level}: kept ({now}: an admin changed it; the config says {says})"
+            )
+            out.append(QuotaChange("keep", resource, was if have is None else have, line))
+        elif want is None:
+            out.append(
+                QuotaChange("delete", resource, was, f"public quota {level}: {was} -> closed")
+            )
+        else:
+            out.append(QuotaChange("set", resource, want, f"public quota {level}: {was} -> {want}"))
     return out

@@ -41,14 +41,16 @@ class Api:
     token: str
     timeout: float = 10.0
 
-    def call(self, method: str, path: str, query: dict[str, str] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
+    ) -> Any:
         target = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        req = urllib.request.Request(
-            target,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
-            data=b"" if method == "POST" else None,
-        )
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        data = b"" if method == "POST" else None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(target, method=method, headers=headers, data=data)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
@@ -67,6 +69,18 @@ class Api:
             "GET", "/api/v1/tasks/", {"all": "true", "state": ",".join(ACTIVE), "limit": "500"}
         )
         return list(body.get("tasks", []))
+
+    def quotas(self, principal: str) -> list[dict[str, Any]]:
+        body = self.call("GET", "/api/v1/admin/quotas", {"principal": principal})
+        return list(body.get("quotas", [])) if isinstance(body, dict) else []
+
+    def set_quota(self, principal: str, resource: str, quota: int) -> None:
+        body = {"principal": principal, "resource": resource, "quota": quota}
+        self.call("PUT", "/api/v1/admin/quotas", body=body)
+
+    def delete_quota(self, principal: str, resource: str) -> None:
+        who, what = (urllib.parse.quote(x, safe="") for x in (principal, resource))
+        self.call("DELETE", f"/api/v1/admin/quotas/{who}/{what}")
 
     def cordon(self, node: str, on: bool) -> None:
         verb = "cordon" if on else "uncordon"

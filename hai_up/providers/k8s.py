@@ -19,12 +19,12 @@ from typing import Any
 
 from hai_up import changes
 from hai_up.config import UpConfig
-from hai_up.drain import drained_nodes
+from hai_up.drain import Api, ApiError, drained_nodes
 from hai_up.errors import EXIT_CONFIG, UpError
 from hai_up.files import write_files
 from hai_up.installation import Installation, check_owner, claim, read_marker
 from hai_up.providers.k8s_client import Cluster, connect
-from hai_up.providers.k8s_tasks import check, resume, survey, suspend
+from hai_up.providers.k8s_tasks import admin_api, check, resume, survey, suspend
 from hai_up.render.k8s import MANAGED, render_manifests, render_node_labels
 from hai_up.storage import prepare_shared_storage
 
@@ -134,8 +134,33 @@ def _converge(cfg: UpConfig, cluster: Cluster, files: dict[str, str]) -> None:
     write_files(cfg.hai_platform_path, files)
     for line in _apply(cfg, cluster, objs, changes.dropped_labels(before, after)):
         print(f"  {line}")
-    for line in changes.describe(before, after):
+    api = admin_api(cfg)
+    current = _public_quotas(api) if api is not None and before is not None else None
+    for line in changes.describe(before, after, quotas_by_api=current is not None):
         _say(f"changed: {line}")
+    if api is not None and current is not None:
+        for change in changes.quota_plan(before, after, current):
+            _say(f"changed: {change.line}{_apply_quota(api, change)}")
+
+
+def _public_quotas(api: Api) -> dict[str, int] | None:
+    """The public quota rows in the database (None: the server does not answer)."""
+    try:
+        return {str(r["resource"]): int(r["quota"]) for r in api.quotas("public")}
+    except (ApiError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _apply_quota(api: Api, change: changes.QuotaChange) -> str:
+    """Set or delete one public quota row; what went wrong, as a suffix of the line."""
+    try:
+        if change.action == "set":
+            api.set_quota("public", change.resource, change.value)
+        elif change.action == "delete":
+            api.delete_quota("public", change.resource)
+    except ApiError as exc:
+        return f" (not applied: {exc}; hai-cli admin quota set public {change.resource} N)"
+    return ""
 
 
 def _checked(cfg: UpConfig) -> Cluster:

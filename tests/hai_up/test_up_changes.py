@@ -266,3 +266,66 @@ def test_resume_needs_a_record_a_server_url_and_servers_that_come_back(tmp_path:
         "warning: node(s) gpu-1 stay cordoned (a drain of hai-up): SERVER_URL is empty; set it "
         "and re-run, or hai-cli admin node uncordon NODE"
     ]
+
+
+R = "node-training-"
+
+
+@pytest.mark.parametrize(
+    ("new", "current", "plan"),
+    [
+        ("NORMAL=100 HIGH=10", {R + "NORMAL": 100, R + "HIGH": 10}, []),
+        (
+            "NORMAL=50 HIGH=10",
+            {R + "NORMAL": 100, R + "HIGH": 10},
+            [("set", R + "NORMAL", 50, "public quota NORMAL: 100 -> 50")],
+        ),
+        (
+            "NORMAL=50 HIGH=10",
+            {R + "NORMAL": 7, R + "HIGH": 10},  # an admin set 7: kept
+            [
+                (
+                    "keep",
+                    R + "NORMAL",
+                    7,
+                    "public quota NORMAL: kept (7: an admin changed it; the config says 50)",
+                )
+            ],
+        ),
+        (
+            "NORMAL=100",
+            {R + "NORMAL": 100, R + "HIGH": 10},
+            [("delete", R + "HIGH", 10, "public quota HIGH: 10 -> closed")],
+        ),
+        (
+            "NORMAL=100",
+            {R + "NORMAL": 100},  # an admin deleted it already
+            [
+                (
+                    "keep",
+                    R + "HIGH",
+                    10,
+                    "public quota HIGH: kept (no row: an admin changed it; the config says closed)",
+                )
+            ],
+        ),
+        ("NORMAL=100 HIGH=10 LOW=3", {R + "NORMAL": 100, R + "HIGH": 10}, []),  # init.sql's
+    ],
+)
+def test_quota_plan(new: str, current: dict[str, int], plan: list[tuple]) -> None:
+    got = changes.quota_plan(record(), record(PUBLIC_QUOTA=new), current)
+    assert [(c.action, c.resource, c.value, c.line) for c in got] == plan
+
+
+def test_quota_plan_leaves_another_group_and_the_first_deployment_alone() -> None:
+    assert (
+        changes.quota_plan(record(), record(TRAINING_GROUP="a100", PUBLIC_QUOTA="NORMAL=1"), {})
+        == []
+    )
+    assert changes.quota_plan(None, record(), {}) == []
+    old, new = record(), record(PUBLIC_QUOTA="NORMAL=1")
+    assert changes.describe(old, new, quotas_by_api=True) == []  # said by the plan instead
+    moved = record(TRAINING_GROUP="a100", PUBLIC_QUOTA="NORMAL=1")
+    assert any(
+        "public quota changed" in x for x in changes.describe(old, moved, quotas_by_api=True)
+    )
