@@ -40,7 +40,9 @@ def live_task_ids(pods: list[dict[str, Any]]) -> list[str]:
         if meta.get("deletionTimestamp") or phase in ("Succeeded", "Failed"):
             continue
         labels = meta.get("labels") or {}
-        out.add(f"{labels.get('hai.platform/installation', '')}/{labels['hai.platform/task-id']}")
+        task = labels.get("hai.platform/task-id")
+        if task and labels.get("app.kubernetes.io/managed-by") == "hai-platform":
+            out.add(f"{labels.get('hai.platform/installation', '')}/{task}")
     return sorted(out)
 
 

@@ -150,9 +150,8 @@ def test_dropped_labels(overrides: dict[str, str], dropped: dict[str, dict[str, 
 
 
 def pod(task: str, phase: str = "Running", deleting: bool = False, inst: str = "db-1") -> dict:
-    meta: dict[str, Any] = {
-        "labels": {"hai.platform/task-id": task, "hai.platform/installation": inst}
-    }
+    labels = {"hai.platform/task-id": task, "hai.platform/installation": inst}
+    meta: dict[str, Any] = {"labels": {**labels, "app.kubernetes.io/managed-by": "hai-platform"}}
     if deleting:
         meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     return {"metadata": meta, "status": {"phase": phase}}
@@ -167,6 +166,7 @@ def test_live_task_ids() -> None:
         pod("4", "Failed"),
         pod("5", deleting=True),
         pod("1", inst="db-2"),  # another installation's task 1
+        {"metadata": {"labels": {"app": "jupyter"}}, "status": {"phase": "Running"}},
     ]
     assert live_task_ids(pods) == ["db-1/1", "db-1/2", "db-2/1"]
     assert live_task_ids([]) == []
