@@ -7,8 +7,10 @@ and print :func:`describe` of the two: ``changed: nodes added: gpu-3 (training)`
 record also says which nodes hai-up labelled under which key, so :func:`dropped_labels`
 knows the labels to remove from nodes no longer listed.
 
-``init.sql`` never overwrites a row (an admin may have changed it since), so a *changed*
-quota, role, mount or image environment is said together with what to do about it.
+``init.sql`` never overwrites a row (an admin may have changed it since): :func:`row_plan`
+changes a public quota or a role through the admin API while the row still holds what the
+previous config set; a changed uid, group, mount or image environment is said together with
+what to do about it.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def _nodes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def _users(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _users(old: dict[str, Any], new: dict[str, Any], by_api: bool) -> list[str]:
     o, n = old.get("users") or {}, new.get("users") or {}
     added, removed, changed = _keyed(o, n)
     out = []
@@ -111,21 +113,23 @@ def _users(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             f"users no longer in USER_INFO: {_names(removed)} (still in the database: "
             "hai-cli admin user disable NAME)"
         )
+    if by_api:  # a changed role is role_plan's
+        changed = [u for u in changed if {**o[u], "role": ""} != {**n[u], "role": ""}]
     if changed:
+        what = "uid/group" if by_api else "uid/role/group"
         out.append(
-            f"users changed: {_names(changed)} (uid/role/group: {KEPT}; "
-            "hai-cli admin user role|groups)"
+            f"users changed: {_names(changed)} ({what}: {KEPT}; hai-cli admin user role|groups)"
         )
     return out
 
 
-def _rows(old: dict[str, Any], new: dict[str, Any], quotas_by_api: bool) -> list[str]:
+def _rows(old: dict[str, Any], new: dict[str, Any], by_api: bool) -> list[str]:
     out = []
     added, removed, changed = _keyed(old.get("public_quota") or {}, new.get("public_quota") or {})
     quota = new.get("public_quota") or {}
     if added:
         out.append(f"public quota added: {_names([f'{x}={quota[x]}' for x in added])}")
-    if (removed or changed) and not (quotas_by_api and _same_group(old, new)):
+    if (removed or changed) and not (by_api and _same_group(old, new)):
         out.append(
             f"public quota changed: {_names(removed + changed)} ({KEPT}: "
             "hai-cli admin quota set public ...)"
@@ -143,14 +147,12 @@ def _rows(old: dict[str, Any], new: dict[str, Any], quotas_by_api: bool) -> list
     return out
 
 
-def describe(
-    old: dict[str, Any] | None, new: dict[str, Any], *, quotas_by_api: bool = False
-) -> list[str]:
-    """One line per change from ``old`` (None: the first deployment) to ``new``;
-    ``quotas_by_api``: changed public quotas are applied (and said) by :func:`quota_plan`."""
+def describe(old: dict[str, Any] | None, new: dict[str, Any], *, by_api: bool = False) -> list[str]:
+    """One line per change from ``old`` (None: the first deployment) to ``new``; ``by_api``:
+    changed public quotas and roles are applied (and said) by :func:`row_plan` instead."""
     if old is None:
         return []
-    out = _nodes(old, new) + _users(old, new) + _rows(old, new, quotas_by_api)
+    out = _nodes(old, new) + _users(old, new, by_api) + _rows(old, new, by_api)
     for key, what in (("image", "BASE_IMAGE"), ("train_image", "TRAIN_IMAGE")):
         if old.get(key) != new.get(key):
             out.append(f"{what}: {old.get(key)} -> {new.get(key)}")
@@ -185,24 +187,56 @@ def quota_resource(group: str, level: str) -> str:
 
 
 @dataclass(frozen=True)
-class QuotaChange:
-    """One public quota row to converge: ``set`` it to ``value``, ``delete`` it, or ``keep``
-    it (an admin changed it since); ``line`` says it."""
+class RowChange:
+    """One row to converge through the admin API: ``set`` it to ``value``, ``delete`` it, or
+    ``keep`` it (an admin changed it since); ``kind`` is ``quota`` (``key``: the public quota's
+    resource) or ``role`` (``key``: the user); ``line`` says it."""
 
+    kind: str
     action: str
-    resource: str
-    value: int
+    key: str
+    value: int | str
     line: str
 
 
-def quota_plan(
-    old: dict[str, Any] | None, new: dict[str, Any], current: dict[str, int]
-) -> list[QuotaChange]:
-    """The public quota rows to change through the admin API, one per level whose value
-    changed in the config (``current``: resource -> value in the database). A row is only
-    changed while it still holds what the previous config set; one an admin changed since is
-    kept and said. A new level is init.sql's (inserted at the servers' start)."""
-    if old is None or not _same_group(old, new):
+def row_plan(
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    quotas: dict[str, int],
+    roles: dict[str, str],
+) -> list[RowChange]:
+    """What init.sql cannot change (it never overwrites a row), to do through the admin API:
+    a public quota level or a user's role whose value changed in the config (``quotas``:
+    resource -> value, ``roles``: user -> role, both as the database holds them now). A row
+    is only changed while it still holds what the previous config set; one an admin changed
+    since is kept and said. New rows are init.sql's (inserted at the servers' start)."""
+    if old is None:
+        return []
+    return _quota_plan(old, new, quotas) + _role_plan(old, new, roles)
+
+
+def _role_plan(old: dict[str, Any], new: dict[str, Any], roles: dict[str, str]) -> list[RowChange]:
+    o, n = old.get("users") or {}, new.get("users") or {}
+    out = []
+    for user in sorted(set(o) & set(n)):
+        was, want = o[user].get("role"), n[user].get("role")
+        if was == want:
+            continue
+        have = roles.get(user)
+        if have != was:
+            line = f"user {user}: role kept ({have}: an admin changed it; the config says {want})"
+            out.append(RowChange("role", "keep", user, str(have), line))
+        else:
+            out.append(
+                RowChange("role", "set", user, str(want), f"user {user}: role {was} -> {want}")
+            )
+    return out
+
+
+def _quota_plan(
+    old: dict[str, Any], new: dict[str, Any], current: dict[str, int]
+) -> list[RowChange]:
+    if not _same_group(old, new):
         return []
     group = new["training_group"]
     was_all, want_all = old.get("public_quota") or {}, new.get("public_quota") or {}
@@ -219,11 +253,11 @@ def quota_plan(
             line = (
                 f"public quota {level}: kept ({now}: an admin changed it; the config says {says})"
             )
-            out.append(QuotaChange("keep", resource, was if have is None else have, line))
+            out.append(RowChange("quota", "keep", resource, was if have is None else have, line))
         elif want is None:
-            out.append(
-                QuotaChange("delete", resource, was, f"public quota {level}: {was} -> closed")
-            )
+            line = f"public quota {level}: {was} -> closed"
+            out.append(RowChange("quota", "delete", resource, was, line))
         else:
-            out.append(QuotaChange("set", resource, want, f"public quota {level}: {was} -> {want}"))
+            line = f"public quota {level}: {was} -> {want}"
+            out.append(RowChange("quota", "set", resource, want, line))
     return out

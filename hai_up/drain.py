@@ -82,6 +82,14 @@ class Api:
         who, what = (urllib.parse.quote(x, safe="") for x in (principal, resource))
         self.call("DELETE", f"/api/v1/admin/quotas/{who}/{what}")
 
+    def users(self) -> list[dict[str, Any]]:
+        body = self.call("GET", "/api/v1/admin/users")
+        return list(body.get("users", [])) if isinstance(body, dict) else []
+
+    def set_role(self, user: str, role: str) -> None:
+        name = urllib.parse.quote(user, safe="")
+        self.call("PUT", f"/api/v1/admin/users/{name}/role", body={"role": role})
+
     def cordon(self, node: str, on: bool) -> None:
         verb = "cordon" if on else "uncordon"
         self.call("POST", f"/api/v1/admin/nodes/{urllib.parse.quote(node, safe='')}/{verb}")

@@ -135,31 +135,36 @@ def _converge(cfg: UpConfig, cluster: Cluster, files: dict[str, str]) -> None:
     for line in _apply(cfg, cluster, objs, changes.dropped_labels(before, after)):
         print(f"  {line}")
     api = admin_api(cfg)
-    current = _public_quotas(api) if api is not None and before is not None else None
-    for line in changes.describe(before, after, quotas_by_api=current is not None):
+    live = _live_rows(api) if api is not None and before is not None else None
+    for line in changes.describe(before, after, by_api=live is not None):
         _say(f"changed: {line}")
-    if api is not None and current is not None:
-        for change in changes.quota_plan(before, after, current):
-            _say(f"changed: {change.line}{_apply_quota(api, change)}")
+    if api is not None and live is not None:
+        for change in changes.row_plan(before, after, *live):
+            _say(f"changed: {change.line}{_apply_row(api, change)}")
 
 
-def _public_quotas(api: Api) -> dict[str, int] | None:
-    """The public quota rows in the database (None: the server does not answer)."""
+def _live_rows(api: Api) -> tuple[dict[str, int], dict[str, str]] | None:
+    """The public quotas and the users' roles in the database (None: no answer)."""
     try:
-        return {str(r["resource"]): int(r["quota"]) for r in api.quotas("public")}
+        quotas = {str(r["resource"]): int(r["quota"]) for r in api.quotas("public")}
+        roles = {str(u["name"]): str(u["role"]) for u in api.users()}
     except (ApiError, KeyError, TypeError, ValueError):
         return None
+    return quotas, roles
 
 
-def _apply_quota(api: Api, change: changes.QuotaChange) -> str:
-    """Set or delete one public quota row; what went wrong, as a suffix of the line."""
+def _apply_row(api: Api, change: changes.RowChange) -> str:
+    """Do one change; what went wrong, as a suffix of its line."""
     try:
-        if change.action == "set":
-            api.set_quota("public", change.resource, change.value)
+        if change.kind == "role" and change.action == "set":
+            api.set_role(change.key, str(change.value))
+        elif change.action == "set":
+            api.set_quota("public", change.key, int(change.value))
         elif change.action == "delete":
-            api.delete_quota("public", change.resource)
+            api.delete_quota("public", change.key)
     except ApiError as exc:
-        return f" (not applied: {exc}; hai-cli admin quota set public {change.resource} N)"
+        how = "user role NAME ROLE" if change.kind == "role" else "quota set public RESOURCE N"
+        return f" (not applied: {exc}; hai-cli admin {how})"
     return ""
 
 

@@ -313,19 +313,59 @@ R = "node-training-"
     ],
 )
 def test_quota_plan(new: str, current: dict[str, int], plan: list[tuple]) -> None:
-    got = changes.quota_plan(record(), record(PUBLIC_QUOTA=new), current)
-    assert [(c.action, c.resource, c.value, c.line) for c in got] == plan
+    got = changes.row_plan(record(), record(PUBLIC_QUOTA=new), current, {})
+    assert [(c.action, c.key, c.value, c.line) for c in got] == plan
+    assert {c.kind for c in got} <= {"quota"}
 
 
 def test_quota_plan_leaves_another_group_and_the_first_deployment_alone() -> None:
-    assert (
-        changes.quota_plan(record(), record(TRAINING_GROUP="a100", PUBLIC_QUOTA="NORMAL=1"), {})
-        == []
-    )
-    assert changes.quota_plan(None, record(), {}) == []
-    old, new = record(), record(PUBLIC_QUOTA="NORMAL=1")
-    assert changes.describe(old, new, quotas_by_api=True) == []  # said by the plan instead
     moved = record(TRAINING_GROUP="a100", PUBLIC_QUOTA="NORMAL=1")
-    assert any(
-        "public quota changed" in x for x in changes.describe(old, moved, quotas_by_api=True)
-    )
+    assert changes.row_plan(record(), moved, {}, {}) == []
+    assert changes.row_plan(None, record(), {}, {}) == []
+    old, new = record(), record(PUBLIC_QUOTA="NORMAL=1")
+    assert changes.describe(old, new, by_api=True) == []  # said by the plan instead
+    assert any("public quota changed" in x for x in changes.describe(old, moved, by_api=True))
+
+
+ADMIN_ALICE = f"alice:1000:admin:{ALICE_TOKEN}:team-a {BOB}"
+
+
+@pytest.mark.parametrize(
+    ("users", "roles", "plan", "said"),
+    [
+        (
+            ADMIN_ALICE,
+            {"alice": "internal"},
+            [("set", "alice", "admin", "user alice: role internal -> admin")],
+            [],
+        ),
+        (
+            ADMIN_ALICE,
+            {"alice": "external"},  # an admin changed it: kept
+            [
+                (
+                    "keep",
+                    "alice",
+                    "external",
+                    "user alice: role kept (external: an admin changed it; the config says admin)",
+                )
+            ],
+            [],
+        ),
+        (
+            f"alice:1001:admin:{ALICE_TOKEN}:team-b {BOB}",  # uid and group: init.sql's row
+            {"alice": "internal"},
+            [("set", "alice", "admin", "user alice: role internal -> admin")],
+            [
+                "users changed: alice (uid/group: init.sql keeps the existing row; hai-cli admin "
+                "user role|groups)"
+            ],
+        ),
+    ],
+)
+def test_role_plan(users: str, roles: dict[str, str], plan: list[tuple], said: list[str]) -> None:
+    old, new = record(), record(USER_INFO=users)
+    got = changes.row_plan(old, new, {}, roles)
+    assert [(c.action, c.key, c.value, c.line) for c in got] == plan
+    assert {c.kind for c in got} == {"role"}
+    assert changes.describe(old, new, by_api=True) == said

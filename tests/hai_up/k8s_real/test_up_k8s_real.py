@@ -338,7 +338,10 @@ def test_upgrade_suspends_the_running_task_with_notice_and_it_resumes(dep: Deplo
         task = srv.call("POST", "/api/v1/tasks", BODY, token=ALICE)["id"]
         srv.state(task, "running")
         upgrade = dep.start(
-            "upgrade", BASE_IMAGE="hai-platform/platform:v2", PUBLIC_QUOTA="NORMAL=20"
+            "upgrade",
+            BASE_IMAGE="hai-platform/platform:v2",
+            PUBLIC_QUOTA="NORMAL=20",
+            USER_INFO=f"alice:1000:admin:{ALICE}",
         )
         srv.ack_notice(task, attempt=0)
         r = upgrade.result(timeout=180)
@@ -348,10 +351,13 @@ def test_upgrade_suspends_the_running_task_with_notice_and_it_resumes(dep: Deplo
         assert "1 task(s) suspended and requeued" in out
         assert "hai-up: changed: BASE_IMAGE: hai-platform/platform:latest -> " in out
         assert "uncordoned 1 node(s): the suspended tasks are scheduled again" in out
-        # a changed quota reaches the database (the row still held what the last run set)
+        # a changed quota and role reach the database (the rows still held what the last run set)
         assert "hai-up: changed: public quota NORMAL: 10 -> 20" in out
         rows = srv.call("GET", "/api/v1/admin/quotas?principal=public")["quotas"]
         assert {r["resource"]: r["quota"] for r in rows}["node-training-NORMAL"] == 20
+        assert "hai-up: changed: user alice: role internal -> admin" in out
+        users = {u["name"]: u["role"] for u in srv.call("GET", "/api/v1/admin/users")["users"]}
+        assert users["alice"] == "admin"
         image = dep.server_deployment().spec.template.spec.containers[0].image
         assert image == "hai-platform/platform:v2"
         assert not [n for n in srv.nodes() if n["cordoned"]]
