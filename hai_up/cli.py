@@ -44,6 +44,14 @@ ConfigOpt = Annotated[
         help="config script (from 'hai-up config'); without it: the environment, then defaults",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="go on when running tasks cannot be suspended with notice first (the server does "
+        "not answer, or they do not suspend in time)",
+    ),
+]
 ProviderOpt = Annotated[
     Provider | None,
     typer.Option(
@@ -77,9 +85,12 @@ def _provider(cfg: UpConfig, given: Provider | None) -> Provider:
     return given if given is not None else Provider(cfg.provider)
 
 
-def _applying(config: Path | None, given: Provider | None) -> tuple[UpConfig, Provider] | None:
-    """The config for run/upgrade with its secrets (generated ones kept), or None after
-    printing the plan when DRY_RUN is set (nothing started or written)."""
+def _applying(
+    config: Path | None, given: Provider | None
+) -> tuple[generated.Pending, Provider] | None:
+    """The config for run/upgrade with its secrets (generated ones are kept once the
+    provider's preflight passed: ``Pending.commit``), or None after printing the plan when
+    DRY_RUN is set (nothing started or written)."""
     cfg = _config(config)
     provider = _provider(cfg, given)
     if cfg.dry_run:
@@ -90,7 +101,7 @@ def _applying(config: Path | None, given: Provider | None) -> tuple[UpConfig, Pr
         return None
     root = cfg.hai_platform_path
     check_owner(root, read_marker(root), installation_for(cfg, provider.value))
-    return generated.resolve(cfg, persist=True, say=_say), provider
+    return generated.prepare(cfg), provider
 
 
 def provider_module(provider: Provider) -> ModuleType:
@@ -176,8 +187,10 @@ def _run(config: Path | None, given: Provider | None) -> None:
     applying = _applying(config, given)
     if applying is None:
         return
-    cfg, provider = applying
-    provider_module(provider).run(cfg, render_all(cfg))
+    pending, provider = applying
+    provider_module(provider).run(
+        pending.cfg, render_all(pending.cfg), on_preflight=lambda: pending.commit(_say)
+    )
     print(f"hai-up: the platform is up ({provider.value}); hai-up status -c ... to watch it")
 
 
@@ -213,6 +226,7 @@ def down(
     config: ConfigOpt = None,
     provider: ProviderOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Suspend running tasks with notice, then remove what run applied; data is kept."""
     cfg = _config(config)
@@ -229,19 +243,26 @@ def down(
             raise UpError(f"down would {question.rstrip('?')}: confirm with -y", 1)
         return typer.confirm(f"hai-up: {question}", default=False)
 
-    print(f"hai-up: {provider_module(chosen).down(cfg, confirm)}")
+    print(f"hai-up: {provider_module(chosen).down(cfg, confirm, force=force)}")
 
 
 @app.command()
 @_guard
-def upgrade(config: ConfigOpt = None, provider: ProviderOpt = None) -> None:
+def upgrade(
+    config: ConfigOpt = None, provider: ProviderOpt = None, force: ForceOpt = False
+) -> None:
     """Suspend running tasks with notice, roll the servers to the configured image and
     config (migrations run at start), resume the tasks; no data lost."""
     applying = _applying(config, provider)
     if applying is None:
         return
-    cfg, chosen = applying
-    provider_module(chosen).upgrade(cfg, render_all(cfg))
+    pending, chosen = applying
+    provider_module(chosen).upgrade(
+        pending.cfg,
+        render_all(pending.cfg),
+        force=force,
+        on_preflight=lambda: pending.commit(_say),
+    )
     print("hai-up: upgraded")
 
 

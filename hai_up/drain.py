@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hai_up.errors import UpError
+from hai_up.errors import EXIT_UNREACHABLE, UpError
 
 RECORD = "drained.json"
 ACTIVE = ("starting", "running", "suspending")
@@ -41,14 +41,16 @@ class Api:
     token: str
     timeout: float = 10.0
 
-    def call(self, method: str, path: str, query: dict[str, str] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
+    ) -> Any:
         target = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        req = urllib.request.Request(
-            target,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
-            data=b"" if method == "POST" else None,
-        )
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        data = b"" if method == "POST" else None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(target, method=method, headers=headers, data=data)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
@@ -67,6 +69,26 @@ class Api:
             "GET", "/api/v1/tasks/", {"all": "true", "state": ",".join(ACTIVE), "limit": "500"}
         )
         return list(body.get("tasks", []))
+
+    def quotas(self, principal: str) -> list[dict[str, Any]]:
+        body = self.call("GET", "/api/v1/admin/quotas", {"principal": principal})
+        return list(body.get("quotas", [])) if isinstance(body, dict) else []
+
+    def set_quota(self, principal: str, resource: str, quota: int) -> None:
+        body = {"principal": principal, "resource": resource, "quota": quota}
+        self.call("PUT", "/api/v1/admin/quotas", body=body)
+
+    def delete_quota(self, principal: str, resource: str) -> None:
+        who, what = (urllib.parse.quote(x, safe="") for x in (principal, resource))
+        self.call("DELETE", f"/api/v1/admin/quotas/{who}/{what}")
+
+    def users(self) -> list[dict[str, Any]]:
+        body = self.call("GET", "/api/v1/admin/users")
+        return list(body.get("users", [])) if isinstance(body, dict) else []
+
+    def set_role(self, user: str, role: str) -> None:
+        name = urllib.parse.quote(user, safe="")
+        self.call("PUT", f"/api/v1/admin/users/{name}/role", body={"role": role})
 
     def cordon(self, node: str, on: bool) -> None:
         verb = "cordon" if on else "uncordon"
@@ -104,17 +126,33 @@ def active_count(api: Api) -> int | None:
         return None
 
 
-def drain(api: Api, root: Path, say: Any, timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+def drain(
+    api: Api,
+    root: Path,
+    say: Any,
+    timeout_s: float = DRAIN_TIMEOUT_S,
+    *,
+    must_reach: bool = False,
+    force: bool = False,
+) -> int:
     """Cordon every node, wait until no task is active; the number of tasks suspended.
 
     A server that does not answer: nothing to drain (said, not fatal: the containers are
-    stopped anyway). Tasks still active after ``timeout_s``: UpError, nothing stopped, the
-    nodes stay cordoned until the next run.
+    stopped anyway), unless ``must_reach`` (task pods that outlive the server run: UpError,
+    exit 4, nothing changed). Tasks still active after ``timeout_s``: UpError, nothing
+    stopped, the nodes stay cordoned until the next run. ``force`` (``--force``) turns
+    both refusals into a warning and goes on.
     """
     try:
         nodes = api.nodes()
         active = api.active_tasks()
     except ApiError as exc:
+        if must_reach and not force:
+            raise UpError(
+                f"cannot reach the platform's API at {api.url} to suspend the running tasks "
+                f"first ({exc}); nothing was changed (--force goes on without notice)",
+                EXIT_UNREACHABLE,
+            ) from None
         say(f"cannot reach the server to suspend tasks first ({exc}); stopping without notice")
         return 0
     if not active:
@@ -135,9 +173,13 @@ def drain(api: Api, root: Path, say: Any, timeout_s: float = DRAIN_TIMEOUT_S) ->
                 break
             if time.monotonic() - start > timeout_s:
                 ids = ", ".join(str(t.get("id")) for t in left)
+                late = f"task(s) {ids} still active {timeout_s:.0f} s after the suspend notice"
+                if force:
+                    say(f"warning: {late}; going on without waiting for them (--force)")
+                    return len(active) - len(left)
                 raise UpError(
-                    f"task(s) {ids} still active {timeout_s:.0f} s after the suspend notice; "
-                    "nothing was stopped (the nodes stay cordoned until the next hai-up run)",
+                    f"{late}; nothing was stopped (the nodes stay cordoned until the next "
+                    "hai-up run; --force goes on without waiting)",
                     1,
                 )
             time.sleep(1.0)

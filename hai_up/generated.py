@@ -1,11 +1,14 @@
 """Secrets left empty in the config: generated once, kept, printed once.
 
-``ADMIN_TOKEN``, ``POSTGRES_PASSWORD`` and ``REDIS_PASSWORD`` have no default (the old
-template's public ``change-me`` values are refused). Left empty, ``run`` generates each
+``ADMIN_TOKEN``, ``POSTGRES_PASSWORD``, ``REDIS_PASSWORD`` and the token of a ``USER_INFO``
+entry (``alice:1000:internal:``) have no default (the old template's public ``change-me``
+values are refused). Left empty, ``run`` generates each
 (``secrets.token_urlsafe``: letters, digits, ``-`` and ``_``, safe in URLs), keeps it in
 ``HAI_PLATFORM_PATH/generated-secrets.json`` (mode 0600, root) and prints a generated admin
-token once; later commands read it from there, so the values stay the same across runs (the
-database was initialised with that password). A value set in the config always wins.
+or user token once; later commands read it from there, so the values stay the same across
+runs (the database was initialised with that password). A value set in the config always
+wins. ``run``/``upgrade`` keep (and print) what they made only once the provider's preflight
+passed (:meth:`Pending.commit`): a refused run writes nothing.
 
 :func:`fill` is pure; :func:`load`/:func:`save` do the I/O.
 """
@@ -17,6 +20,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from hai_up.config import UpConfig
@@ -34,9 +38,12 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+USER = "USER_INFO:"  # + the user's name: a generated user token
+
+
 def wanted(cfg: UpConfig) -> list[str]:
     """The secrets this config needs and leaves empty (pure)."""
-    out = []
+    out: list[str] = []
     for name, field in FIELDS.items():
         if getattr(cfg, field):
             continue
@@ -45,7 +52,7 @@ def wanted(cfg: UpConfig) -> list[str]:
         if name == "REDIS_PASSWORD" and cfg.external_redis_url:
             continue
         out.append(name)
-    return out
+    return out + [f"{USER}{u.name}" for u in cfg.users if not u.token]
 
 
 def fill(
@@ -55,12 +62,16 @@ def fill(
     and the names made now (pure given ``make``)."""
     keep = dict(stored)
     made = []
-    values = {}
+    values: dict[str, object] = {}
     for name in wanted(cfg):
         if not keep.get(name):
             keep[name] = make()
             made.append(name)
-        values[FIELDS[name]] = keep[name]
+        if name in FIELDS:
+            values[FIELDS[name]] = keep[name]
+    values["users"] = tuple(
+        u if u.token else dataclasses.replace(u, token=keep[f"{USER}{u.name}"]) for u in cfg.users
+    )
     return dataclasses.replace(cfg, **values), keep, made
 
 
@@ -97,17 +108,42 @@ def save(cfg: UpConfig, data: dict[str, str]) -> None:
         ) from None
 
 
-def resolve(cfg: UpConfig, *, persist: bool, say: Callable[[str], None]) -> UpConfig:
-    """``cfg`` with its empty secrets filled. ``persist`` (run, upgrade): new ones are stored
-    and a new admin token printed once; otherwise (dryrun, status, down) stored ones are used
-    and missing ones are made for this command only."""
+@dataclass(frozen=True)
+class Pending:
+    """The config with its secrets filled, and what was made for it but not kept yet."""
+
+    cfg: UpConfig
+    keep: dict[str, str]
+    made: list[str]
+
+    def commit(self, say: Callable[[str], None]) -> None:
+        """Keep what was made (0600) and print a made token once; nothing made: nothing."""
+        if not self.made:
+            return
+        save(self.cfg, self.keep)
+        say(f"generated {', '.join(self.made)}; kept in {path(self.cfg)} (mode 600)")
+        if "ADMIN_TOKEN" in self.made:
+            say(f"the admin token (printed this once): {self.cfg.admin_token}")
+        tokens = {u.name: u.token for u in self.cfg.users}
+        for name in self.made:
+            if name.startswith(USER):
+                user = name[len(USER) :]
+                say(f"the token of user {user} (printed this once): {tokens[user]}")
+
+
+def prepare(cfg: UpConfig) -> Pending:
+    """Fill the empty secrets (stored ones first) without keeping anything yet."""
     if not wanted(cfg):
-        return cfg
-    stored = load(cfg)
-    filled, keep, made = fill(cfg, stored)
-    if persist and made:
-        save(cfg, keep)
-        say(f"generated {', '.join(made)}; kept in {path(cfg)} (mode 600)")
-        if "ADMIN_TOKEN" in made:
-            say(f"the admin token (printed this once): {filled.admin_token}")
-    return filled
+        return Pending(cfg, {}, [])
+    filled, keep, made = fill(cfg, load(cfg))
+    return Pending(filled, keep, made)
+
+
+def resolve(cfg: UpConfig, *, persist: bool, say: Callable[[str], None]) -> UpConfig:
+    """``cfg`` with its empty secrets filled. ``persist``: new ones are stored and a new token
+    printed once at once; otherwise (dryrun, status, down) stored ones are used and missing
+    ones are made for this command only."""
+    pending = prepare(cfg)
+    if persist:
+        pending.commit(say)
+    return pending.cfg

@@ -71,11 +71,18 @@ export PLATFORM_NAMESPACE="${PLATFORM_NAMESPACE-hai-platform}"
 # Type of the server's Service on Kubernetes: ClusterIP (behind the Ingress), NodePort or
 # LoadBalancer (the original's: its external address is the platform's address).
 export SERVICE_TYPE="${SERVICE_TYPE-ClusterIP}"
+# Where hai-up reaches the platform's API from this host with -p k8s (e.g.
+# http://hai.example.com, the Ingress, or the LoadBalancer's address): down and upgrade
+# suspend the running tasks through it first, run and upgrade uncordon afterwards. Empty:
+# down and upgrade refuse while task pods run (--force: go on without notice).
+export SERVER_URL="${SERVER_URL-}"
 
 # -- users and quotas ----------------------------------------------------------------------
 # Required. Entries name:uid:role:token[:group] separated by spaces or commas, or the
 # original's name:uid:token (role internal). role: admin, internal or external; token: at
-# least 16 characters (what the user gives "hai-cli init"); group: an optional user group. uid: the user's Unix uid; ranks run as it and
+# least 16 characters (what the user gives "hai-cli init"); empty (alice:1000:internal:):
+# run generates one, prints it once and keeps it with the generated secrets; group: an
+# optional user group. uid: the user's Unix uid; ranks run as it and
 # HAI_PLATFORM_PATH/workspace/<name> is created owned by it.
 export USER_INFO="${USER_INFO-}"
 # A USER_INFO user who is made an admin (the original's root user); empty: none.

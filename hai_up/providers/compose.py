@@ -353,7 +353,15 @@ def admin_api(cfg: UpConfig, compose: dict[str, Any]) -> Api | None:
     return Api(urls[0], cfg.admin_token) if urls else None
 
 
-def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str) -> None:
+def _up(
+    cfg: UpConfig,
+    files: dict[str, str],
+    *,
+    rebuild_stale: bool,
+    verb: str,
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
+) -> None:
     """Preflight everything, then converge; a failure restores the deployment that ran."""
     progress = Progress()
     compose = _parse_compose(files)
@@ -385,13 +393,15 @@ def _up(cfg: UpConfig, files: dict[str, str], *, rebuild_stale: bool, verb: str)
     changed = sorted(n for n in COMPOSE_FILES if running and previous.get(n) != files.get(n))
     # -- from here on the running deployment is touched
     prepare_shared_storage(cfg, host_dirs(cfg))
+    if on_preflight is not None:
+        on_preflight()  # every check passed: keep the generated secrets
     mine = claim(root, me)
     recreate = verb == "upgrade"  # upgrade rolls the servers even on an unchanged config
     if running and (recreate or built or "docker-compose.yaml" in changed):
         old_doc = _parse_compose(previous) if "docker-compose.yaml" in previous else compose
         api = admin_api(cfg, old_doc)
         if api is not None:
-            drain(api, root, progress.say)
+            drain(api, root, progress.say, force=force)
     if changed:
         progress.say(f"configuration changed: {', '.join(changed)} (servers recreated)")
     write_files(root, files)
@@ -453,14 +463,23 @@ def _restore(
     return "the previous deployment was restored and serves again (its files put back)"
 
 
-def run(cfg: UpConfig, files: dict[str, str]) -> None:
-    """Bring the platform up, or converge a running one on the config (idempotent)."""
-    _up(cfg, files, rebuild_stale=False, verb="run")
+def run(
+    cfg: UpConfig, files: dict[str, str], on_preflight: Callable[[], None] | None = None
+) -> None:
+    """Bring the platform up, or converge a running one on the config (idempotent).
+    ``on_preflight`` is called once every check passed, before anything changes."""
+    _up(cfg, files, rebuild_stale=False, verb="run", on_preflight=on_preflight)
 
 
-def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
-    """Rebuild stale images, re-render, re-up; data under HAI_PLATFORM_PATH is kept."""
-    _up(cfg, files, rebuild_stale=True, verb="upgrade")
+def upgrade(
+    cfg: UpConfig,
+    files: dict[str, str],
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
+) -> None:
+    """Rebuild stale images, re-render, re-up; data under HAI_PLATFORM_PATH is kept.
+    ``force``: go on when running tasks do not suspend in time."""
+    _up(cfg, files, rebuild_stale=True, verb="upgrade", force=force, on_preflight=on_preflight)
 
 
 def status(cfg: UpConfig) -> dict[str, Any]:
@@ -495,7 +514,7 @@ def status(cfg: UpConfig) -> dict[str, Any]:
     }
 
 
-def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
+def down(cfg: UpConfig, confirm: Callable[[str], bool], force: bool = False) -> str:
     """Suspend the running tasks with notice, then remove the project's containers; images
     and data under HAI_PLATFORM_PATH stay. ``confirm`` is asked first (False: nothing done).
     Returns what was done, in one line."""
@@ -528,7 +547,7 @@ def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
     )
     if not confirm(question):
         raise UpError("down: not confirmed; nothing changed (-y to skip the question)", 1)
-    suspended = drain(api, root, Progress().say) if api is not None and active else 0
+    suspended = drain(api, root, Progress().say, force=force) if api is not None and active else 0
     if compose_file.is_file():
         ensure_compose(docker)
         try:

@@ -1,22 +1,30 @@
 """The Kubernetes provider: apply the rendered manifests with the official client.
 
 ``run``: check the API and the listed nodes first (nothing changes when they fail), write the
-files to HAI_PLATFORM_PATH, then create-or-replace every object in render order and label
-the nodes. A failure mid-way deletes the objects THIS run created and restores the labels it
-changed; objects that existed before stay replaced (a re-run converges: every step is
-idempotent). ``down`` deletes what ``run`` applies (data on HAI_PLATFORM_PATH stays).
+files to HAI_PLATFORM_PATH, then create-or-replace every object in render order, label the
+nodes (and unlabel those dropped from the config), and say what changed since the last
+apply (recorded in an annotation of the ConfigMap). A failure mid-way deletes the objects
+THIS run created and restores the labels it changed; objects that existed before stay
+replaced (a re-run converges: every step is idempotent). ``upgrade`` and ``down`` suspend
+the running tasks with notice first (``k8s_tasks``, through the admin API at SERVER_URL);
+``run`` and ``upgrade`` uncordon afterwards. ``down`` deletes what ``run`` applies (data on
+HAI_PLATFORM_PATH stays).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from hai_up import changes
 from hai_up.config import UpConfig
+from hai_up.drain import Api, ApiError, drained_nodes
 from hai_up.errors import EXIT_CONFIG, UpError
 from hai_up.files import write_files
 from hai_up.installation import Installation, check_owner, claim, read_marker
 from hai_up.providers.k8s_client import Cluster, connect
+from hai_up.providers.k8s_tasks import admin_api, check, resume, survey, suspend
 from hai_up.render.k8s import MANAGED, render_manifests, render_node_labels
 from hai_up.storage import prepare_shared_storage
 
@@ -51,18 +59,34 @@ def _preflight(cfg: UpConfig, cluster: Cluster) -> None:
         )
 
 
-def _label_nodes(cfg: UpConfig, cluster: Cluster, undo: list[tuple[str, dict[str, Any]]]) -> None:
-    for patch in render_node_labels(cfg):
-        node = cluster.read_node(patch["node"])
+def _label_nodes(
+    cfg: UpConfig,
+    cluster: Cluster,
+    undo: list[tuple[str, dict[str, Any]]],
+    dropped: dict[str, dict[str, str]],
+) -> None:
+    """Label the listed nodes; remove hai-up's label from nodes no longer listed (while it
+    still has the value hai-up set: an admin's own label stays)."""
+    patches = [(p["node"], p["labels"]) for p in render_node_labels(cfg)]
+    for node, labels in dropped.items():
+        live = cluster.read_node(node)
+        have = ((live or {}).get("metadata") or {}).get("labels") or {}
+        gone = {key: None for key, value in labels.items() if have.get(key) == value}
+        if live is not None and gone:
+            patches.append((node, gone))
+    for name, labels in patches:
+        node = cluster.read_node(name)
         old = dict((node or {}).get("metadata", {}).get("labels") or {})
-        previous = {key: old.get(key) for key in patch["labels"]}
-        if previous == patch["labels"]:
+        previous = {key: old.get(key) for key in labels}
+        if previous == labels:
             continue
-        cluster.label_node(patch["node"], patch["labels"])
-        undo.append((patch["node"], previous))
+        cluster.label_node(name, labels)
+        undo.append((name, previous))
 
 
-def _apply(cfg: UpConfig, cluster: Cluster, objs: list[Obj]) -> list[str]:
+def _apply(
+    cfg: UpConfig, cluster: Cluster, objs: list[Obj], dropped: dict[str, dict[str, str]]
+) -> list[str]:
     created: list[Obj] = []
     relabelled: list[tuple[str, dict[str, Any]]] = []
     report = []
@@ -72,7 +96,7 @@ def _apply(cfg: UpConfig, cluster: Cluster, objs: list[Obj]) -> list[str]:
             if action == "created":
                 created.append(obj)
             report.append(f"{action} {obj['kind']} {obj['metadata']['name']}")
-        _label_nodes(cfg, cluster, relabelled)
+        _label_nodes(cfg, cluster, relabelled, dropped)
     except UpError as exc:
         undone = 0
         for node, previous in reversed(relabelled):
@@ -91,26 +115,98 @@ def _installation(cfg: UpConfig) -> Installation:
     return Installation("k8s", cfg.platform_namespace)
 
 
-def run(cfg: UpConfig, files: dict[str, str]) -> None:
-    _backend(cfg)
-    root = cfg.hai_platform_path
-    check_owner(root, read_marker(root), _installation(cfg))
-    cluster = connect(cfg)
-    _preflight(cfg, cluster)
-    prepare_shared_storage(cfg)
+def _say(text: str) -> None:
+    print(f"hai-up: {text}", flush=True)
+
+
+def _record(obj: Obj | None) -> dict[str, Any] | None:
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    return changes.decode(annotations.get(changes.ANNOTATION))
+
+
+def _converge(cfg: UpConfig, cluster: Cluster, files: dict[str, str]) -> None:
+    """Write the files, apply every object, label the nodes, say what changed."""
+    objs = render_manifests(cfg)
+    config_map = next(o for o in objs if o["kind"] == "ConfigMap")
+    before, after = _record(cluster.read(config_map)), _record(config_map)
+    assert after is not None
     claim(cfg.hai_platform_path, _installation(cfg))
     write_files(cfg.hai_platform_path, files)
-    for line in _apply(cfg, cluster, render_manifests(cfg)):
+    for line in _apply(cfg, cluster, objs, changes.dropped_labels(before, after)):
         print(f"  {line}")
+    api = admin_api(cfg)
+    live = _live_rows(api) if api is not None and before is not None else None
+    for line in changes.describe(before, after, by_api=live is not None):
+        _say(f"changed: {line}")
+    if api is not None and live is not None:
+        for change in changes.row_plan(before, after, *live):
+            _say(f"changed: {change.line}{_apply_row(api, change)}")
 
 
-def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
-    """New image / config: replace the objects (the servers roll and migrate at start)."""
+def _live_rows(api: Api) -> tuple[dict[str, int], dict[str, str]] | None:
+    """The public quotas and the users' roles in the database (None: no answer)."""
+    try:
+        quotas = {str(r["resource"]): int(r["quota"]) for r in api.quotas("public")}
+        roles = {str(u["name"]): str(u["role"]) for u in api.users()}
+    except (ApiError, KeyError, TypeError, ValueError):
+        return None
+    return quotas, roles
+
+
+def _apply_row(api: Api, change: changes.RowChange) -> str:
+    """Do one change; what went wrong, as a suffix of its line."""
+    try:
+        if change.kind == "role" and change.action == "set":
+            api.set_role(change.key, str(change.value))
+        elif change.action == "set":
+            api.set_quota("public", change.key, int(change.value))
+        elif change.action == "delete":
+            api.delete_quota("public", change.key)
+    except ApiError as exc:
+        how = "user role NAME ROLE" if change.kind == "role" else "quota set public RESOURCE N"
+        return f" (not applied: {exc}; hai-cli admin {how})"
+    return ""
+
+
+def _checked(cfg: UpConfig) -> Cluster:
+    """Backend, owner of the data, API and nodes: all before any change."""
     _backend(cfg)
     root = cfg.hai_platform_path
     check_owner(root, read_marker(root), _installation(cfg))
     cluster = connect(cfg)
     _preflight(cfg, cluster)
+    return cluster
+
+
+def _ready(cfg: UpConfig, on_preflight: Callable[[], None] | None) -> None:
+    """Every check passed: lay out the shared storage, keep the generated secrets."""
+    prepare_shared_storage(cfg)
+    if on_preflight is not None:
+        on_preflight()
+
+
+def run(
+    cfg: UpConfig, files: dict[str, str], on_preflight: Callable[[], None] | None = None
+) -> None:
+    """Apply (or converge) the platform; then uncordon what an interrupted drain left.
+
+    A changed config rolls the servers (the digest annotation of their template); task pods
+    are not touched by that (the restarted servers adopt them), so ``run`` suspends nothing."""
+    cluster = _checked(cfg)
+    _ready(cfg, on_preflight)
+    _converge(cfg, cluster, files)
+    resume(cfg, cluster, _say)
+
+
+def upgrade(
+    cfg: UpConfig,
+    files: dict[str, str],
+    force: bool = False,
+    on_preflight: Callable[[], None] | None = None,
+) -> None:
+    """Suspend the running tasks with notice, replace the objects (the servers roll and
+    migrate at start), wait for the servers, uncordon: the tasks resume."""
+    cluster = _checked(cfg)
     server = {
         "kind": "Deployment",
         "metadata": {"name": "hai-server", "namespace": cfg.platform_namespace},
@@ -120,11 +216,20 @@ def upgrade(cfg: UpConfig, files: dict[str, str]) -> None:
             f"nothing to upgrade: no Deployment hai-server in namespace {cfg.platform_namespace}; "
             "run hai-up run first"
         )
-    prepare_shared_storage(cfg)
-    claim(cfg.hai_platform_path, _installation(cfg))
-    write_files(cfg.hai_platform_path, files)
-    for line in _apply(cfg, cluster, render_manifests(cfg)):
-        print(f"  {line}")
+    tasks = check(cfg, survey(cfg, cluster), _say, force=force)
+    _ready(cfg, on_preflight)
+    suspended = suspend(cfg, tasks, _say, force=force)
+    try:
+        _converge(cfg, cluster, files)
+    except UpError as exc:
+        if not suspended:
+            raise
+        raise UpError(
+            f"{exc.message}; the {suspended} suspended task(s) stay queued and the nodes "
+            "cordoned until a hai-up run succeeds",
+            exc.exit_code,
+        ) from None
+    resume(cfg, cluster, _say)
 
 
 def status(cfg: UpConfig) -> dict[str, Any]:
@@ -156,21 +261,27 @@ def status(cfg: UpConfig) -> dict[str, Any]:
         }
         ready = ready and have >= want
     out["ready"] = ready
+    owner = read_marker(cfg.hai_platform_path)
+    out["installation"] = dataclasses.asdict(owner) if owner is not None else None
+    out["cordoned_by_hai_up"] = drained_nodes(cfg.hai_platform_path)
     return out
 
 
-def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
-    """Delete every object run applies, newest first; namespaces only if hai-up made them.
-
-    Not yet: suspending the running tasks with notice first (the compose provider does);
-    the question says so."""
+def down(cfg: UpConfig, confirm: Callable[[str], bool], force: bool = False) -> str:
+    """Suspend the running tasks with notice, then delete every object run applies, newest
+    first (namespaces only if hai-up made them); the data stays. ``confirm`` is asked first
+    (False: nothing done). A server that cannot be asked while task pods run: refused."""
     cluster = connect(cfg)
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
+    tasks = check(cfg, survey(cfg, cluster), _say, force=force)  # refused: nothing changed
     if not confirm(
         f"delete the platform's objects in namespace {cfg.platform_namespace} (data kept in "
-        f"{cfg.hai_platform_path}; running task pods are not suspended first on Kubernetes)?"
+        f"{cfg.hai_platform_path}), suspending {tasks.count()} running task(s) with notice "
+        "first?"
     ):
         raise UpError("down: not confirmed; nothing changed (-y to skip the question)", 1)
+    suspended = suspend(cfg, tasks, _say, force=force)
+    live_map = cluster.read(next(o for o in render_manifests(cfg) if o["kind"] == "ConfigMap"))
     for obj in reversed(render_manifests(cfg)):
         if obj["kind"] == "Namespace":
             live = cluster.read(obj)
@@ -182,9 +293,23 @@ def down(cfg: UpConfig, confirm: Callable[[str], bool]) -> str:
                 continue
         if cluster.delete(obj):
             print(f"  deleted {obj['kind']} {obj['metadata']['name']}")
-    for patch in render_node_labels(cfg):
-        node = cluster.read_node(patch["node"])
-        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
-        if node is not None and all(labels.get(k) == v for k, v in patch["labels"].items()):
-            cluster.label_node(patch["node"], {k: None for k in patch["labels"]})
-    return f"the platform is down; data kept in {cfg.hai_platform_path}"
+    _unlabel(cfg, cluster, _record(live_map))
+    return (
+        f"the platform is down; {suspended} task(s) suspended with notice (they resume after "
+        f"the next run); data kept in {cfg.hai_platform_path}"
+    )
+
+
+def _unlabel(cfg: UpConfig, cluster: Cluster, applied: dict[str, Any] | None) -> None:
+    """Remove hai-up's group labels: of the listed nodes and of those the cluster's record
+    says hai-up labelled (each only while it still has hai-up's value)."""
+    wanted = [(p["node"], p["labels"]) for p in render_node_labels(cfg)]
+    if applied is not None:
+        key = applied.get("label") or ""
+        wanted += [(n, {key: str(g)}) for n, g in (applied.get("nodes") or {}).items() if key]
+    for name, labels in wanted:
+        node = cluster.read_node(name)
+        have = ((node or {}).get("metadata") or {}).get("labels") or {}
+        gone = {k: None for k, v in labels.items() if have.get(k) == v}
+        if node is not None and gone:
+            cluster.label_node(name, gone)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from hai_up.changes import ANNOTATION, applied, encode, label_key
 from hai_up.config import UpConfig
 from hai_up.errors import UpError
 from hai_up.render.base_envs import render_base_envs
@@ -288,11 +289,14 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
             "stringData": secret,
         }
     )
+    # what this config applies, without secrets: the next run says what changed against it
+    meta = _meta(CONFIGMAP, cfg.platform_namespace, "config")
+    meta["annotations"] = {ANNOTATION: encode(applied(cfg, override))}
     out.append(
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": _meta(CONFIGMAP, cfg.platform_namespace, "config"),
+            "metadata": meta,
             "data": {"override.toml": override},
         }
     )
@@ -312,7 +316,7 @@ def render_manifests(cfg: UpConfig) -> list[Obj]:
 
 def render_node_labels(cfg: UpConfig) -> list[Obj]:
     """Label patches of TRAINING_NODES / JUPYTER_NODES: ``{MARS_PREFIX}_mars_group=<group>``."""
-    key = f"{cfg.mars_prefix}_mars_group" if cfg.mars_prefix else "mars_group"
+    key = label_key(cfg)
     return [{"node": node, "labels": {key: group}} for node, group in cfg.node_groups]
 
 

@@ -61,3 +61,20 @@ def test_resolve_persists_once_and_prints_the_token_once(tmp_path: Path) -> None
     assert said == []  # kept, not printed again
     assert generated.resolve(cfg, persist=False, say=said.append) == first  # status, down
     assert len(first.admin_token) >= 16 and first.admin_token != first.redis_password
+
+
+def test_a_user_without_a_token_gets_one_printed_once(tmp_path: Path) -> None:
+    cfg = config(tmp_path, USER_INFO="alice:1000:internal: bob:1001:external:bob-token-0123456789")
+    assert generated.wanted(cfg) == ["USER_INFO:alice"]
+    pending = generated.prepare(cfg)
+    alice, bob = pending.cfg.users
+    assert len(alice.token) >= 16 and bob.token == "bob-token-0123456789"
+    assert not generated.path(cfg).exists()  # nothing kept before commit (the preflight)
+    said: list[str] = []
+    pending.commit(said.append)
+    assert said[-1] == f"the token of user alice (printed this once): {alice.token}"
+    assert generated.path(cfg).stat().st_mode & 0o777 == 0o600
+    again = generated.prepare(cfg)
+    assert again.made == [] and again.cfg.users[0].token == alice.token
+    again.commit(said.append)
+    assert len(said) == 2  # "generated ..." and the token: nothing printed again

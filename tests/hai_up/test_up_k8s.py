@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from kubernetes import client as k8s
 from typer.testing import CliRunner
 
 from hai_up.cli import app
+from tests.support.fake_admin import FakeServer, fake_admin_api
 from tests.support.k8s_emulator import EmulatorThread, PlatformEmulator, node
 from tests.support.up import values
 
@@ -308,11 +310,15 @@ def test_second_installation_on_the_same_data_is_refused(env: Env) -> None:
     assert env.objects() == before
 
 
-def _admin_token(env: Env) -> str:
+def _secret_value(env: Env, key: str) -> str:
     secret = env.core.read_namespaced_secret("hai-platform", "hai-platform")
-    if secret.data and "admin-token" in secret.data:
-        return base64.b64decode(secret.data["admin-token"]).decode()
-    return str(secret.string_data["admin-token"])
+    if secret.data and key in secret.data:
+        return base64.b64decode(secret.data[key]).decode()
+    return str(secret.string_data[key])
+
+
+def _admin_token(env: Env) -> str:
+    return _secret_value(env, "admin-token")
 
 
 def test_generated_admin_token_is_kept_and_printed_once(env: Env) -> None:
@@ -357,3 +363,108 @@ def test_base_envs_job_kept_when_unchanged_replaced_when_changed(env: Env) -> No
     assert "replaced Job hai-base-envs" in r.stdout
     assert job().metadata.annotations["hai.platform/job-digest"] != first
     assert env.objects()["Job"] == ["hai-platform/hai-base-envs"]
+
+
+def test_run_converges_on_a_changed_config(env: Env) -> None:
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    users = f"alice:1000:internal:{'a' * 20}:team-a carol:1002:internal:{'c' * 20}"
+    r = hai_up("run", "-c", str(env.config_file(TRAINING_NODES="gpu-1 other", USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    said = [x for x in r.stdout.splitlines() if "changed:" in x]
+    assert said == [
+        "hai-up: changed: nodes added: other (training)",
+        "hai-up: changed: nodes removed: gpu-2 (their group label is removed)",
+        "hai-up: changed: users added: carol",
+        "hai-up: changed: users no longer in USER_INFO: bob (still in the database: hai-cli "
+        "admin user disable NAME)",
+    ]
+    assert env.labels("other")[LABEL] == "training" and LABEL not in env.labels("gpu-2")
+    assert "carol" in _secret_value(env, "init.sql")
+    # an admin's own label on a dropped node is not hai-up's to remove
+    env.core.patch_node("other", {"metadata": {"labels": {LABEL: "admins-own"}}})
+    r = hai_up("run", "-c", str(env.config_file(USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    assert env.labels("other")[LABEL] == "admins-own" and env.labels("gpu-2")[LABEL] == "training"
+
+
+def test_down_with_task_pods_and_no_server_url_refuses_unless_forced(env: Env) -> None:
+    cfg = env.config_file()
+    assert hai_up("run", "-c", str(cfg)).exit_code == 0
+    _task_pod(env, "7")
+    before = env.objects()
+    for command in (["down", "-y"], ["upgrade"]):
+        r = hai_up(*command, "-c", str(cfg))
+        assert r.exit_code == 2, r.output
+        assert r.stderr.startswith(
+            "hai-up: 1 task(s) have pods in namespace hai-tasks but SERVER_URL is empty"
+        )
+        assert env.objects() == before
+    r = hai_up("down", "-y", "--force", "-c", str(cfg))
+    assert r.exit_code == 0, r.output
+    assert "going on without notice (--force)" in r.stdout
+    assert env.objects() == {}
+
+
+def test_secrets_are_kept_only_after_the_preflight_and_user_tokens_generated(env: Env) -> None:
+    users = "alice:1000:internal: bob:1001:external:bob-token-0123456789"
+    r = hai_up(
+        "run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users, MANAGER_NODES="m2"))
+    )
+    assert r.exit_code == 2 and "'m2' (MANAGER_NODES)" in r.stderr
+    assert "printed this once" not in r.stdout and not env.platform.exists()  # nothing kept
+
+    r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users)))
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if "token of user alice (printed this once)" in x]
+    token = line.rsplit(": ", 1)[1]
+    assert len(token) >= 16
+    assert hashlib.sha256(token.encode()).hexdigest() in _secret_value(env, "init.sql")
+    kept = json.loads((env.platform / "generated-secrets.json").read_text())
+    assert kept["USER_INFO:alice"] == token and "USER_INFO:bob" not in kept
+    r = hai_up("run", "-c", str(env.config_file(ADMIN_TOKEN="", USER_INFO=users)))
+    assert r.exit_code == 0 and "printed this once" not in r.stdout  # kept, not made again
+
+
+def _task_pod(env: Env, task: str) -> None:
+    labels = {"app.kubernetes.io/managed-by": "hai-platform", "hai.platform/task-id": task}
+    env.core.create_namespaced_pod(
+        "hai-tasks",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"hai-alice-{task}-0-0", "labels": labels},
+            "spec": {"containers": [{"name": "rank", "image": "t:1"}]},
+        },
+    )
+
+
+def test_an_upgrade_failing_after_the_drain_says_so_and_the_next_run_resumes(env: Env) -> None:
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    _task_pod(env, "3")
+    state = FakeServer({"gpu-1": False, "gpu-2": True}, tasks=1)  # gpu-2: an admin's cordon
+    with fake_admin_api(state) as url:
+        env.emulator_deny("PATCH", "nodes", 403)  # labelling the new node fails
+        more = "gpu-1 gpu-2 other"
+        r = hai_up("upgrade", "-c", str(env.config_file(SERVER_URL=url, TRAINING_NODES=more)))
+        assert r.exit_code == 1, r.output
+        assert "suspending 1 task(s) with notice (cordoning 1 node(s))" in r.stdout
+        assert r.stderr.startswith("hai-up: label node other: HTTP 403")
+        assert r.stderr.rstrip().endswith(
+            "the 1 suspended task(s) stay queued and the nodes cordoned until a hai-up run succeeds"
+        )
+        assert state.nodes == {"gpu-1": True, "gpu-2": True}
+        assert json.loads(hai_up("status", "-c", str(env.config_file())).stdout)[
+            "cordoned_by_hai_up"
+        ] == ["gpu-1"]
+
+        assert env.emu.emulator is not None
+        env.emu.emulator.deny.clear()
+        status = {"observedGeneration": 99, "replicas": 2, "updatedReplicas": 2}
+        env.apis["apps"].patch_namespaced_deployment_status(
+            "hai-server", "hai-platform", {"status": {**status, "availableReplicas": 2}}
+        )
+        r = hai_up("run", "-c", str(env.config_file(SERVER_URL=url)))
+        assert r.exit_code == 0, r.output
+        assert "uncordoned 1 node(s): the suspended tasks are scheduled again" in r.stdout
+        assert state.nodes == {"gpu-1": False, "gpu-2": True}  # the admin's cordon stays
+        assert not (env.platform / "drained.json").exists()
