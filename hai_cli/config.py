@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,10 +34,12 @@ def read_client_file(home: Path | None = None) -> Target | None:
     path = client_file(home)
     try:
         with open(path, "rb") as fh:
+            import tomllib  # only when there is a file to read
+
             data = tomllib.load(fh)
     except FileNotFoundError:
         return None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
         raise ConfigError(f"cannot read {path}: {exc}; run hai-cli init again") from None
     url, token = data.get("url"), data.get("token")
     if not isinstance(url, str) or not isinstance(token, str):

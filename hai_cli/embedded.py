@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,9 @@ from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from hai_cli.config import Target, hai_home
+
+# secrets and subprocess are imported where a token is made or the server started: a command
+# that finds the server running does neither (each import is ~2 ms of every command)
 
 START_TIMEOUT_S = 60.0
 DATABASE_ENV = "HAI_EMBEDDED_DATABASE_URL"
@@ -158,6 +159,8 @@ def token(home: Path | None = None) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    import secrets
+
     home.mkdir(parents=True, exist_ok=True)
     value = "hai_local_" + secrets.token_urlsafe(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -168,6 +171,8 @@ def token(home: Path | None = None) -> str:
 
 def new_token(home: Path) -> str:
     """Replace the local admin token with a fresh one (``hai-cli server recover``)."""
+    import secrets
+
     home.mkdir(parents=True, exist_ok=True)
     value = "hai_local_" + secrets.token_urlsafe(24)
     path = _token_file(home)
@@ -269,6 +274,8 @@ def start(
             file=sys.stderr,
             flush=True,
         )
+    import subprocess
+
     with open(log_file(home), "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
