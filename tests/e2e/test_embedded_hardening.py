@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hai_cli.embedded import free_port
 from tests.support.e2e import Platform, clean_env
 from tests.support.pg import ServerDatabase
 
@@ -46,7 +47,10 @@ def test_settings_survive_a_crash_and_an_on_demand_restart(plat: Platform) -> No
     assert again["pid"] != first["pid"] and again["url"] == first["url"]  # the same port
     assert len(_training(plat)) == 3  # and the same nodes
     plat.ok("server", "stop")
-    port = int(first["url"].rsplit(":", 1)[1]) + 1
+    old_port = int(first["url"].rsplit(":", 1)[1])
+    port = free_port()  # not the old port + 1: another program may hold that one (CI did)
+    while port == old_port:
+        port = free_port()
     plat.ok("server", "start", "--port", str(port))  # --port changes it, for good
     assert _server(plat)["url"].endswith(f":{port}")
     assert len(_training(plat)) == 3

