@@ -270,7 +270,17 @@ def status(cfg: UpConfig) -> dict[str, Any]:
 def down(cfg: UpConfig, confirm: Callable[[str], bool], force: bool = False) -> str:
     """Suspend the running tasks with notice, then delete every object run applies, newest
     first (namespaces only if hai-up made them); the data stays. ``confirm`` is asked first
-    (False: nothing done). A server that cannot be asked while task pods run: refused."""
+    (False: nothing done). A server that cannot be asked while task pods run: refused; so is
+    a ``down`` whose HAI_PLATFORM_PATH another installation owns (checked before the cluster
+    is asked)."""
+    mine, owner = _installation(cfg), read_marker(cfg.hai_platform_path)
+    if owner is not None and (owner.provider, owner.name) != (mine.provider, mine.name):
+        raise UpError(
+            f"down: HAI_PLATFORM_PATH {cfg.hai_platform_path} belongs to the "
+            f"{owner.describe()}, not to this configuration's {mine.describe()}; nothing "
+            "changed (bring the owner down with its own configuration)",
+            EXIT_CONFIG,
+        )
     cluster = connect(cfg)
     cluster.call("list namespaces", cluster.core.list_namespace, limit=1)
     tasks = check(cfg, survey(cfg, cluster), _say, force=force)  # refused: nothing changed

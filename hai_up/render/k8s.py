@@ -52,10 +52,20 @@ def _meta(name: str, namespace: str | None, component: str) -> Obj:
     return meta
 
 
+CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding")
+
+
 def _rbac(cfg: UpConfig) -> list[Obj]:
+    """The shipped RBAC in our namespaces. Its cluster-scoped objects are named after the
+    platform namespace: two installations on one cluster would otherwise replace each other's
+    binding (the second run's subject wins) and one's down would delete the other's role."""
     out = []
     for doc in rbac_documents():
         kind = doc["kind"]
+        if kind in CLUSTER_SCOPED:
+            doc["metadata"]["name"] = f"{doc['metadata']['name']}-{cfg.platform_namespace}"
+            if kind == "ClusterRoleBinding" and doc["roleRef"]["kind"] == "ClusterRole":
+                doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{cfg.platform_namespace}"
         if kind in ("Role", "RoleBinding"):
             doc["metadata"]["namespace"] = cfg.task_namespace
         elif kind == "ServiceAccount":

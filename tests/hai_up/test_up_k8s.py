@@ -58,10 +58,9 @@ class Env:
     def config_file(self, server: str | None = None, **overrides: str) -> Path:
         v = values(
             self.tmp,
-            HAI_PLATFORM_PATH=str(self.platform),
-            KUBECONFIG=str(self.kubeconfig),
-            **overrides,
-        )
+            **{"HAI_PLATFORM_PATH": str(self.platform), "KUBECONFIG": str(self.kubeconfig),
+               **overrides},
+        )  # fmt: skip
         path = self.tmp / "config.sh"
         path.write_text("".join(f"export {k}={json.dumps(val)}\n" for k, val in v.items()))
         return path
@@ -137,8 +136,8 @@ EXPECTED = {
     "Ingress": ["hai-platform/hai-platform"],
     "Role": ["hai-tasks/hai-server-tasks"],
     "RoleBinding": ["hai-tasks/hai-server-tasks"],
-    "ClusterRole": ["hai-server-nodes"],
-    "ClusterRoleBinding": ["hai-server-nodes"],
+    "ClusterRole": ["hai-server-nodes-hai-platform"],
+    "ClusterRoleBinding": ["hai-server-nodes-hai-platform"],
 }
 LABEL = "hai-platform-one_mars_group"
 
@@ -213,6 +212,45 @@ def test_existing_namespace_is_kept_by_down(env: Env) -> None:
     assert hai_up("run", "-c", str(cfg)).exit_code == 0
     assert hai_up("down", "-y", "-c", str(cfg)).exit_code == 0
     assert env.objects() == {"Namespace": ["hai-tasks"]}
+
+
+def test_two_installations_keep_their_own_cluster_rbac(env: Env) -> None:
+    """The cluster-scoped binding is per platform namespace: a second installation does not
+    take the first one's node access, and its down leaves the first one's role alone."""
+    rbac = env.apis["rbac"]
+    assert hai_up("run", "-c", str(env.config_file())).exit_code == 0
+    other = env.config_file(
+        PLATFORM_NAMESPACE="hai-b", TASK_NAMESPACE="hai-b-tasks",
+        HAI_PLATFORM_PATH=str(env.tmp / "platform-b"),
+    )  # fmt: skip
+    r = hai_up("run", "-c", str(other))
+    assert r.exit_code == 0, r.output
+    for ns in ("hai-platform", "hai-b"):
+        binding = rbac.read_cluster_role_binding(f"hai-server-nodes-{ns}")
+        assert [(s.name, s.namespace) for s in binding.subjects] == [("hai-server", ns)]
+        assert binding.role_ref.name == f"hai-server-nodes-{ns}"
+    assert hai_up("down", "-y", "-c", str(other)).exit_code == 0
+    kept = env.objects()
+    assert kept["ClusterRole"] == kept["ClusterRoleBinding"] == ["hai-server-nodes-hai-platform"]
+
+
+def test_down_of_data_another_installation_owns_is_refused(env: Env) -> None:
+    """A renamed PLATFORM_NAMESPACE on the same HAI_PLATFORM_PATH: down says whose data it is
+    and changes nothing (compose's down says so too)."""
+    cfg = env.config_file()
+    assert hai_up("run", "-c", str(cfg)).exit_code == 0
+    before = env.objects()
+    renamed = env.config_file(PLATFORM_NAMESPACE="hai-other")
+    r = hai_up("down", "-y", "-c", str(renamed))
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (
+        f"hai-up: down: HAI_PLATFORM_PATH {env.platform} belongs to the k8s installation (k8s "
+        "namespace 'hai-platform'), not to this configuration's k8s installation (k8s namespace "
+        "'hai-other'); nothing changed (bring the owner down with its own configuration)"
+    )
+    assert env.objects() == before
+    cfg = env.config_file()  # (config_file rewrites the one file)
+    assert hai_up("down", "-y", "-c", str(cfg)).exit_code == 0  # the owner's config still can
 
 
 def test_upgrade_before_run_is_refused(env: Env) -> None:
