@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,22 +35,13 @@ from hai_up.cli import app
 from hai_up.render.k8s import CONFIG_HASH
 from tests.support.kube import harness
 from tests.support.kube_fixtures import KubeCluster
+from tests.support.poll import wait
 from tests.support.up import values
 
 ADMIN = "admin-token-0123456789"
 ALICE = "alice-token-0123456789"
 CAROL = "carol-token-0123456789"
 BODY = {"argv": ["python3", "-u", "train.py"], "workdir": "/work", "kind": "exec", "nodes": 1}
-
-
-def wait(pred: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +30,12 @@ from hai_server.app import create_app
 from hai_server.settings import SchedulerSettings, Settings
 from tests.support.kube import harness
 from tests.support.kube_fixtures import KubeNamespace
+from tests.support.poll import wait
 
 TOKEN = "hai_k8s_real_platform_token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 GROUP = "grp-a"
 BODY = {"argv": ["python3", "-u", "train.py"], "workdir": "/work", "kind": "exec", "image": "t:1"}
-
-
-def wait(pred: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Api:

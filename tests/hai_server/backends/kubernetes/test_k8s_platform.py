@@ -5,10 +5,7 @@ Pods are played by the test (as the kubelet would): task states must follow them
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from litestar.testing import TestClient
 
@@ -17,18 +14,9 @@ from hai_server.backends.kubernetes.config import KubernetesConfig
 from hai_server.settings import SchedulerSettings, Settings
 from tests.support.k8s import NS, add_nodes, finished, node, pods_in, running
 from tests.support.pg import ServerDatabase
+from tests.support.poll import wait
 
 TOKEN = "hai_k8s_platform_test_token"
-
-
-def wait(pred: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_tasks_follow_their_pods(
