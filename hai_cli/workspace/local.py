@@ -35,23 +35,22 @@ class Config:
 
 def find(start: Path) -> Config | None:
     """The workspace ``start`` is in (its settings file in ``start`` or a parent), or None."""
-    here = start.absolute()
-    for folder in (here, *here.parents):
-        cfg = folder / META / CONFIG
-        if cfg.is_file():
-            values: dict[str, str] = {}
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                for line in cfg.read_text(encoding="utf-8").splitlines():
-                    key, sep, value = line.partition(":")
-                    if sep:
-                        values[key.strip()] = value.strip()
-            name = values.get("name", "")
-            try:
-                paths.workspace_name(name)
-            except ValueError:
-                return None
-            return Config(folder, name, values.get("remote", ""), values.get("server", ""))
-    return None
+    found = paths.config_file(str(start))
+    if found is None:
+        return None
+    cfg = Path(found)
+    values: dict[str, str] = {}
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in cfg.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                values[key.strip()] = value.strip()
+    name = values.get("name", "")
+    try:
+        paths.workspace_name(name)
+    except ValueError:
+        return None
+    return Config(cfg.parent.parent, name, values.get("remote", ""), values.get("server", ""))
 
 
 def write_config(root: Path, name: str, remote: str, server: str) -> Config:
