@@ -228,34 +228,21 @@ def run_command(
     file: str,
     args: list[str],
     *,
-    nodes: int,
-    priority: str | None,
-    group: str | None,
-    name: str | None,
-    environments: list[str],
-    env: list[str],
-    no_inherit: bool,
-    follow: bool,
-    as_json: bool,
-    suspend_after: float | None,
-    image: str | None,
-    watchdog: int | None,
     local: bool,
     simulate: bool,
     suspend_seconds: float | None,
     life_state: int,
+    no_inherit: bool,
+    **options: Any,
 ) -> None:
-    """``hai-cli python|bash|exec``, its options parsed (by Typer or by the fast path)."""
+    """``hai-cli python|bash|exec``, its options parsed (by Typer or by the fast path):
+    run here (no separator, ``++``), else :func:`submit` with the other ``options``."""
     if local or simulate:
         run_here(
             kind, file, args, simulate=simulate, suspend_seconds=suspend_seconds,
             life_state=life_state,
         )  # fmt: skip
-    submit(
-        kind, file, args, nodes=nodes, priority=priority, group=group, name=name, env=env,
-        follow=follow, as_json=as_json, suspend_after=suspend_after, image=image,
-        environments=environments, inherit=not no_inherit, watchdog=watchdog,
-    )  # fmt: skip
+    submit(kind, file, args, inherit=not no_inherit, **options)
 
 
 def _clean_name(base: str) -> str:
