@@ -95,7 +95,7 @@ ESCAPE = (
     "if os.fork() == 0:\n"
     "    os.setsid()\n"
     "    if os.fork() == 0:\n"
-    "        print('escapee', os.getpid(), flush=True)\n"
+    "        os.write(1, f'escapee {os.getpid()}\\n'.encode())\n"
     "        time.sleep(300)\n"
     "    os._exit(0)\n"
     "time.sleep(0.5)\n"
@@ -123,11 +123,11 @@ STUBBORN = (
     "if os.fork() == 0:\n"
     "    os.setsid()\n"
     "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "    print('escapee', os.getpid(), flush=True)\n"
+    "    os.write(1, f'escapee {os.getpid()}\\n'.encode())\n"
     "    time.sleep(300)\n"
     "    os._exit(0)\n"
     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "print('main', os.getpid(), flush=True)\n"
+    "os.write(1, f'main {os.getpid()}\\n'.encode())\n"
     "time.sleep(300)\n"
 )
 
@@ -135,7 +135,8 @@ STUBBORN = (
 def test_stop_reaches_an_escapee_and_the_kill_ends_it(tmp_path) -> None:
     p = run(tmp_path, sys.executable, "-c", STUBBORN)
     log_path = tmp_path / "rank.log"
-    # wait for the whole line: the log copy may land "escapee" and its pid in two writes
+    # each process writes its line in one write(2): with PYTHONUNBUFFERED (CI's shells set it)
+    # print() makes one write per piece, and the parent's and the escapee's pieces interleaved
     deadline = time.time() + 30
     found = None
     while time.time() < deadline and found is None:
